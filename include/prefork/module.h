@@ -1,0 +1,238 @@
+/*
+ * <prefork/module.h> -- the one header a prefork module is written against.
+ *
+ * A module is a shared object exporting one descriptor named
+ * `prefork_module` (use PF_MODULE_DECLARE).  The descriptor says which ABI it
+ * was built for, which config keys it takes and which hooks it implements.
+ * The host refuses a module whose magic or major version differ, and reads
+ * only the first `size` bytes of the descriptor, so a module built against an
+ * older minor version keeps working.
+ *
+ * Modules never link against the host: every service the host offers is a
+ * function pointer in `struct pf_api`, reached through the objects handed to
+ * each hook (the inline helpers below do that for you).
+ *
+ * Lifecycle, in the spirit of socketserver's BaseRequestHandler:
+ *
+ *   master:  check()          config parsed; validate, reject with pf_conf_error
+ *   worker:  worker_init()    after fork, before the first connection
+ *            setup(c)         a connection was accepted
+ *            handle(c)        data is waiting; serve it and say what next
+ *            finish(c)        the connection is about to be closed
+ *            datagram(d)      one datagram was received (UDP services)
+ *            worker_exit()    the worker is leaving
+ *
+ * handle() returns PF_CLOSE, PF_MORE or PF_IDLE.  With PF_MORE or PF_IDLE the
+ * connection goes back to its worker, which waits (without blocking anything
+ * else) until the peer sends more and then calls handle() again.  PF_IDLE
+ * says the connection sits between requests: a graceful shutdown may close
+ * it.  PF_MORE says a conversation is under way: a graceful shutdown lets it
+ * finish.  Either way the connection is closed after `idle_timeout_ms` of
+ * silence.
+ *
+ * In `threading` mode hooks run concurrently in several threads of one
+ * process: keep per-connection state in c->data, not in globals.
+ */
+#ifndef PREFORK_MODULE_H
+#define PREFORK_MODULE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PF_MODULE_MAGIC 0x70664d31u /* "pfM1" */
+#define PF_ABI_MAJOR    1
+#define PF_ABI_MINOR    0
+
+/* Socket kinds a module serves (pf_module.socktypes). */
+#define PF_STREAM 0x1 /* TCP and UNIX stream listeners */
+#define PF_DGRAM  0x2 /* UDP listeners */
+
+/* What handle() asks the worker to do next. */
+enum pf_next {
+    PF_CLOSE = 0, /* done: finish() and close */
+    PF_MORE  = 1, /* mid-conversation: call handle() again when readable */
+    PF_IDLE  = 2, /* between requests: as PF_MORE, but may be closed on QUIT */
+};
+
+/* Log levels, the same numbers as syslog(3). */
+enum pf_log_level {
+    PF_LOG_ERROR  = 3,
+    PF_LOG_WARN   = 4,
+    PF_LOG_NOTICE = 5,
+    PF_LOG_INFO   = 6,
+    PF_LOG_DEBUG  = 7,
+};
+
+/* Types of module config keys; each stores into the module's conf struct. */
+enum pf_key_type {
+    PF_KEY_STRING,   /* char *; owned by the host */
+    PF_KEY_PATH,     /* char *; relative paths resolved from the config dir */
+    PF_KEY_BOOL,     /* int; yes/no, on/off, true/false, 1/0 */
+    PF_KEY_INT,      /* long long, within [min, max] */
+    PF_KEY_DURATION, /* long long milliseconds: 250ms, 10s, 5m, 1h, bare = s */
+    PF_KEY_SIZE,     /* long long bytes: 512, 8k, 1m, 1g */
+};
+
+/* One config key a module accepts.  A table ends with a zeroed entry. */
+struct pf_key {
+    const char      *name;
+    enum pf_key_type type;
+    size_t           offset;   /* offsetof(your_conf, field) */
+    const char      *def;      /* default as written in the file; NULL: none */
+    int              required; /* nonzero: the key must be present */
+    long long        min, max; /* bounds for INT, DURATION, SIZE (0,0: any >= 0) */
+    const char      *help;
+};
+
+typedef struct pf_service pf_service;
+typedef struct pf_conn    pf_conn;
+typedef struct pf_dgram   pf_dgram;
+struct pf_api;
+
+/* A service as a module sees it.  One per service section, per process. */
+struct pf_service {
+    const struct pf_api *api;
+    const char          *name;       /* the section name, e.g. "web" */
+    const void          *conf;       /* the module's conf struct, filled in */
+    const char          *config_dir; /* directory of the config file */
+    void                *data;       /* the module's own per-process state */
+};
+
+/*
+ * A stream connection.  The descriptor is non-blocking; read and write it
+ * with pf_read() and pf_write(), which wait up to the timeouts below.  The
+ * module may change the three timeouts at any time (milliseconds, 0 = none).
+ */
+struct pf_conn {
+    const struct pf_api   *api;
+    pf_service            *svc;
+    int                    fd;
+    const struct sockaddr *peer; /* AF_UNIX peers have an empty path */
+    socklen_t              peerlen;
+    void                  *data;             /* per-connection module state */
+    int                    read_timeout_ms;  /* pf_read() waits this long */
+    int                    write_timeout_ms; /* pf_write() stalls this long */
+    int                    idle_timeout_ms;  /* parked this long, then closed */
+    unsigned long long     requests;         /* handle() calls so far */
+};
+
+/* One received datagram and where it came from. */
+struct pf_dgram {
+    const struct pf_api   *api;
+    pf_service            *svc;
+    int                    fd;
+    const void            *buf;
+    size_t                 len;
+    const struct sockaddr *peer;
+    socklen_t              peerlen;
+};
+
+/* What the host offers.  Reach it through the inline helpers. */
+struct pf_api {
+    uint32_t size; /* sizeof(struct pf_api) of the host */
+    void (*vlog)(const pf_service *svc, int level, const char *fmt, va_list ap);
+    void (*vconf_error)(pf_service *svc, const char *key, const char *fmt,
+                        va_list ap);
+    ssize_t (*read)(pf_conn *c, void *buf, size_t len);
+    int (*write)(pf_conn *c, const void *buf, size_t len);
+    int (*reply)(pf_dgram *d, const void *buf, size_t len);
+};
+
+/* The descriptor.  Fill it with PF_MODULE_DECLARE; unused hooks stay NULL. */
+struct pf_module {
+    uint32_t             magic;
+    uint16_t             abi_major;
+    uint16_t             abi_minor;
+    uint32_t             size; /* sizeof(struct pf_module) as built */
+    const char          *name;
+    const char          *version;
+    unsigned             socktypes; /* PF_STREAM, PF_DGRAM or both */
+    const struct pf_key *keys;
+    size_t               conf_size; /* bytes of the conf struct keys fill */
+
+    /* Master, after the config is parsed, before any fork and on every
+     * reload.  Report problems with pf_conf_error() and return -1. */
+    int (*check)(pf_service *svc);
+    /* Worker (or acceptor) process, after fork.  -1 makes the worker exit;
+     * the master then respawns it with a growing delay. */
+    int (*worker_init)(pf_service *svc);
+    void (*worker_exit)(pf_service *svc);
+
+    int (*setup)(pf_conn *c);  /* -1: close the connection at once */
+    int (*handle)(pf_conn *c); /* an enum pf_next */
+    void (*finish)(pf_conn *c);
+
+    void (*datagram)(pf_dgram *d);
+};
+
+#if defined(__GNUC__)
+#define PF_EXPORT __attribute__((visibility("default")))
+#else
+#define PF_EXPORT
+#endif
+
+/* Opens the one descriptor a module exports:
+ *     PF_MODULE_DECLARE = { PF_MODULE_HEADER, .name = "echo", ... };      */
+#define PF_MODULE_DECLARE PF_EXPORT const struct pf_module prefork_module
+#define PF_MODULE_HEADER                                                     \
+    .magic = PF_MODULE_MAGIC, .abi_major = PF_ABI_MAJOR,                     \
+    .abi_minor = PF_ABI_MINOR, .size = sizeof(struct pf_module)
+
+#if defined(__GNUC__)
+#define PF_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PF_PRINTF(f, a)
+#endif
+
+/* Log through the server's error_log, tagged with the service name. */
+static inline PF_PRINTF(3, 4) void pf_log(const pf_service *svc, int level,
+                                          const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    svc->api->vlog(svc, level, fmt, ap);
+    va_end(ap);
+}
+
+/* From check(): reject a key; the host reports FILE:LINE of that key. */
+static inline PF_PRINTF(3, 4) void pf_conf_error(pf_service *svc,
+                                                 const char *key,
+                                                 const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    svc->api->vconf_error(svc, key, fmt, ap);
+    va_end(ap);
+}
+
+/* Read what is there, waiting up to read_timeout_ms for the first byte.
+ * Returns the byte count, 0 at end of stream, -1 with errno (ETIMEDOUT). */
+static inline ssize_t pf_read(pf_conn *c, void *buf, size_t len)
+{
+    return c->api->read(c, buf, len);
+}
+
+/* Write all of buf, waiting up to write_timeout_ms whenever the peer stalls.
+ * Returns 0, or -1 with errno (ETIMEDOUT, EPIPE, ...).  Never raises SIGPIPE. */
+static inline int pf_write(pf_conn *c, const void *buf, size_t len)
+{
+    return c->api->write(c, buf, len);
+}
+
+/* Send a datagram back to the sender of d.  Returns 0 or -1 with errno. */
+static inline int pf_reply(pf_dgram *d, const void *buf, size_t len)
+{
+    return d->api->reply(d, buf, len);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PREFORK_MODULE_H */

@@ -1,0 +1,91 @@
+/*
+ * config.h -- the parsed configuration file.
+ *
+ * config_load() reads an INI file with inih, checks every [server] and
+ * service key against the tables in config.c, resolves relative paths from
+ * the file's directory, and collects every problem it finds into a diag list
+ * as "FILE:LINE: message".  Module keys are kept raw here; module.c checks
+ * them against the module's own key table once the module is loaded.
+ */
+#ifndef PF_CONFIG_H
+#define PF_CONFIG_H
+
+#include <stddef.h>
+
+#include "diag.h"
+#include "listener.h"
+
+enum pf_mode { MODE_PREFORK, MODE_FORKING, MODE_THREADING };
+
+/* A key the core does not know, handed to the service's module. */
+struct conf_kv {
+    char *key;
+    char *value;
+    int   line;
+};
+
+struct module;
+
+struct service_conf {
+    char        *name;
+    int          line; /* of the [name] header */
+    char        *module;
+    int          module_line;
+    struct addr *listen;
+    size_t       nlisten;
+    int          listen_line;
+    enum pf_mode mode;
+    int          workers; /* resolved: the [server] value when not set */
+    int          min_spare, max_spare, max_workers; /* 0 when unset */
+    int          dynamic; /* any of the three above was set */
+    int          max_children;
+    int          threads;
+    int          backlog;
+    int          reuseport;
+    struct conf_kv *mkeys; /* module keys, in file order */
+    size_t          nmkeys;
+
+    /* Filled by modules_prepare() (module.c). */
+    struct module *mod;
+    void          *mconf; /* the module's conf struct, mod->desc.conf_size */
+};
+
+struct config {
+    char     *file; /* as given */
+    char     *dir;  /* absolute directory of file */
+    int       workers;
+    char     *pidfile;   /* absolute, or NULL */
+    char     *error_log; /* absolute path, "stderr" or "syslog" */
+    int       log_level; /* PF_LOG_* */
+    char     *user, *group;
+    int       daemonize;
+    char     *module_path; /* absolute */
+    long long shutdown_timeout_ms;
+    long long worker_timeout_ms;
+    long long max_requests;
+    long long max_requests_jitter;
+
+    struct service_conf *svc;
+    size_t               nsvc;
+};
+
+/* Longest line inih reads; longer lines are reported, not truncated. */
+#define CONFIG_MAX_LINE 199
+
+/*
+ * Read and check path.  On success returns a config the caller frees with
+ * config_free(); on any error returns NULL with every problem in d.
+ * Does not load modules, bind or fork.
+ */
+struct config *config_load(const char *path, struct diag *d);
+
+/* Same, from a buffer, as if read from a file named `name` in `dir`
+ * (used by the fuzzer and unit tests). */
+struct config *config_load_buffer(const char *buf, size_t len, const char *name,
+                                  const char *dir, struct diag *d);
+
+void config_free(struct config *cfg);
+
+const char *mode_name(enum pf_mode m);
+
+#endif

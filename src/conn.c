@@ -1,0 +1,185 @@
+/*
+ * conn.c -- connections, and the host side of the module API.
+ *
+ * Descriptors handed to modules are non-blocking; pf_read() and pf_write()
+ * wait with poll() up to the connection's timeouts, so a module can be
+ * written as plainly as socketserver's handle() and still never hang a
+ * worker on a silent peer.  Writes use MSG_NOSIGNAL: a peer that went away
+ * is an EPIPE for the module, never a SIGPIPE for the worker.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "scoreboard.h"
+
+static void host_vlog(const pf_service *svc, int level, const char *fmt,
+                      va_list ap)
+{
+    log_vat(level, svc != NULL ? svc->name : NULL, 0, fmt, ap);
+}
+
+/* Outside check() a conf error can only be logged. */
+static void host_vconf_error(pf_service *svc, const char *key,
+                             const char *fmt, va_list ap)
+{
+    char msg[512];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    log_error(svc->name, "%s: %s", key != NULL ? key : "config", msg);
+}
+
+/* Wait until fd is ready for events or timeout_ms passes (0: forever).
+ * Returns 0 when ready, -1 with errno ETIMEDOUT or the poll error. */
+static int wait_fd(int fd, short events, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    int64_t deadline = mono_ms() + timeout_ms;
+    int left = timeout_ms > 0 ? timeout_ms : -1, r;
+
+    for (;;) {
+        r = poll(&p, 1, left);
+        if (r > 0)
+            return 0;
+        if (r == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (errno != EINTR)
+            return -1;
+        if (timeout_ms > 0) {
+            left = (int)(deadline - mono_ms());
+            if (left <= 0) {
+                errno = ETIMEDOUT;
+                return -1;
+            }
+        }
+    }
+}
+
+static ssize_t host_read(pf_conn *c, void *buf, size_t len)
+{
+    ssize_t n;
+
+    for (;;) {
+        n = recv(c->fd, buf, len, MSG_DONTWAIT);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (wait_fd(c->fd, POLLIN, c->read_timeout_ms) == -1)
+            return -1;
+    }
+}
+
+static int host_write(pf_conn *c, const void *buf, size_t len)
+{
+    const char *p = buf;
+    ssize_t n;
+
+    while (len > 0) {
+        n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (wait_fd(c->fd, POLLOUT, c->write_timeout_ms) == -1)
+            return -1;
+    }
+    return 0;
+}
+
+static int host_reply(pf_dgram *d, const void *buf, size_t len)
+{
+    ssize_t n;
+
+    do
+        n = sendto(d->fd, buf, len, MSG_NOSIGNAL, d->peer, d->peerlen);
+    while (n == -1 && errno == EINTR);
+    return n == -1 ? -1 : 0;
+}
+
+const struct pf_api host_api = {
+    .size = sizeof(struct pf_api),
+    .vlog = host_vlog,
+    .vconf_error = host_vconf_error,
+    .read = host_read,
+    .write = host_write,
+    .reply = host_reply,
+};
+
+void service_pub_init(pf_service *pub, const char *name, const void *conf,
+                      const char *config_dir)
+{
+    memset(pub, 0, sizeof(*pub));
+    pub->api = &host_api;
+    pub->name = name;
+    pub->conf = conf;
+    pub->config_dir = config_dir;
+}
+
+struct conn *conn_new(int fd, pf_service *svc, const struct sockaddr *peer,
+                      socklen_t peerlen)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->tag.kind = EV_CONN;
+    if (peerlen > sizeof(c->peer))
+        peerlen = sizeof(c->peer);
+    memcpy(&c->peer, peer, peerlen);
+    c->pub.api = &host_api;
+    c->pub.svc = svc;
+    c->pub.fd = fd;
+    c->pub.peer = (const struct sockaddr *)&c->peer;
+    c->pub.peerlen = peerlen;
+    c->pub.read_timeout_ms = CONN_DEFAULT_TIMEOUT_MS;
+    c->pub.write_timeout_ms = CONN_DEFAULT_TIMEOUT_MS;
+    c->pub.idle_timeout_ms = CONN_DEFAULT_TIMEOUT_MS;
+    c->next = PF_MORE;
+    timer_init(&c->timer);
+    return c;
+}
+
+void conn_free(struct conn *c)
+{
+    if (c == NULL)
+        return;
+    if (c->pub.fd != -1)
+        close(c->pub.fd);
+    free(c);
+}
+
+void conn_serve(struct conn *c, const struct pf_module *m)
+{
+    int next = PF_MORE;
+
+    if (m->setup != NULL && m->setup(&c->pub) == -1) {
+        conn_free(c);
+        return;
+    }
+    while (next != PF_CLOSE) {
+        if (wait_fd(c->pub.fd, POLLIN, c->pub.idle_timeout_ms) == -1)
+            break;
+        next = m->handle(&c->pub);
+        c->pub.requests++;
+    }
+    if (m->finish != NULL)
+        m->finish(&c->pub);
+    conn_free(c);
+}

@@ -1,0 +1,54 @@
+/*
+ * conn.h -- a connection and the host side of the module API.
+ *
+ * Every connection a worker holds is a struct conn; modules see only its
+ * public part, struct pf_conn.  This file also implements the pf_api table
+ * (logging, reads and writes with timeouts, datagram replies) and the loop
+ * that serves one connection to its end, used where a process or thread is
+ * given over to a single connection (forking and threading modes).
+ */
+#ifndef PF_CONN_H
+#define PF_CONN_H
+
+#include <sys/socket.h>
+
+#include <prefork/module.h>
+
+#include "timerheap.h"
+
+/* What the worker's epoll data points at: a listener or a connection. */
+enum ev_kind { EV_LISTENER, EV_CONN, EV_WAKE };
+
+struct ev_tag {
+    enum ev_kind kind;
+};
+
+struct conn {
+    struct ev_tag           tag; /* EV_CONN; first, epoll data points here */
+    struct pf_conn          pub;
+    struct timer            timer; /* idle deadline while parked */
+    int                     next;  /* PF_MORE or PF_IDLE: what it waits for */
+    struct sockaddr_storage peer;
+    struct conn            *prev_c, *next_c; /* the worker's list */
+};
+
+extern const struct pf_api host_api;
+
+/* Wrap an accepted descriptor (non-blocking).  Returns NULL (and leaves fd
+ * open) on ENOMEM. */
+struct conn *conn_new(int fd, pf_service *svc, const struct sockaddr *peer,
+                      socklen_t peerlen);
+/* Close the descriptor and free. */
+void conn_free(struct conn *c);
+
+/* Serve c to its end in the calling process or thread: setup, handle
+ * whenever readable (waiting up to idle_timeout_ms), finish.  Frees c. */
+void conn_serve(struct conn *c, const struct pf_module *m);
+
+/* A pf_service for module hooks in this process. */
+void service_pub_init(pf_service *pub, const char *name, const void *conf,
+                      const char *config_dir);
+
+#define CONN_DEFAULT_TIMEOUT_MS 60000
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * diag.h -- a list of configuration problems, each "FILE:LINE: message".
+ *
+ * Checking a config collects every problem instead of stopping at the first,
+ * so a user fixes them all in one pass.  Whoever owns the list decides where
+ * it goes: stderr for -t and start-up, the error log on reload.
+ */
+#ifndef PF_DIAG_H
+#define PF_DIAG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct diag {
+    char **msg;
+    size_t n;
+};
+
+#define DIAG_INIT {NULL, 0}
+
+/* Append "file:line: message"; "file: message" when line is 0, and the
+ * message alone when file is NULL.  The list owns a copy of the text. */
+void diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void diag_vadd(struct diag *d, const char *file, int line, const char *fmt,
+               va_list ap);
+void diag_free(struct diag *d);
+
+#endif

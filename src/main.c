@@ -1,0 +1,160 @@
+/*
+ * main.c -- the command line: check the configuration, signal a running
+ * master, or become one.
+ *
+ *     prefork [-c FILE] [-t] [-s SIGNAL] [-f] [-V] [-h]
+ *
+ * Exit status: 0 success, 1 configuration or start-up error, 2 usage.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "diag.h"
+#include "master.h"
+#include "modload.h"
+#include "pidfile.h"
+
+#ifndef PF_SYSCONFDIR
+#define PF_SYSCONFDIR "/usr/local/etc"
+#endif
+#define DEFAULT_CONF PF_SYSCONFDIR "/prefork/server.ini"
+
+/* -s names and the signals they send, as nginx spells them. */
+static const struct {
+    const char *name;
+    int         sig;
+} control_signals[] = {
+    {"stop", SIGTERM},
+    {"quit", SIGQUIT},
+    {"reload", SIGHUP},
+    {"reopen", SIGUSR1},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: prefork [-c FILE] [-t] [-s SIGNAL] [-f] [-V] [-h]\n"
+            "  -c FILE    configuration file (default %s)\n"
+            "  -t         test the configuration and exit\n"
+            "  -s SIGNAL  send stop, quit, reload or reopen to the master\n"
+            "  -f         stay in the foreground (overrides daemonize)\n"
+            "  -V         print the version and exit\n"
+            "  -h         print this help and exit\n",
+            DEFAULT_CONF);
+}
+
+/* Load, check and prepare the config exactly as a start would, short of
+ * binding.  Prints every problem; returns NULL on any. */
+static struct config *load_checked(const char *path)
+{
+    struct diag d = DIAG_INIT;
+    struct config *cfg;
+    char err[256];
+    size_t i;
+
+    cfg = config_load(path, &d);
+    if (cfg != NULL && modules_prepare(cfg, &d) == 0 &&
+        check_privileges(cfg->user, cfg->group, err, sizeof(err)) == -1)
+        diag_add(&d, cfg->file, 0, "%s", err);
+    for (i = 0; i < d.n; i++)
+        fprintf(stderr, "prefork: %s\n", d.msg[i]);
+    if (d.n > 0 && cfg != NULL) {
+        modules_release(cfg);
+        config_free(cfg);
+        cfg = NULL;
+    }
+    diag_free(&d);
+    return cfg;
+}
+
+static int send_control(const char *path, const char *what)
+{
+    struct diag d = DIAG_INIT;
+    struct config *cfg;
+    char err[256];
+    size_t i;
+    pid_t pid;
+    int sig = 0;
+
+    for (i = 0; i < sizeof(control_signals) / sizeof(control_signals[0]); i++)
+        if (strcmp(control_signals[i].name, what) == 0)
+            sig = control_signals[i].sig;
+    if (sig == 0) {
+        fprintf(stderr, "prefork: -s: unknown signal '%s' "
+                        "(use stop, quit, reload or reopen)\n", what);
+        return 2;
+    }
+    cfg = config_load(path, &d);
+    for (i = 0; i < d.n; i++)
+        fprintf(stderr, "prefork: %s\n", d.msg[i]);
+    diag_free(&d);
+    if (cfg == NULL)
+        return 1;
+    if (cfg->pidfile == NULL) {
+        fprintf(stderr, "prefork: %s sets no pidfile: cannot find the "
+                        "master\n", path);
+        config_free(cfg);
+        return 1;
+    }
+    pid = pidfile_read(cfg->pidfile, err, sizeof(err));
+    config_free(cfg);
+    if (pid == -1) {
+        fprintf(stderr, "prefork: %s\n", err);
+        return 1;
+    }
+    if (kill(pid, sig) == -1) {
+        fprintf(stderr, "prefork: kill(%d): %s\n", (int)pid, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = DEFAULT_CONF, *control = NULL;
+    int test = 0, foreground = 0, opt;
+    struct config *cfg;
+
+    while ((opt = getopt(argc, argv, ":c:ts:fVh")) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 't': test = 1; break;
+        case 's': control = optarg; break;
+        case 'f': foreground = 1; break;
+        case 'V': printf("prefork %s\n", PACKAGE_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        case ':':
+            fprintf(stderr, "prefork: -%c needs an argument\n", optopt);
+            usage(stderr);
+            return 2;
+        default:
+            fprintf(stderr, "prefork: unknown option -%c\n", optopt);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "prefork: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (control != NULL)
+        return send_control(path, control);
+    cfg = load_checked(path);
+    if (cfg == NULL)
+        return 1;
+    if (test) {
+        modules_release(cfg);
+        config_free(cfg);
+        printf("configuration OK\n");
+        return 0;
+    }
+    return master_run(cfg, path, foreground);
+}

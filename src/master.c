@@ -1,0 +1,423 @@
+/*
+ * master.c -- the master process: start-up, the supervision loop, reload
+ * and shutdown.
+ *
+ * Every signal the master handles is blocked except while it waits in
+ * ppoll(); handlers only raise flags, and the loop acts on them in one
+ * place.  The loop also wakes on a tick (once a second, more often when
+ * worker_timeout is short) to review dynamic pools and stuck workers.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "master.h"
+#include "modload.h"
+#include "pidfile.h"
+#include "pool.h"
+#include "scoreboard.h"
+
+#define SCOREBOARD_SLOTS 1024
+#define FAST_STOP_MS     5000 /* TERM: how long workers get before KILL */
+
+static volatile sig_atomic_t sig_term, sig_quit, sig_hup, sig_usr1, sig_ttin,
+    sig_ttou, sig_chld;
+
+/* Every signal the master handles, and the flag it raises. */
+static const struct {
+    int                    sig;
+    volatile sig_atomic_t *flag;
+} master_signals[] = {
+    {SIGTERM, &sig_term}, /* fast shutdown */
+    {SIGINT, &sig_term},
+    {SIGQUIT, &sig_quit}, /* graceful shutdown */
+    {SIGHUP, &sig_hup},   /* reload */
+    {SIGUSR1, &sig_usr1}, /* reopen logs */
+    {SIGTTIN, &sig_ttin}, /* one worker more per service */
+    {SIGTTOU, &sig_ttou}, /* one worker fewer per service */
+    {SIGCHLD, &sig_chld}, /* a worker exited */
+};
+#define NSIGNALS (sizeof(master_signals) / sizeof(master_signals[0]))
+
+static void on_signal(int sig)
+{
+    size_t i;
+
+    for (i = 0; i < NSIGNALS; i++)
+        if (master_signals[i].sig == sig)
+            *master_signals[i].flag = 1;
+}
+
+static int signals_init(void)
+{
+    struct sigaction sa;
+    sigset_t block;
+    size_t i;
+
+    sigemptyset(&block);
+    for (i = 0; i < NSIGNALS; i++)
+        sigaddset(&block, master_signals[i].sig);
+    if (sigprocmask(SIG_BLOCK, &block, NULL) == -1) {
+        log_syserr(NULL, "sigprocmask");
+        return -1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_signal;
+    for (i = 0; i < NSIGNALS; i++)
+        if (sigaction(master_signals[i].sig, &sa, NULL) == -1) {
+            log_syserr(NULL, "sigaction");
+            return -1;
+        }
+    sa.sa_handler = SIG_IGN;
+    if (sigaction(SIGPIPE, &sa, NULL) == -1) {
+        log_syserr(NULL, "sigaction(SIGPIPE)");
+        return -1;
+    }
+    return 0;
+}
+
+/* Sleep until a signal arrives or `until` (mono ms) passes. */
+static void master_wait(int64_t until)
+{
+    sigset_t none;
+    struct timespec ts;
+    int64_t left = until - mono_ms();
+
+    if (left < 0)
+        left = 0;
+    ts.tv_sec = left / 1000;
+    ts.tv_nsec = (left % 1000) * 1000000;
+    sigemptyset(&none);
+    if (ppoll(NULL, 0, &ts, &none) == -1 && errno != EINTR)
+        log_syserr(NULL, "ppoll");
+}
+
+static void signal_workers(struct master *m, int sig)
+{
+    size_t i;
+
+    for (i = 0; i < m->nw; i++)
+        if (kill(m->w[i].pid, sig) == -1 && errno != ESRCH)
+            log_syswarn(m->w[i].svc->sc->name, "kill(%d, %d)",
+                        (int)m->w[i].pid, sig);
+}
+
+/* Free reloaded-away generations whose last worker has gone. */
+static void release_old(struct master *m)
+{
+    size_t i, j;
+
+    for (i = 0; i < m->nold;) {
+        int used = 0;
+        for (j = 0; j < m->nw; j++)
+            used |= m->w[j].gen == m->old[i];
+        if (used) {
+            i++;
+            continue;
+        }
+        generation_destroy(m->old[i], &m->ls);
+        m->old[i] = m->old[--m->nold];
+    }
+}
+
+static void reap(struct master *m)
+{
+    int64_t now = mono_ms();
+    int status;
+    pid_t pid;
+    size_t i;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (i = 0; i < m->nw; i++)
+            if (m->w[i].pid == pid)
+                break;
+        if (i == m->nw)
+            continue;
+        pool_reaped(m, &m->w[i], status, now);
+        m->w[i] = m->w[--m->nw];
+    }
+    release_old(m);
+}
+
+static void log_diag(const struct diag *d)
+{
+    size_t i;
+
+    for (i = 0; i < d->n; i++)
+        log_error(NULL, "%s", d->msg[i]);
+}
+
+/* Load and check the config file as `-t` would, then bind.  Returns the
+ * new generation or NULL with the reasons logged. */
+static struct generation *load_generation(struct master *m)
+{
+    struct diag d = DIAG_INIT;
+    struct generation *g = NULL;
+    struct config *cfg;
+    char err[256];
+
+    cfg = config_load(m->conf_path, &d);
+    if (cfg != NULL && modules_prepare(cfg, &d) == 0 &&
+        check_privileges(cfg->user, cfg->group, err, sizeof(err)) == -1)
+        diag_add(&d, cfg->file, 0, "%s", err);
+    if (cfg != NULL && d.n == 0)
+        g = generation_create(cfg, &m->ls, &m->next_id, &d);
+    if (g == NULL && cfg != NULL) {
+        modules_release(cfg);
+        config_free(cfg);
+    }
+    log_diag(&d);
+    diag_free(&d);
+    return g;
+}
+
+static int push_old(struct master *m, struct generation *g)
+{
+    struct generation **v = realloc(m->old, (m->nold + 1) * sizeof(*v));
+
+    if (v == NULL)
+        return -1;
+    m->old = v;
+    m->old[m->nold++] = g;
+    return 0;
+}
+
+static void apply_log_settings(const struct config *old,
+                               const struct config *cfg)
+{
+    if (strcmp(old->error_log, cfg->error_log) == 0 &&
+        old->log_level == cfg->log_level)
+        return;
+    if (log_open(cfg->error_log, cfg->log_level) == -1)
+        log_error(NULL, "cannot switch the error log to %s, keeping the old",
+                  cfg->error_log);
+}
+
+static void reload(struct master *m)
+{
+    struct generation *g;
+    size_t i;
+
+    log_notice(NULL, "reloading %s", m->conf_path);
+    g = load_generation(m);
+    if (g == NULL || push_old(m, m->cur) == -1) {
+        if (g != NULL)
+            generation_destroy(g, &m->ls);
+        log_error(NULL, "reload failed, keeping the running configuration");
+        return;
+    }
+    apply_log_settings(m->cur->cfg, g->cfg);
+    if ((m->cur->cfg->pidfile == NULL) != (g->cfg->pidfile == NULL) ||
+        (g->cfg->pidfile != NULL &&
+         strcmp(m->cur->cfg->pidfile, g->cfg->pidfile) != 0))
+        log_warn(NULL, "a changed pidfile takes effect on restart only");
+    m->cur->retiring = 1;
+    for (i = 0; i < m->nw; i++) {
+        if (m->w[i].gen != m->cur || m->w[i].retiring)
+            continue;
+        m->w[i].retiring = 1;
+        if (kill(m->w[i].pid, SIGQUIT) == -1 && errno != ESRCH)
+            log_syswarn(NULL, "kill(%d, QUIT)", (int)m->w[i].pid);
+    }
+    m->cur = g;
+    pool_maintain(m, mono_ms(), 0);
+    release_old(m);
+    log_notice(NULL, "configuration reloaded: %zu services", g->nsvc);
+}
+
+static void resize(struct master *m, int delta)
+{
+    size_t i;
+
+    for (i = 0; i < m->cur->nsvc; i++) {
+        struct service *s = &m->cur->svc[i];
+        int t = s->target + delta;
+        if (t < 1 || (s->sc->dynamic && t > s->sc->max_workers) ||
+            t > SCOREBOARD_SLOTS / 2)
+            continue;
+        s->target = t;
+        log_notice(s->sc->name, "%s: pool size now %d",
+                   delta > 0 ? "TTIN" : "TTOU", t);
+    }
+}
+
+static void reopen_logs(struct master *m)
+{
+    if (log_reopen() == -1)
+        log_syserr(NULL, "reopening the error log");
+    else
+        log_notice(NULL, "error log reopened");
+    signal_workers(m, SIGUSR1);
+}
+
+/* Stop every worker with sig; KILL what is left after grace_ms. */
+static void stop_workers(struct master *m, int sig, int64_t grace_ms)
+{
+    int64_t deadline = mono_ms() + grace_ms;
+    int killed = 0;
+
+    m->stopping = 1;
+    signal_workers(m, sig);
+    while (m->nw > 0) {
+        if (sig_term && sig != SIGTERM) { /* TERM during a graceful stop */
+            sig = SIGTERM;
+            signal_workers(m, SIGTERM);
+            deadline = mono_ms() + FAST_STOP_MS;
+        }
+        if (!killed && mono_ms() >= deadline) {
+            log_warn(NULL, "%zu workers still running, killing them", m->nw);
+            signal_workers(m, SIGKILL);
+            killed = 1;
+        }
+        sig_chld = 0;
+        reap(m);
+        if (m->nw > 0)
+            master_wait(killed ? mono_ms() + 100 : deadline);
+    }
+}
+
+static int64_t tick_ms(const struct master *m)
+{
+    long long t = m->cur->cfg->worker_timeout_ms / 4;
+
+    if (t <= 0 || t > 1000)
+        return 1000;
+    return t < 50 ? 50 : t;
+}
+
+static void master_loop(struct master *m)
+{
+    int64_t now, next_tick = mono_ms() + tick_ms(m), due;
+
+    for (;;) {
+        if (sig_chld) {
+            sig_chld = 0;
+            reap(m);
+        }
+        if (sig_term) {
+            log_notice(NULL, "fast shutdown");
+            stop_workers(m, SIGTERM, FAST_STOP_MS);
+            return;
+        }
+        if (sig_quit) {
+            log_notice(NULL, "graceful shutdown");
+            stop_workers(m, SIGQUIT, m->cur->cfg->shutdown_timeout_ms + 1000);
+            return;
+        }
+        if (sig_hup) {
+            sig_hup = 0;
+            reload(m);
+            next_tick = mono_ms() + tick_ms(m);
+        }
+        if (sig_usr1) {
+            sig_usr1 = 0;
+            reopen_logs(m);
+        }
+        if (sig_ttin || sig_ttou) {
+            resize(m, sig_ttin ? 1 : -1);
+            sig_ttin = sig_ttou = 0;
+        }
+        now = mono_ms();
+        if (now >= next_tick) {
+            pool_check_timeouts(m, now);
+            pool_maintain(m, now, 1);
+            next_tick = now + tick_ms(m);
+        } else {
+            pool_maintain(m, now, 0);
+        }
+        due = pool_next_due(m);
+        master_wait(due < next_tick ? due : next_tick);
+    }
+}
+
+/* Daemonize after binding, so a bind error still reaches the terminal; the
+ * pidfile lock does not survive fork, so it is taken again after. */
+static int detach(struct master *m)
+{
+    if (m->pidfd != -1) {
+        close(m->pidfd);
+        m->pidfd = -1;
+    }
+    if (daemonize() == -1)
+        return -1;
+    if (m->pidfile != NULL && (m->pidfd = pidfile_create(m->pidfile)) == -1)
+        return -1;
+    return 0;
+}
+
+static void master_free(struct master *m)
+{
+    size_t i;
+
+    for (i = 0; i < m->nold; i++)
+        generation_destroy(m->old[i], &m->ls);
+    free(m->old);
+    generation_destroy(m->cur, &m->ls);
+    free(m->ls.v);
+    free(m->w);
+    if (m->pidfd != -1)
+        pidfile_remove(m->pidfile, m->pidfd);
+    free(m->pidfile);
+    if (m->sb != NULL)
+        scoreboard_destroy(m->sb);
+}
+
+int master_run(struct config *cfg, const char *conf_path, int foreground)
+{
+    struct master m = {.conf_path = conf_path, .foreground = foreground,
+                       .pidfd = -1};
+    struct diag d = DIAG_INIT;
+    int rc = 1;
+
+    srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+    if (log_open(cfg->error_log, cfg->log_level) == -1)
+        goto fail_cfg;
+    if (cfg->pidfile != NULL) {
+        if ((m.pidfile = strdup(cfg->pidfile)) == NULL ||
+            (m.pidfd = pidfile_create(cfg->pidfile)) == -1)
+            goto fail_cfg;
+    }
+    if (geteuid() == 0 && cfg->user == NULL)
+        log_warn(NULL, "running as root with no 'user' set: "
+                       "workers will run as root");
+    if ((m.sb = scoreboard_create(SCOREBOARD_SLOTS)) == NULL) {
+        log_syserr(NULL, "scoreboard");
+        goto fail_cfg;
+    }
+    if (signals_init() == -1)
+        goto fail_cfg;
+    m.cur = generation_create(cfg, &m.ls, &m.next_id, &d);
+    if (m.cur == NULL) {
+        log_diag(&d);
+        goto fail_cfg;
+    }
+    if (cfg->daemonize && !foreground && detach(&m) == -1)
+        goto fail;
+    log_notice(NULL, "prefork " PACKAGE_VERSION " started, pid %d",
+               (int)getpid());
+    pool_maintain(&m, mono_ms(), 0);
+    master_loop(&m);
+    log_notice(NULL, "exiting");
+    rc = 0;
+    goto fail;
+fail_cfg:
+    if (m.cur == NULL) {
+        modules_release(cfg);
+        config_free(cfg);
+    }
+fail:
+    diag_free(&d);
+    master_free(&m);
+    log_close();
+    return rc;
+}

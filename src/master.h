@@ -1,0 +1,48 @@
+/*
+ * master.h -- the master process: the state it keeps and its main loop.
+ *
+ * The master binds, forks and supervises; it never touches client traffic.
+ * It sleeps with every signal blocked but while waiting in ppoll(); signal
+ * handlers only raise flags and the loop acts on them (the nginx pattern).
+ */
+#ifndef PF_MASTER_H
+#define PF_MASTER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "service.h"
+
+struct worker {
+    pid_t              pid;
+    int                slot;
+    struct service    *svc;
+    struct generation *gen;
+    int                retiring; /* told to quit: not replaced */
+    int                killed;   /* SIGKILLed for worker_timeout */
+    int64_t            started;
+};
+
+/* The one process-wide state of the master. */
+struct master {
+    const char         *conf_path;
+    int                 foreground;
+    struct generation  *cur;
+    struct generation **old; /* reloaded away, draining */
+    size_t              nold;
+    struct lsock_set    ls;
+    struct scoreboard  *sb;
+    struct worker      *w;
+    size_t              nw, capw;
+    int                 pidfd;
+    char               *pidfile;
+    uint32_t            next_id;
+    int                 stopping; /* no respawns: shutting down */
+};
+
+/* Run the master with a checked, prepared config (modules loaded).  Takes
+ * ownership of cfg.  Returns the process exit status. */
+int master_run(struct config *cfg, const char *conf_path, int foreground);
+
+#endif

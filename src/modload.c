@@ -1,0 +1,387 @@
+/*
+ * modload.c -- loading modules and checking their configuration.
+ *
+ * Runs in the master only, before any fork (start-up, -t, reload).  A
+ * module's descriptor is copied into a host-sized struct zeroed past the
+ * module's own size, so a module built for an older minor version has NULL
+ * hooks where it predates the host, and the host never reads past it.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "modload.h"
+#include "units.h"
+
+/* The descriptor fields every ABI 1 module has, up to and including the
+ * hooks; a smaller `size` is not a descriptor we can use. */
+#define DESC_MIN_SIZE offsetof(struct pf_module, check)
+
+char *module_resolve(const char *spec, const char *module_path,
+                     const char *dir)
+{
+    char *out = NULL;
+    size_t n = strlen(spec);
+    int r;
+
+    if (strchr(spec, '/') != NULL) {
+        if (spec[0] == '/')
+            return strdup(spec);
+        r = asprintf(&out, "%s/%s", dir, spec);
+    } else if (n > 3 && strcmp(spec + n - 3, ".so") == 0) {
+        r = asprintf(&out, "%s/%s", module_path, spec);
+    } else {
+        r = asprintf(&out, "%s/%s.so", module_path, spec);
+    }
+    return r < 0 ? NULL : out;
+}
+
+static int desc_check(const struct pf_module *d, char *err, size_t errlen)
+{
+    if (d->magic != PF_MODULE_MAGIC) {
+        snprintf(err, errlen, "not a prefork module (bad magic 0x%08x)",
+                 d->magic);
+        return -1;
+    }
+    if (d->abi_major != PF_ABI_MAJOR) {
+        snprintf(err, errlen,
+                 "built for module ABI %u.%u, this prefork has ABI %d.%d: "
+                 "rebuild the module against this prefork's <prefork/module.h>",
+                 d->abi_major, d->abi_minor, PF_ABI_MAJOR, PF_ABI_MINOR);
+        return -1;
+    }
+    if (d->size < DESC_MIN_SIZE) {
+        snprintf(err, errlen, "descriptor too small (%u bytes)", d->size);
+        return -1;
+    }
+    if (d->name == NULL || d->name[0] == '\0') {
+        snprintf(err, errlen, "descriptor has no name");
+        return -1;
+    }
+    return 0;
+}
+
+struct module *module_load(const char *path, char *err, size_t errlen)
+{
+    struct module *m = NULL;
+    const struct pf_module *d;
+    void *dl;
+    size_t n;
+
+    dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (dl == NULL) {
+        snprintf(err, errlen, "cannot load module: %s", dlerror());
+        return NULL;
+    }
+    d = dlsym(dl, "prefork_module");
+    if (d == NULL) {
+        snprintf(err, errlen,
+                 "%s has no prefork_module symbol: not a prefork module",
+                 path);
+        goto fail;
+    }
+    if (desc_check(d, err, errlen) == -1)
+        goto fail;
+    m = calloc(1, sizeof(*m));
+    if (m == NULL || (m->path = strdup(path)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    n = d->size < sizeof(m->desc) ? d->size : sizeof(m->desc);
+    memcpy(&m->desc, d, n);
+    m->dl = dl;
+    return m;
+fail:
+    if (m != NULL)
+        free(m->path);
+    free(m);
+    dlclose(dl);
+    return NULL;
+}
+
+void module_unload(struct module *m)
+{
+    if (m == NULL)
+        return;
+    dlclose(m->dl);
+    free(m->path);
+    free(m);
+}
+
+/* --- module keys --------------------------------------------------------- */
+
+static const struct pf_key *key_find(const struct pf_key *keys,
+                                     const char *name)
+{
+    for (; keys != NULL && keys->name != NULL; keys++)
+        if (strcmp(keys->name, name) == 0)
+            return keys;
+    return NULL;
+}
+
+static const char *type_hint(enum pf_key_type t)
+{
+    switch (t) {
+    case PF_KEY_BOOL:     return "expected yes or no";
+    case PF_KEY_INT:      return "expected an integer";
+    case PF_KEY_DURATION: return "expected a duration: 250ms, 10s, 5m, 1h";
+    case PF_KEY_SIZE:     return "expected a size: 512, 8k, 1m, 1g";
+    default:              return "invalid value";
+    }
+}
+
+/* Store value for k into conf.  Returns 0, or -1 with a reason in err. */
+static int key_store(const struct pf_key *k, const char *value,
+                     const char *dir, void *conf, char *err, size_t errlen)
+{
+    char *field = (char *)conf + k->offset;
+    long long v = 0;
+    int b, r = 0;
+
+    switch (k->type) {
+    case PF_KEY_STRING:
+    case PF_KEY_PATH: {
+        char *s;
+        if (k->type == PF_KEY_PATH && value[0] != '/')
+            r = asprintf(&s, "%s/%s", dir, value) < 0 ? -1 : 0;
+        else
+            r = (s = strdup(value)) == NULL ? -1 : 0;
+        if (r == -1) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        free(*(char **)field);
+        *(char **)field = s;
+        return 0;
+    }
+    case PF_KEY_BOOL:
+        r = parse_bool(value, &b);
+        if (r == 0)
+            *(int *)field = b;
+        break;
+    case PF_KEY_INT:      r = parse_int(value, &v); break;
+    case PF_KEY_DURATION: r = parse_duration(value, &v); break;
+    case PF_KEY_SIZE:     r = parse_size(value, &v); break;
+    }
+    if (r == -1) {
+        snprintf(err, errlen, "invalid value '%s' (%s)", value,
+                 type_hint(k->type));
+        return -1;
+    }
+    if (k->type == PF_KEY_BOOL)
+        return 0;
+    if ((k->min != 0 || k->max != 0) && (v < k->min || v > k->max)) {
+        snprintf(err, errlen, "'%s' is out of range [%lld, %lld]", value,
+                 k->min, k->max);
+        return -1;
+    }
+    if (k->min == 0 && k->max == 0 && v < 0) {
+        snprintf(err, errlen, "'%s' must not be negative", value);
+        return -1;
+    }
+    *(long long *)field = v;
+    return 0;
+}
+
+static void conf_free(const struct module *m, void *conf)
+{
+    const struct pf_key *k;
+
+    if (conf == NULL)
+        return;
+    for (k = m->desc.keys; k != NULL && k->name != NULL; k++)
+        if (k->type == PF_KEY_STRING || k->type == PF_KEY_PATH)
+            free(*(char **)((char *)conf + k->offset));
+    free(conf);
+}
+
+/* Defaults first, then the file's values; required keys must be there. */
+static int conf_fill(const struct config *cfg, struct service_conf *sc,
+                     struct diag *d)
+{
+    const struct module *m = sc->mod;
+    const struct pf_key *k;
+    char err[256];
+    int bad = 0;
+    size_t i;
+
+    sc->mconf = calloc(1, m->desc.conf_size ? m->desc.conf_size : 1);
+    if (sc->mconf == NULL) {
+        diag_add(d, cfg->file, sc->line, "[%s] out of memory", sc->name);
+        return -1;
+    }
+    for (k = m->desc.keys; k != NULL && k->name != NULL; k++) {
+        if (k->def == NULL)
+            continue;
+        if (key_store(k, k->def, cfg->dir, sc->mconf, err, sizeof(err))) {
+            diag_add(d, cfg->file, sc->line,
+                     "[%s] module '%s' has a bad default for %s: %s",
+                     sc->name, m->desc.name, k->name, err);
+            bad = 1;
+        }
+    }
+    for (i = 0; i < sc->nmkeys; i++) {
+        const struct conf_kv *kv = &sc->mkeys[i];
+        k = key_find(m->desc.keys, kv->key);
+        if (k == NULL) {
+            diag_add(d, cfg->file, kv->line,
+                     "[%s] unknown key '%s' (not a service key, and module "
+                     "'%s' does not take it)",
+                     sc->name, kv->key, m->desc.name);
+            bad = 1;
+        } else if (key_store(k, kv->value, cfg->dir, sc->mconf, err,
+                             sizeof(err)) == -1) {
+            diag_add(d, cfg->file, kv->line, "[%s] %s: %s", sc->name,
+                     kv->key, err);
+            bad = 1;
+        }
+    }
+    for (k = m->desc.keys; k != NULL && k->name != NULL; k++) {
+        int present = 0;
+        for (i = 0; i < sc->nmkeys; i++)
+            present |= strcmp(sc->mkeys[i].key, k->name) == 0;
+        if (k->required && !present) {
+            diag_add(d, cfg->file, sc->line,
+                     "[%s] missing required key '%s' of module '%s'",
+                     sc->name, k->name, m->desc.name);
+            bad = 1;
+        }
+    }
+    return bad ? -1 : 0;
+}
+
+/* --- check() and its error reporting --------------------------------------- */
+
+struct check_ctx {
+    pf_service                 pub; /* first: hooks get &pub */
+    const struct config       *cfg;
+    const struct service_conf *sc;
+    struct diag               *d;
+    int                        errors;
+};
+
+static int key_line(const struct service_conf *sc, const char *key)
+{
+    size_t i;
+
+    for (i = 0; key != NULL && i < sc->nmkeys; i++)
+        if (strcmp(sc->mkeys[i].key, key) == 0)
+            return sc->mkeys[i].line;
+    return sc->line;
+}
+
+static void check_conf_error(pf_service *svc, const char *key,
+                             const char *fmt, va_list ap)
+{
+    struct check_ctx *cx = (struct check_ctx *)svc;
+    char msg[512];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (key != NULL)
+        diag_add(cx->d, cx->cfg->file, key_line(cx->sc, key), "[%s] %s: %s",
+                 cx->sc->name, key, msg);
+    else
+        diag_add(cx->d, cx->cfg->file, cx->sc->line, "[%s] %s",
+                 cx->sc->name, msg);
+    cx->errors++;
+}
+
+static int run_check(const struct config *cfg, struct service_conf *sc,
+                     struct diag *d)
+{
+    static struct pf_api check_api;
+    struct check_ctx cx = {.cfg = cfg, .sc = sc, .d = d};
+
+    check_api = host_api;
+    check_api.vconf_error = check_conf_error;
+    service_pub_init(&cx.pub, sc->name, sc->mconf, cfg->dir);
+    cx.pub.api = &check_api;
+    if (sc->mod->desc.check == NULL)
+        return 0;
+    if (sc->mod->desc.check(&cx.pub) == -1) {
+        if (cx.errors == 0)
+            diag_add(d, cfg->file, sc->line, "[%s] module '%s' rejected "
+                     "the configuration", sc->name, sc->mod->desc.name);
+        return -1;
+    }
+    return 0;
+}
+
+/* The listener kinds sc has must be ones its module serves. */
+static int socktypes_check(const struct config *cfg,
+                           const struct service_conf *sc, struct diag *d)
+{
+    const struct pf_module *m = &sc->mod->desc;
+    size_t i;
+
+    for (i = 0; i < sc->nlisten; i++) {
+        int dgram = sc->listen[i].kind == ADDR_UDP;
+        unsigned need = dgram ? PF_DGRAM : PF_STREAM;
+        int hook = dgram ? m->datagram != NULL : m->handle != NULL;
+        if (!(m->socktypes & need) || !hook) {
+            diag_add(d, cfg->file, sc->listen_line,
+                     "[%s] module '%s' does not serve %s listeners (%s)",
+                     sc->name, m->name, dgram ? "udp" : "stream",
+                     sc->listen[i].text);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int service_prepare(const struct config *cfg, struct service_conf *sc,
+                           struct diag *d)
+{
+    char err[512];
+    char *path;
+
+    path = module_resolve(sc->module, cfg->module_path, cfg->dir);
+    if (path == NULL) {
+        diag_add(d, cfg->file, sc->module_line, "[%s] out of memory",
+                 sc->name);
+        return -1;
+    }
+    sc->mod = module_load(path, err, sizeof(err));
+    if (sc->mod == NULL) {
+        diag_add(d, cfg->file, sc->module_line, "[%s] module '%s' (%s): %s",
+                 sc->name, sc->module, path, err);
+        free(path);
+        return -1;
+    }
+    free(path);
+    if (socktypes_check(cfg, sc, d) == -1)
+        return -1;
+    if (conf_fill(cfg, sc, d) == -1)
+        return -1;
+    return run_check(cfg, sc, d);
+}
+
+int modules_prepare(struct config *cfg, struct diag *d)
+{
+    int rc = 0;
+    size_t i;
+
+    for (i = 0; i < cfg->nsvc; i++)
+        if (service_prepare(cfg, &cfg->svc[i], d) == -1)
+            rc = -1;
+    return rc;
+}
+
+void modules_release(struct config *cfg)
+{
+    size_t i;
+
+    for (i = 0; cfg != NULL && i < cfg->nsvc; i++) {
+        struct service_conf *sc = &cfg->svc[i];
+        if (sc->mod == NULL)
+            continue;
+        conf_free(sc->mod, sc->mconf);
+        sc->mconf = NULL;
+        module_unload(sc->mod);
+        sc->mod = NULL;
+    }
+}

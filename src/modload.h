@@ -1,0 +1,43 @@
+/*
+ * modload.h -- finding, loading and checking modules.
+ *
+ * A service's `module` names a shared object; the master dlopen()s it,
+ * checks the descriptor's magic, ABI version and size, parses the service's
+ * module keys against the module's key table into a conf struct the module
+ * declared, and lets the module check() it -- all before any fork, so `-t`
+ * and a reload see exactly the errors a start would.
+ */
+#ifndef PF_MODLOAD_H
+#define PF_MODLOAD_H
+
+#include <stddef.h>
+
+#include <prefork/module.h>
+
+#include "config.h"
+#include "diag.h"
+
+struct module {
+    char            *path;
+    void            *dl;
+    struct pf_module desc; /* zero past the module's own size */
+};
+
+/* Where `spec` lives: NAME or NAME.so under module_path, or a path (one
+ * with a '/') taken from dir.  Returns a new string, NULL on ENOMEM. */
+char *module_resolve(const char *spec, const char *module_path,
+                     const char *dir);
+
+/* dlopen path and check its descriptor.  Returns NULL with the reason in
+ * err. */
+struct module *module_load(const char *path, char *err, size_t errlen);
+void           module_unload(struct module *m);
+
+/* For every service of cfg: load its module, check that it serves the
+ * service's socket kinds, fill sc->mconf from the module keys, and call the
+ * module's check().  Every problem goes into d.  Returns 0 or -1. */
+int  modules_prepare(struct config *cfg, struct diag *d);
+/* Undo modules_prepare: free conf structs, unload. */
+void modules_release(struct config *cfg);
+
+#endif

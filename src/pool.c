@@ -1,0 +1,306 @@
+/*
+ * pool.c -- each service's pool of workers, seen from the master.
+ *
+ * A static pool is kept at its size.  A dynamic pool (min_spare, max_spare,
+ * max_workers) is reviewed once a second: too few idle workers and it grows,
+ * doubling the number started on each consecutive tick up to 32 (Apache's
+ * prefork rule, quick to meet a burst without forking a storm); too many and
+ * one idle worker is retired per tick, so it shrinks gently.
+ *
+ * A worker that dies within a second of its start, or exits with
+ * WORKER_EXIT_INIT, counts as a failure; the next respawn then waits 100 ms,
+ * doubling up to 30 s, so a broken module costs a log line per attempt
+ * instead of a fork loop, and the other services go on regardless.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "master.h"
+#include "pool.h"
+#include "scoreboard.h"
+#include "worker.h"
+
+#define POOL_MAX_RATE      32
+#define POOL_BACKOFF_FIRST 100
+#define POOL_BACKOFF_MAX   30000
+
+int pool_decide(const struct pool_limits *l, int live, int idle, int *rate)
+{
+    int room;
+
+    if (!l->dynamic || live < l->base)
+        return l->base - live;
+    if (live > l->max_workers)
+        return l->max_workers - live;
+    if (idle < l->min_spare && live < l->max_workers) {
+        room = l->max_workers - live;
+        room = *rate < room ? *rate : room;
+        if (*rate < POOL_MAX_RATE)
+            *rate *= 2;
+        return room;
+    }
+    *rate = 1;
+    if (idle > l->max_spare && live > l->base)
+        return -1;
+    return 0;
+}
+
+int64_t pool_backoff_ms(int failures)
+{
+    int64_t d;
+
+    if (failures <= 1)
+        return 0;
+    if (failures > 20)
+        return POOL_BACKOFF_MAX;
+    d = (int64_t)POOL_BACKOFF_FIRST << (failures - 2);
+    return d < POOL_BACKOFF_MAX ? d : POOL_BACKOFF_MAX;
+}
+
+static struct worker *worker_add(struct master *m)
+{
+    struct worker *w;
+
+    if (m->nw == m->capw) {
+        size_t cap = m->capw ? m->capw * 2 : 16;
+        w = realloc(m->w, cap * sizeof(*w));
+        if (w == NULL)
+            return NULL;
+        m->w = w;
+        m->capw = cap;
+    }
+    w = &m->w[m->nw++];
+    memset(w, 0, sizeof(*w));
+    return w;
+}
+
+static long long requests_limit(const struct config *cfg)
+{
+    if (cfg->max_requests == 0)
+        return 0;
+    if (cfg->max_requests_jitter == 0)
+        return cfg->max_requests;
+    return cfg->max_requests + random() % (cfg->max_requests_jitter + 1);
+}
+
+/* In the child: keep only what this worker needs, then become it. */
+__attribute__((noreturn)) static void become_worker(struct master *m,
+                                                    struct service *s,
+                                                    int slot, long long maxreq)
+{
+    int fds[64];
+    size_t i, n = 0;
+
+    lsock_close_others(&m->ls, s, slot);
+    if (m->pidfd != -1)
+        close(m->pidfd);
+    for (i = 0; i < s->nls && n < sizeof(fds) / sizeof(fds[0]); i++)
+        fds[n++] = lsock_fd(s->ls[i], slot);
+    worker_main(s, m->cur->cfg, &m->sb->slots[slot], maxreq, fds, n);
+}
+
+int pool_spawn(struct master *m, struct service *s)
+{
+    long long maxreq = requests_limit(m->cur->cfg);
+    struct worker *w;
+    int slot;
+    pid_t pid;
+
+    slot = scoreboard_claim(m->sb, s->id);
+    if (slot == -1) {
+        log_error(s->sc->name, "no free scoreboard slot, worker not started");
+        return -1;
+    }
+    w = worker_add(m);
+    if (w == NULL) {
+        log_error(s->sc->name, "out of memory, worker not started");
+        scoreboard_release(m->sb, slot);
+        return -1;
+    }
+    m->sb->slots[slot].started_ms = mono_ms();
+    pid = fork();
+    if (pid == -1) {
+        log_syserr(s->sc->name, "fork");
+        scoreboard_release(m->sb, slot);
+        m->nw--;
+        return -1;
+    }
+    if (pid == 0)
+        become_worker(m, s, slot, maxreq);
+    m->sb->slots[slot].pid = pid;
+    w->pid = pid;
+    w->slot = slot;
+    w->svc = s;
+    w->gen = m->cur;
+    w->started = m->sb->slots[slot].started_ms;
+    log_debug(s->sc->name, "started worker %d", (int)pid);
+    return 0;
+}
+
+static void log_exit(const struct worker *w, int status)
+{
+    const char *name = w->svc->sc->name;
+
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        int level = w->retiring && (sig == SIGTERM || sig == SIGQUIT)
+                        ? PF_LOG_INFO : PF_LOG_ERROR;
+        log_at(level, name, 0, "worker %d exited on signal %d%s",
+               (int)w->pid, sig, WCOREDUMP(status) ? " (core dumped)" : "");
+    } else {
+        int code = WEXITSTATUS(status);
+        log_at(code == 0 ? PF_LOG_INFO : PF_LOG_ERROR, name, 0,
+               "worker %d exited with code %d", (int)w->pid, code);
+    }
+}
+
+void pool_reaped(struct master *m, struct worker *w, int status, int64_t now)
+{
+    struct service *s = w->svc;
+    int early;
+
+    log_exit(w, status);
+    scoreboard_release(m->sb, w->slot);
+    if (w->retiring || m->stopping || w->gen != m->cur)
+        return;
+    early = now - w->started < POOL_EARLY_DEATH_MS ||
+            (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_INIT);
+    if (!early) {
+        s->failures = 0;
+        return;
+    }
+    s->failures++;
+    s->next_spawn = now + pool_backoff_ms(s->failures);
+    if (s->next_spawn > now)
+        log_warn(s->sc->name,
+                 "workers keep failing at start-up (%d in a row); "
+                 "next respawn in %lld ms",
+                 s->failures, (long long)(s->next_spawn - now));
+}
+
+int pool_retire_one(struct master *m, struct service *s)
+{
+    struct worker *pick = NULL;
+    size_t i;
+
+    for (i = 0; i < m->nw; i++) {
+        struct worker *w = &m->w[i];
+        if (w->svc != s || w->retiring || w->killed)
+            continue;
+        if (pick == NULL || m->sb->slots[w->slot].state == SLOT_IDLE)
+            pick = w;
+    }
+    if (pick == NULL)
+        return -1;
+    pick->retiring = 1;
+    if (kill(pick->pid, SIGQUIT) == -1 && errno != ESRCH)
+        log_syswarn(s->sc->name, "kill(%d, QUIT)", (int)pick->pid);
+    return 0;
+}
+
+static void pool_count(const struct master *m, const struct service *s,
+                       int *live, int *idle)
+{
+    struct slot snap;
+    size_t i;
+
+    *live = *idle = 0;
+    for (i = 0; i < m->nw; i++) {
+        const struct worker *w = &m->w[i];
+        if (w->svc != s || w->retiring || w->killed)
+            continue;
+        (*live)++;
+        slot_read(&m->sb->slots[w->slot], &snap);
+        *idle += snap.state == SLOT_IDLE;
+    }
+}
+
+static void service_maintain(struct master *m, struct service *s,
+                             int64_t now, int tick)
+{
+    const struct service_conf *sc = s->sc;
+    struct pool_limits l = {
+        .base = s->target,
+        .dynamic = sc->dynamic,
+        .min_spare = sc->min_spare,
+        .max_spare = sc->max_spare,
+        .max_workers = sc->max_workers,
+    };
+    int live, idle, d, rate = s->spawn_rate;
+
+    pool_count(m, s, &live, &idle);
+    /* Between ticks a dynamic pool is only kept at its minimum. */
+    if (!tick && sc->dynamic && live >= s->target)
+        return;
+    d = pool_decide(&l, live, idle, tick ? &s->spawn_rate : &rate);
+    if (d > 0 && now < s->next_spawn)
+        return;
+    if (d > 0 && s->failures > 0)
+        d = 1;
+    if (tick && sc->dynamic && live >= s->target && d != 0)
+        log_info(sc->name, "pool: %d workers, %d idle (spare %d..%d): %s %d",
+                 live, idle, sc->min_spare, sc->max_spare,
+                 d > 0 ? "starting" : "retiring", d > 0 ? d : -d);
+    for (; d > 0; d--)
+        if (pool_spawn(m, s) == -1)
+            break;
+    for (; d < 0; d++)
+        if (pool_retire_one(m, s) == -1)
+            break;
+}
+
+void pool_maintain(struct master *m, int64_t now, int tick)
+{
+    size_t i;
+
+    if (m->stopping || m->cur == NULL)
+        return;
+    for (i = 0; i < m->cur->nsvc; i++)
+        service_maintain(m, &m->cur->svc[i], now, tick);
+}
+
+int64_t pool_next_due(const struct master *m)
+{
+    int64_t due = INT64_MAX;
+    size_t i;
+
+    for (i = 0; m->cur != NULL && i < m->cur->nsvc; i++) {
+        const struct service *s = &m->cur->svc[i];
+        if (s->failures > 0 && s->next_spawn < due)
+            due = s->next_spawn;
+    }
+    return due;
+}
+
+void pool_check_timeouts(struct master *m, int64_t now)
+{
+    long long limit = m->cur->cfg->worker_timeout_ms;
+    struct slot snap;
+    size_t i;
+
+    if (limit <= 0)
+        return;
+    for (i = 0; i < m->nw; i++) {
+        struct worker *w = &m->w[i];
+        if (w->killed)
+            continue;
+        slot_read(&m->sb->slots[w->slot], &snap);
+        if (snap.state != SLOT_BUSY || snap.busy_since == 0 ||
+            now - snap.busy_since <= limit)
+            continue;
+        log_error(w->svc->sc->name,
+                  "worker %d busy on one connection for %lld ms "
+                  "(worker_timeout %lld ms): killing it",
+                  (int)w->pid, (long long)(now - snap.busy_since), limit);
+        if (kill(w->pid, SIGKILL) == -1 && errno != ESRCH)
+            log_syswarn(w->svc->sc->name, "kill(%d, KILL)", (int)w->pid);
+        w->killed = 1;
+    }
+}

@@ -1,0 +1,50 @@
+/*
+ * pool.h -- sizing and supervising each service's pool of workers.
+ *
+ * The decisions are pure functions (unit-tested); the rest forks workers,
+ * accounts for the ones that exit, and retires the ones no longer wanted.
+ */
+#ifndef PF_POOL_H
+#define PF_POOL_H
+
+#include <stdint.h>
+
+struct master;
+struct service;
+struct worker;
+
+struct pool_limits {
+    int base;    /* static size, or the dynamic minimum */
+    int dynamic; /* min_spare/max_spare/max_workers apply */
+    int min_spare, max_spare, max_workers;
+};
+
+/* How many workers to start (> 0) or retire (< 0) now, given `live`
+ * workers of which `idle` are idle.  *rate is the dynamic growth rate,
+ * doubled on each tick that still finds too few idle workers, as Apache's
+ * prefork does, and reset when it does not. */
+int pool_decide(const struct pool_limits *l, int live, int idle, int *rate);
+
+/* Delay before respawning after `failures` consecutive early deaths:
+ * 0 for the first, then 100 ms doubling to 30 s. */
+int64_t pool_backoff_ms(int failures);
+
+/* A worker that dies sooner than this after its start counts as failing. */
+#define POOL_EARLY_DEATH_MS 1000
+
+/* Master: fork one worker for s.  Returns 0 or -1 (logged). */
+int  pool_spawn(struct master *m, struct service *s);
+/* Master: bring every service of the current generation to its size;
+ * with `tick` also apply the dynamic rules. */
+void pool_maintain(struct master *m, int64_t now, int tick);
+/* Master: w has exited with wait status `status`; log it, update backoff.
+ * The caller removes w from the table. */
+void pool_reaped(struct master *m, struct worker *w, int status, int64_t now);
+/* Master: ask one worker of s to quit, preferring an idle one. */
+int  pool_retire_one(struct master *m, struct service *s);
+/* Master: the earliest time a backed-off respawn is due, or INT64_MAX. */
+int64_t pool_next_due(const struct master *m);
+/* Master: kill workers busy on one connection longer than worker_timeout. */
+void pool_check_timeouts(struct master *m, int64_t now);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * service.h -- services at run time, and the listening sockets they share.
+ *
+ * A generation is everything one reading of the config file produced: its
+ * services, each with its module and its bound listeners.  A reload builds a
+ * new generation next to the running one; listeners whose address did not
+ * change are carried over (the same descriptor, so nothing queued on it is
+ * lost), new ones are bound, and the old generation is released once its
+ * last worker has gone.
+ */
+#ifndef PF_SERVICE_H
+#define PF_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <prefork/module.h>
+
+#include "config.h"
+#include "listener.h"
+
+/* A bound listener, shared by every generation that uses its address. */
+struct lsock {
+    struct addr addr;
+    int         reuseport;
+    int         backlog;
+    int        *fds; /* one, or one per worker slot with reuseport */
+    size_t      nfds;
+    int         refs;
+    int         created_file; /* a UNIX socket file we made */
+};
+
+struct service {
+    uint32_t             id; /* unique for the master's life; scoreboard */
+    struct service_conf *sc;
+    pf_service           pub;
+    struct lsock       **ls;
+    size_t               nls;
+    unsigned             socktypes; /* PF_STREAM|PF_DGRAM of its listeners */
+
+    /* Pool state, master only. */
+    int     target;     /* the static size: workers, moved by TTIN/TTOU */
+    int     spawn_rate; /* dynamic growth per tick: 1, 2, 4 .. 32 */
+    int     failures;   /* consecutive early deaths */
+    int64_t next_spawn; /* no spawn before this (backoff), mono ms */
+};
+
+struct generation {
+    struct config  *cfg;
+    struct service *svc;
+    size_t          nsvc;
+    int             retiring; /* replaced by a reload: drains, no respawn */
+};
+
+/* Every lsock the master holds, across generations. */
+struct lsock_set {
+    struct lsock **v;
+    size_t         n;
+};
+
+/* Build a generation from a prepared cfg (modules loaded), reusing or
+ * binding listeners in set.  Takes ownership of cfg on success.  Returns
+ * NULL with every bind error in d. */
+struct generation *generation_create(struct config *cfg, struct lsock_set *set,
+                                     uint32_t *next_id, struct diag *d);
+/* Drop the generation's listeners (closing those no one else uses) and free
+ * it with its config and modules. */
+void generation_destroy(struct generation *g, struct lsock_set *set);
+
+/* The listener descriptor worker slot `slot` uses. */
+int lsock_fd(const struct lsock *l, int slot);
+
+/* In a freshly forked worker: close every listener descriptor in set that
+ * the worker of service s in slot `slot` does not use. */
+void lsock_close_others(const struct lsock_set *set, const struct service *s,
+                        int slot);
+
+#endif

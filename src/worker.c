@@ -1,0 +1,472 @@
+/*
+ * worker.c -- a worker process and its event loop.
+ *
+ * Workers of a service share its listening sockets and wait on them in
+ * epoll with EPOLLEXCLUSIVE, so a new connection wakes one idle worker
+ * rather than all of them (docs/DESIGN.md compares this with an accept lock
+ * and SO_REUSEPORT).  In prefork mode the worker serves connections itself:
+ * handle() runs when a connection is readable, and a connection the module
+ * hands back (PF_MORE, PF_IDLE) stays parked in the same epoll set, with an
+ * idle deadline in a timer heap, so one worker holds many idle keep-alive
+ * connections while it serves others.  In forking and threading modes the
+ * loop is the same but each connection goes to a child or thread
+ * (acceptor.c).
+ *
+ * Signals stay blocked except inside epoll_pwait(), so a handler can only
+ * run while the loop is waiting and the loop sees every flag it raises.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "acceptor.h"
+#include "daemon.h"
+#include "log.h"
+#include "modload.h"
+#include "scoreboard.h"
+#include "service.h"
+#include "worker.h"
+
+#define ACCEPT_BATCH 16
+#define DGRAM_BATCH  64
+#define MAX_EVENTS   64
+
+volatile sig_atomic_t worker_sig_term, worker_sig_quit, worker_sig_usr1,
+    worker_sig_chld;
+
+static void on_signal(int sig)
+{
+    switch (sig) {
+    case SIGTERM:
+    case SIGINT:  worker_sig_term = 1; break;
+    case SIGQUIT: worker_sig_quit = 1; break;
+    case SIGUSR1: worker_sig_usr1 = 1; break;
+    case SIGCHLD: worker_sig_chld = 1; break;
+    }
+}
+
+/* Every signal a worker cares about, and what it does with it. */
+static const struct {
+    int sig;
+    void (*handler)(int);
+} worker_signals[] = {
+    {SIGTERM, on_signal}, /* fast exit */
+    {SIGINT, on_signal},  /* as TERM: ^C reaches the whole group */
+    {SIGQUIT, on_signal}, /* graceful: stop accepting, drain */
+    {SIGUSR1, on_signal}, /* reopen the log */
+    {SIGCHLD, on_signal}, /* forking mode: a child finished */
+    {SIGHUP, SIG_IGN},    /* the master's business */
+    {SIGTTIN, SIG_IGN},
+    {SIGTTOU, SIG_IGN},
+    {SIGUSR2, SIG_IGN},
+    {SIGPIPE, SIG_IGN},   /* writes use MSG_NOSIGNAL; modules may not */
+};
+
+/* Install the table; signals stay blocked (the master forked us with
+ * everything blocked) and are let in only by epoll_pwait. */
+static void signals_init(void)
+{
+    struct sigaction sa;
+    size_t i;
+
+    for (i = 0; i < sizeof(worker_signals) / sizeof(worker_signals[0]); i++) {
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = worker_signals[i].handler;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(worker_signals[i].sig, &sa, NULL) == -1)
+            log_syswarn(NULL, "sigaction(%d)", worker_signals[i].sig);
+    }
+}
+
+static void listeners_ctl(struct wctx *w, int op)
+{
+    struct epoll_event ev;
+    size_t i;
+
+    for (i = 0; i < w->nlev; i++) {
+        if (w->lev[i].fd == -1)
+            continue;
+        memset(&ev, 0, sizeof(ev));
+        ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+        ev.data.ptr = &w->lev[i].tag;
+        if (epoll_ctl(w->epfd, op, w->lev[i].fd, &ev) == -1 &&
+            errno != ENOENT && errno != EEXIST)
+            log_syserr(w->svc->sc->name, "epoll_ctl(listener)");
+    }
+}
+
+void worker_pause(struct wctx *w)
+{
+    if (!w->accepting)
+        return;
+    listeners_ctl(w, EPOLL_CTL_DEL);
+    w->accepting = 0;
+}
+
+void worker_resume(struct wctx *w)
+{
+    if (w->accepting || w->draining)
+        return;
+    listeners_ctl(w, EPOLL_CTL_ADD);
+    w->accepting = 1;
+}
+
+/* --- connections held by this worker (prefork mode) ---------------------- */
+
+static void conn_link(struct wctx *w, struct conn *c)
+{
+    c->prev_c = NULL;
+    c->next_c = w->conns;
+    if (w->conns != NULL)
+        w->conns->prev_c = c;
+    w->conns = c;
+    slot_set_conns(w->slot, ++w->nconns);
+}
+
+static void conn_close(struct wctx *w, struct conn *c)
+{
+    if (w->mod->finish != NULL)
+        w->mod->finish(&c->pub);
+    timerheap_remove(&w->timers, &c->timer);
+    if (c->prev_c != NULL)
+        c->prev_c->next_c = c->next_c;
+    else
+        w->conns = c->next_c;
+    if (c->next_c != NULL)
+        c->next_c->prev_c = c->prev_c;
+    slot_set_conns(w->slot, --w->nconns);
+    conn_free(c);
+}
+
+/* Hand c back to the loop until it is readable or its idle time is up. */
+static void conn_park(struct wctx *w, struct conn *c, int next)
+{
+    c->next = next;
+    if (c->pub.idle_timeout_ms <= 0) {
+        timerheap_remove(&w->timers, &c->timer);
+        return;
+    }
+    if (timerheap_set(&w->timers, &c->timer,
+                      mono_ms() + c->pub.idle_timeout_ms) == -1) {
+        log_error(w->svc->sc->name, "out of memory, closing a connection");
+        conn_close(w, c);
+    }
+}
+
+static void conn_start(struct wctx *w, struct conn *c)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->tag};
+
+    if (w->mod->setup != NULL && w->mod->setup(&c->pub) == -1) {
+        conn_free(c);
+        return;
+    }
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->pub.fd, &ev) == -1) {
+        log_syserr(w->svc->sc->name, "epoll_ctl(connection)");
+        if (w->mod->finish != NULL)
+            w->mod->finish(&c->pub);
+        conn_free(c);
+        return;
+    }
+    conn_link(w, c);
+    conn_park(w, c, PF_MORE);
+}
+
+static void conn_ready(struct wctx *w, struct conn *c)
+{
+    int next;
+
+    slot_busy(w->slot);
+    next = w->mod->handle(&c->pub);
+    c->pub.requests++;
+    slot_done(w->slot, 0);
+    if (w->draining)
+        slot_set_state(w->slot, SLOT_EXITING);
+    if (next == PF_CLOSE || (w->draining && next == PF_IDLE))
+        conn_close(w, c);
+    else
+        conn_park(w, c, next);
+}
+
+static void conns_expire(struct wctx *w)
+{
+    int64_t now = mono_ms();
+    struct timer *t;
+
+    while ((t = timerheap_peek(&w->timers)) != NULL && t->deadline <= now) {
+        struct conn *c = (struct conn *)((char *)t -
+                                         offsetof(struct conn, timer));
+        conn_close(w, c);
+    }
+}
+
+/* --- draining --------------------------------------------------------------- */
+
+static void drain_start(struct wctx *w, const char *why)
+{
+    struct conn *c, *next;
+    size_t i;
+
+    if (w->draining)
+        return;
+    log_debug(w->svc->sc->name, "worker draining (%s)", why);
+    worker_pause(w);
+    w->draining = 1;
+    w->drain_deadline = mono_ms() + w->cfg->shutdown_timeout_ms;
+    for (i = 0; i < w->nlev; i++) {
+        close(w->lev[i].fd);
+        w->lev[i].fd = -1;
+    }
+    slot_set_state(w->slot, SLOT_EXITING);
+    for (c = w->conns; c != NULL; c = next) {
+        next = c->next_c;
+        if (c->next == PF_IDLE)
+            conn_close(w, c);
+    }
+}
+
+static int drained(const struct wctx *w)
+{
+    unsigned active = w->acc != NULL ? acceptor_active(w) : 0;
+
+    return w->nconns == 0 && active == 0;
+}
+
+void worker_count(struct wctx *w)
+{
+    w->served++;
+    slot_done(w->slot, 1);
+    if (w->max_requests > 0 && w->served >= w->max_requests)
+        drain_start(w, "max_requests reached");
+}
+
+/* --- listeners -------------------------------------------------------------- */
+
+static void accept_batch(struct wctx *w, int fd)
+{
+    struct sockaddr_storage peer;
+    socklen_t len;
+    struct conn *c;
+    int i, cfd;
+
+    for (i = 0; i < ACCEPT_BATCH && w->accepting; i++) {
+        len = sizeof(peer);
+        cfd = accept4(fd, (struct sockaddr *)&peer, &len,
+                      SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd == -1) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log_syserr(w->svc->sc->name, "accept4");
+            return;
+        }
+        c = conn_new(cfd, &w->svc->pub, (struct sockaddr *)&peer, len);
+        if (c == NULL) {
+            log_error(w->svc->sc->name, "out of memory, connection dropped");
+            close(cfd);
+            continue;
+        }
+        worker_count(w);
+        if (w->acc != NULL)
+            acceptor_conn(w, c);
+        else
+            conn_start(w, c);
+    }
+}
+
+static void recv_batch(struct wctx *w, int fd)
+{
+    static char buf[65536];
+    struct sockaddr_storage peer;
+    socklen_t len;
+    ssize_t n;
+    int i;
+
+    for (i = 0; i < DGRAM_BATCH && w->accepting; i++) {
+        len = sizeof(peer);
+        n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT,
+                     (struct sockaddr *)&peer, &len);
+        if (n == -1) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log_syserr(w->svc->sc->name, "recvfrom");
+            return;
+        }
+        worker_count(w);
+        if (w->acc != NULL) {
+            acceptor_dgram(w, fd, buf, (size_t)n, (struct sockaddr *)&peer,
+                           len);
+            continue;
+        }
+        pf_dgram d = {
+            .api = &host_api, .svc = &w->svc->pub, .fd = fd, .buf = buf,
+            .len = (size_t)n, .peer = (struct sockaddr *)&peer,
+            .peerlen = len,
+        };
+        slot_busy(w->slot);
+        w->mod->datagram(&d);
+        slot_done(w->slot, 0);
+    }
+}
+
+/* --- the loop --------------------------------------------------------------- */
+
+static int loop_timeout(const struct wctx *w)
+{
+    struct timer *t = timerheap_peek(&w->timers);
+    int64_t now = mono_ms(), left = -1;
+
+    if (t != NULL)
+        left = t->deadline - now;
+    if (w->draining && (left < 0 || w->drain_deadline - now < left))
+        left = w->drain_deadline - now;
+    if (w->acc != NULL && (left < 0 || left > 1000))
+        left = 1000; /* acceptor_poll enforces worker_timeout */
+    if (left < 0 && t == NULL && !w->draining && w->acc == NULL)
+        return -1;
+    return left < 0 ? 0 : (int)left;
+}
+
+static void dispatch(struct wctx *w, struct epoll_event *ev)
+{
+    struct ev_tag *tag = ev->data.ptr;
+
+    switch (tag->kind) {
+    case EV_LISTENER: {
+        struct listen_ev *le = (struct listen_ev *)tag;
+        if (le->dgram)
+            recv_batch(w, le->fd);
+        else
+            accept_batch(w, le->fd);
+        break;
+    }
+    case EV_CONN:
+        conn_ready(w, (struct conn *)tag);
+        break;
+    case EV_WAKE:
+        acceptor_poll(w);
+        break;
+    }
+}
+
+static void loop_signals(struct wctx *w)
+{
+    if (worker_sig_usr1) {
+        worker_sig_usr1 = 0;
+        if (log_reopen() == -1)
+            log_syserr(w->svc->sc->name, "reopening the error log");
+    }
+    if (worker_sig_quit) {
+        worker_sig_quit = 0;
+        drain_start(w, "graceful shutdown");
+    }
+    if (worker_sig_chld && w->acc != NULL) {
+        worker_sig_chld = 0;
+        acceptor_poll(w);
+    }
+}
+
+static void worker_loop(struct wctx *w)
+{
+    struct epoll_event ev[MAX_EVENTS];
+    sigset_t waitmask;
+    int i, n;
+
+    sigemptyset(&waitmask);
+    for (;;) {
+        if (worker_sig_term)
+            return;
+        loop_signals(w);
+        if (w->draining && (drained(w) || mono_ms() >= w->drain_deadline))
+            return;
+        n = epoll_pwait(w->epfd, ev, MAX_EVENTS, loop_timeout(w), &waitmask);
+        if (n == -1 && errno != EINTR) {
+            log_syserr(w->svc->sc->name, "epoll_pwait");
+            return;
+        }
+        for (i = 0; i < n; i++)
+            dispatch(w, &ev[i]);
+        conns_expire(w);
+        if (w->acc != NULL)
+            acceptor_poll(w);
+    }
+}
+
+static int wctx_init(struct wctx *w, const int *fds, size_t nfds)
+{
+    size_t i;
+
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (w->epfd == -1) {
+        log_syserr(w->svc->sc->name, "epoll_create1");
+        return -1;
+    }
+    w->lev = calloc(nfds, sizeof(*w->lev));
+    if (w->lev == NULL)
+        return -1;
+    for (i = 0; i < nfds; i++) {
+        w->lev[i].tag.kind = EV_LISTENER;
+        w->lev[i].fd = fds[i];
+        w->lev[i].dgram = w->svc->ls[i]->addr.kind == ADDR_UDP;
+    }
+    w->nlev = nfds;
+    timerheap_init(&w->timers);
+    if (w->svc->sc->mode != MODE_PREFORK && acceptor_init(w) == -1)
+        return -1;
+    return 0;
+}
+
+/* Close every connection on the way out, letting the module finish each. */
+static void worker_cleanup(struct wctx *w)
+{
+    while (w->conns != NULL)
+        conn_close(w, w->conns);
+    if (w->acc != NULL)
+        acceptor_kill(w);
+    if (w->mod->worker_exit != NULL)
+        w->mod->worker_exit(&w->svc->pub);
+}
+
+void worker_main(struct service *svc, const struct config *cfg,
+                 struct slot *slot, long long max_requests, const int *fds,
+                 size_t nfds)
+{
+    struct wctx w = {
+        .svc = svc,
+        .mod = &svc->sc->mod->desc,
+        .cfg = cfg,
+        .slot = slot,
+        .epfd = -1,
+        .max_requests = max_requests,
+    };
+
+    signals_init();
+    /* If the master dies, finish what is in flight and go. */
+    if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1)
+        log_syswarn(svc->sc->name, "prctl(PR_SET_PDEATHSIG)");
+    if ((cfg->user != NULL || cfg->group != NULL) && geteuid() == 0 &&
+        drop_privileges(cfg->user, cfg->group) == -1)
+        _exit(WORKER_EXIT_INIT);
+    if (wctx_init(&w, fds, nfds) == -1)
+        _exit(WORKER_EXIT_INIT);
+    if (w.mod->worker_init != NULL && w.mod->worker_init(&svc->pub) == -1) {
+        log_error(svc->sc->name, "module '%s' failed to start in worker %d",
+                  w.mod->name, (int)getpid());
+        _exit(WORKER_EXIT_INIT);
+    }
+    worker_resume(&w);
+    slot_set_state(slot, SLOT_IDLE);
+    worker_loop(&w);
+    slot_set_state(slot, SLOT_EXITING);
+    worker_cleanup(&w);
+    /* _exit: the master's atexit work and leak checks are not ours. */
+    _exit(0);
+}

@@ -1,0 +1,73 @@
+/*
+ * worker.h -- a worker process: the event loop that accepts connections or
+ * receives datagrams on its service's listeners and hands them to the
+ * module, in the worker itself (prefork) or in a child or thread per
+ * connection (forking, threading; see acceptor.h).
+ */
+#ifndef PF_WORKER_H
+#define PF_WORKER_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "conn.h"
+#include "timerheap.h"
+
+struct service;
+struct slot;
+struct acceptor;
+
+/* Exit status of a worker whose own set-up failed (module worker_init,
+ * privileges): the master backs off instead of respawning in a loop. */
+#define WORKER_EXIT_INIT 2
+
+struct listen_ev {
+    struct ev_tag tag; /* EV_LISTENER */
+    int           fd;
+    int           dgram;
+};
+
+struct wctx {
+    struct service         *svc;
+    const struct pf_module *mod;
+    const struct config    *cfg;
+    struct slot            *slot;
+    int                     epfd;
+    struct listen_ev       *lev;
+    size_t                  nlev;
+    int                     accepting;
+    struct timerheap        timers;
+    struct conn            *conns; /* parked and in-flight */
+    unsigned                nconns;
+    long long               served;
+    long long               max_requests; /* jitter applied; 0 = no limit */
+    int                     draining;
+    int64_t                 drain_deadline;
+    struct acceptor        *acc; /* forking and threading modes */
+};
+
+/* Signal flags of a worker process, raised by its handlers. */
+extern volatile sig_atomic_t worker_sig_term, worker_sig_quit,
+    worker_sig_usr1, worker_sig_chld;
+
+/* Run a worker in a freshly forked process whose unneeded descriptors the
+ * master side already closed.  fds are its listener descriptors. Never
+ * returns. */
+__attribute__((noreturn)) void worker_main(struct service *svc,
+                                           const struct config *cfg,
+                                           struct slot *slot,
+                                           long long max_requests,
+                                           const int *fds, size_t nfds);
+
+/* Stop or resume accepting on every listener (forking/threading back
+ * pressure, draining). */
+void worker_pause(struct wctx *w);
+void worker_resume(struct wctx *w);
+
+/* Count one connection or datagram served; start draining at
+ * max_requests. */
+void worker_count(struct wctx *w);
+
+#endif

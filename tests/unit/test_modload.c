@@ -1,0 +1,146 @@
+/*
+ * test_modload.c -- finding and loading modules, and checking their keys.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "config.h"
+#include "modload.h"
+
+#define TESTMODS PF_BUILDDIR "/tests/modules/.libs"
+
+Test(modload, resolves_names_and_paths)
+{
+    char *p;
+
+    p = module_resolve("echo", "/lib/pf", "/etc/pf");
+    cr_assert_str_eq(p, "/lib/pf/echo.so");
+    free(p);
+    p = module_resolve("mine.so", "/lib/pf", "/etc/pf");
+    cr_assert_str_eq(p, "/lib/pf/mine.so");
+    free(p);
+    p = module_resolve("mods/mine.so", "/lib/pf", "/etc/pf");
+    cr_assert_str_eq(p, "/etc/pf/mods/mine.so");
+    free(p);
+    p = module_resolve("/opt/x.so", "/lib/pf", "/etc/pf");
+    cr_assert_str_eq(p, "/opt/x.so");
+    free(p);
+}
+
+Test(modload, loads_a_module_and_copies_its_descriptor)
+{
+    char err[256] = "";
+    struct module *m = module_load(TESTMODS "/testmod.so", err, sizeof(err));
+
+    cr_assert_not_null(m, "%s", err);
+    cr_assert_str_eq(m->desc.name, "testmod");
+    cr_assert_eq(m->desc.abi_major, PF_ABI_MAJOR);
+    cr_assert_not_null(m->desc.handle);
+    module_unload(m);
+}
+
+Test(modload, refuses_another_abi_major)
+{
+    char err[256] = "";
+    struct module *m = module_load(TESTMODS "/badabi.so", err, sizeof(err));
+
+    cr_assert_null(m);
+    cr_assert(strstr(err, "ABI 2.") != NULL, "%s", err);
+    cr_assert(strstr(err, "rebuild") != NULL, "%s", err);
+}
+
+Test(modload, refuses_a_library_without_the_descriptor)
+{
+    char err[256] = "";
+    struct module *m = module_load(TESTMODS "/nosym.so", err, sizeof(err));
+
+    cr_assert_null(m);
+    cr_assert(strstr(err, "prefork_module") != NULL, "%s", err);
+}
+
+Test(modload, a_missing_file_says_so)
+{
+    char err[256] = "";
+
+    cr_assert_null(module_load("/nonexistent/x.so", err, sizeof(err)));
+    cr_assert(strstr(err, "No such file") != NULL, "%s", err);
+}
+
+/* Prepare a config with one testmod service and the given extra lines. */
+static int prepare(const char *extra, struct diag *d, struct config **out)
+{
+    char *buf;
+    int rc = -1;
+
+    cr_assert(asprintf(&buf,
+                       "[server]\nmodule_path = " TESTMODS "\n"
+                       "[t]\nmodule = testmod\nlisten = 127.0.0.1:1\n%s",
+                       extra) > 0);
+    *out = config_load_buffer(buf, strlen(buf), "t.ini", "/tmp", d);
+    free(buf);
+    if (*out != NULL)
+        rc = modules_prepare(*out, d);
+    return rc;
+}
+
+static void release(struct config *cfg)
+{
+    modules_release(cfg);
+    config_free(cfg);
+}
+
+Test(modload, module_keys_are_parsed_into_the_conf)
+{
+    struct diag d = DIAG_INIT;
+    struct config *cfg;
+
+    cr_assert_eq(prepare("sleep = 250ms\n", &d, &cfg), 0,
+                 "%s", d.n ? d.msg[0] : "");
+    cr_assert_not_null(cfg->svc[0].mconf);
+    release(cfg);
+    diag_free(&d);
+}
+
+Test(modload, an_unknown_module_key_names_its_line)
+{
+    struct diag d = DIAG_INIT;
+    struct config *cfg;
+
+    cr_assert_eq(prepare("bogus = 1\n", &d, &cfg), -1);
+    cr_assert_eq(d.n, 1);
+    cr_assert(strstr(d.msg[0], "t.ini:6:") != NULL, "%s", d.msg[0]);
+    cr_assert(strstr(d.msg[0], "'bogus'") != NULL, "%s", d.msg[0]);
+    release(cfg);
+    diag_free(&d);
+}
+
+Test(modload, a_bad_module_value_names_its_line_and_type)
+{
+    struct diag d = DIAG_INIT;
+    struct config *cfg;
+
+    cr_assert_eq(prepare("crash = maybe\nsleep = soon\n", &d, &cfg), -1);
+    cr_assert_eq(d.n, 2, "both errors are reported");
+    cr_assert(strstr(d.msg[0], "t.ini:6: [t] crash") != NULL, "%s", d.msg[0]);
+    cr_assert(strstr(d.msg[1], "t.ini:7: [t] sleep") != NULL, "%s", d.msg[1]);
+    cr_assert(strstr(d.msg[1], "duration") != NULL, "%s", d.msg[1]);
+    release(cfg);
+    diag_free(&d);
+}
+
+Test(modload, check_hook_rejections_point_at_the_key)
+{
+    struct diag d = DIAG_INIT;
+    struct config *cfg;
+
+    cr_assert_eq(prepare("\n\nreject = nope\n", &d, &cfg), -1);
+    cr_assert_eq(d.n, 1);
+    cr_assert(strstr(d.msg[0], "t.ini:8: [t] reject: rejected: nope") != NULL,
+              "%s", d.msg[0]);
+    release(cfg);
+    diag_free(&d);
+}

@@ -1,0 +1,74 @@
+/*
+ * test_pool.c -- the pool's sizing rules and respawn back-off.
+ */
+#include <criterion/criterion.h>
+
+#include "pool.h"
+
+static const struct pool_limits fixed = {.base = 4};
+static const struct pool_limits dyn = {
+    .base = 2, .dynamic = 1, .min_spare = 2, .max_spare = 4, .max_workers = 10,
+};
+
+Test(pool, static_pool_fills_to_its_size)
+{
+    int rate = 1;
+    cr_assert_eq(pool_decide(&fixed, 0, 0, &rate), 4);
+    cr_assert_eq(pool_decide(&fixed, 3, 3, &rate), 1);
+    cr_assert_eq(pool_decide(&fixed, 4, 0, &rate), 0);
+}
+
+Test(pool, static_pool_shrinks_after_ttou)
+{
+    int rate = 1;
+    cr_assert_eq(pool_decide(&fixed, 6, 6, &rate), -2);
+}
+
+Test(pool, dynamic_pool_never_below_its_minimum)
+{
+    int rate = 1;
+    cr_assert_eq(pool_decide(&dyn, 0, 0, &rate), 2);
+    cr_assert_eq(rate, 1, "filling to the minimum is not growth");
+}
+
+Test(pool, dynamic_growth_doubles_per_tick_up_to_the_cap)
+{
+    int rate = 1;
+    cr_assert_eq(pool_decide(&dyn, 2, 0, &rate), 1);
+    cr_assert_eq(pool_decide(&dyn, 3, 0, &rate), 2);
+    cr_assert_eq(pool_decide(&dyn, 5, 0, &rate), 4);
+    cr_assert_eq(pool_decide(&dyn, 9, 0, &rate), 1, "max_workers caps it");
+    cr_assert_eq(pool_decide(&dyn, 10, 0, &rate), 0);
+}
+
+Test(pool, dynamic_rate_resets_once_enough_are_idle)
+{
+    int rate = 8;
+    cr_assert_eq(pool_decide(&dyn, 5, 3, &rate), 0);
+    cr_assert_eq(rate, 1);
+}
+
+Test(pool, dynamic_pool_retires_one_per_tick_above_max_spare)
+{
+    int rate = 1;
+    cr_assert_eq(pool_decide(&dyn, 8, 7, &rate), -1);
+    cr_assert_eq(pool_decide(&dyn, 2, 2, &rate), 0,
+                 "never below the minimum");
+}
+
+Test(pool, dynamic_pool_over_max_workers_shrinks)
+{
+    int rate = 1;
+    cr_assert_eq(pool_decide(&dyn, 12, 0, &rate), -2);
+}
+
+Test(pool, backoff_starts_at_once_then_doubles_to_thirty_seconds)
+{
+    cr_assert_eq(pool_backoff_ms(0), 0);
+    cr_assert_eq(pool_backoff_ms(1), 0);
+    cr_assert_eq(pool_backoff_ms(2), 100);
+    cr_assert_eq(pool_backoff_ms(3), 200);
+    cr_assert_eq(pool_backoff_ms(6), 1600);
+    cr_assert_eq(pool_backoff_ms(12), 30000);
+    cr_assert_eq(pool_backoff_ms(1000), 30000);
+}
