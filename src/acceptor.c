@@ -109,9 +109,10 @@ fail:
     return -1;
 }
 
-/* In a forked child: default signal dispositions, nothing blocked, and die
- * with the acceptor. */
-static void child_reset(struct wctx *w)
+/* In a forked child: default signal dispositions, nothing blocked, die
+ * with the acceptor, and keep no listener but `keep` (the UDP socket a
+ * datagram child replies through). */
+static void child_reset(struct wctx *w, int keep)
 {
     static const int sigs[] = {SIGTERM, SIGINT,  SIGQUIT, SIGUSR1,
                                SIGCHLD, SIGHUP,  SIGTTIN, SIGTTOU, SIGUSR2};
@@ -127,7 +128,7 @@ static void child_reset(struct wctx *w)
         _exit(1);
     close(w->epfd);
     for (i = 0; i < w->nlev; i++)
-        if (w->lev[i].fd != -1)
+        if (w->lev[i].fd != -1 && w->lev[i].fd != keep)
             close(w->lev[i].fd);
 }
 
@@ -143,7 +144,7 @@ static void backpressure(struct wctx *w)
 
 /* Fork for one connection or datagram; fn runs in the child. */
 static int fork_job(struct wctx *w, void (*fn)(struct wctx *, void *),
-                    void *arg)
+                    void *arg, int keep)
 {
     struct acceptor *a = w->acc;
     int idx = entry_take(a, mono_ms());
@@ -159,7 +160,7 @@ static int fork_job(struct wctx *w, void (*fn)(struct wctx *, void *),
         return -1;
     }
     if (pid == 0) {
-        child_reset(w);
+        child_reset(w, keep);
         fn(w, arg);
         _exit(0);
     }
@@ -236,7 +237,7 @@ int acceptor_conn(struct wctx *w, struct conn *c)
     struct job *j;
 
     if (w->acc->forking) {
-        int r = fork_job(w, serve_conn_fn, c);
+        int r = fork_job(w, serve_conn_fn, c, -1);
         conn_free(c); /* the child has its copy */
         return r;
     }
@@ -262,7 +263,7 @@ int acceptor_dgram(struct wctx *w, int fd, const void *buf, size_t len,
     struct job *j;
 
     if (w->acc->forking)
-        return fork_job(w, serve_dgram_fn, &d);
+        return fork_job(w, serve_dgram_fn, &d, fd);
     j = calloc(1, sizeof(*j) + len);
     if (j == NULL)
         return -1;
