@@ -253,9 +253,7 @@ static void resize(struct master *m, int delta)
 
 static void reopen_logs(struct master *m)
 {
-    if (log_reopen() == -1)
-        log_syserr(NULL, "reopening the error log");
-    else
+    if (log_reopen() == 0) /* a failure is logged by log_reopen */
         log_notice(NULL, "error log reopened");
     signal_workers(m, SIGUSR1);
 }
@@ -340,17 +338,15 @@ static void master_loop(struct master *m)
     }
 }
 
-/* Daemonize after binding, so a bind error still reaches the terminal; the
- * pidfile lock does not survive fork, so it is taken again after. */
+/* Daemonize after binding, so a bind error still reaches the terminal.  The
+ * pidfile lock does not survive fork: pidfile_write takes it again in the
+ * final process (waiting for the exiting parent to let go) and writes the
+ * new pid. */
 static int detach(struct master *m)
 {
-    if (m->pidfd != -1) {
-        close(m->pidfd);
-        m->pidfd = -1;
-    }
     if (daemonize() == -1)
         return -1;
-    if (m->pidfile != NULL && (m->pidfd = pidfile_create(m->pidfile)) == -1)
+    if (m->pidfd != -1 && pidfile_write(m->pidfd) == -1)
         return -1;
     return 0;
 }

@@ -134,7 +134,7 @@ int pool_spawn(struct master *m, struct service *s)
     }
     if (pid == 0)
         become_worker(m, s, slot, maxreq);
-    m->sb->slots[slot].pid = pid;
+    slot_set_pid(&m->sb->slots[slot], pid);
     w->pid = pid;
     w->slot = slot;
     w->svc = s;

@@ -44,13 +44,15 @@ static void lsock_close(struct lsock *l)
 }
 
 /* Bind a new listener: one socket, or with reuseport one per worker so the
- * kernel spreads connections across them. */
+ * kernel spreads connections across them.  A UNIX path can be bound only
+ * once, so reuseport does not apply to it. */
 static struct lsock *lsock_open(const struct addr *a,
                                 const struct service_conf *sc, char *err,
                                 size_t errlen)
 {
+    int reuseport = sc->reuseport && a->kind != ADDR_UNIX;
     struct lsock *l = calloc(1, sizeof(*l));
-    size_t i, n = sc->reuseport ? (size_t)sc->workers : 1;
+    size_t i, n = reuseport ? (size_t)sc->workers : 1;
 
     if (l == NULL || (l->fds = calloc(n, sizeof(int))) == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -64,7 +66,7 @@ static struct lsock *lsock_open(const struct addr *a,
         l->fds[i] = -1;
     l->nfds = n;
     for (i = 0; i < n; i++) {
-        l->fds[i] = listener_open(a, sc->backlog, sc->reuseport, err, errlen);
+        l->fds[i] = listener_open(a, sc->backlog, reuseport, err, errlen);
         if (l->fds[i] == -1) {
             lsock_close(l);
             return NULL;

@@ -361,8 +361,7 @@ static void loop_signals(struct wctx *w)
 {
     if (worker_sig_usr1) {
         worker_sig_usr1 = 0;
-        if (log_reopen() == -1)
-            log_syserr(w->svc->sc->name, "reopening the error log");
+        log_reopen(); /* a failure is logged there */
     }
     if (worker_sig_quit) {
         worker_sig_quit = 0;
