@@ -20,15 +20,16 @@
 #include "log.h"
 #include "scoreboard.h"
 
-static void host_vlog(const pf_service *svc, int level, const char *fmt,
-                      va_list ap)
+__attribute__((format(printf, 3, 0))) static void
+host_vlog(const pf_service *svc, int level, const char *fmt, va_list ap)
 {
     log_vat(level, svc != NULL ? svc->name : NULL, 0, fmt, ap);
 }
 
 /* Outside check() a conf error can only be logged. */
-static void host_vconf_error(pf_service *svc, const char *key,
-                             const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void
+host_vconf_error(pf_service *svc, const char *key, const char *fmt,
+                 va_list ap)
 {
     char msg[512];
 

@@ -23,7 +23,7 @@ struct diag {
 void diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void diag_vadd(struct diag *d, const char *file, int line, const char *fmt,
-               va_list ap);
+               va_list ap) __attribute__((format(printf, 4, 0)));
 void diag_free(struct diag *d);
 
 #endif

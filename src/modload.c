@@ -274,8 +274,9 @@ static int key_line(const struct service_conf *sc, const char *key)
     return sc->line;
 }
 
-static void check_conf_error(pf_service *svc, const char *key,
-                             const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void
+check_conf_error(pf_service *svc, const char *key, const char *fmt,
+                 va_list ap)
 {
     struct check_ctx *cx = (struct check_ctx *)svc;
     char msg[512];
