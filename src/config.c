@@ -1034,8 +1034,10 @@ static char *absolute_dir(const char *dir)
     return out;
 }
 
-struct config *config_load_buffer(const char *buf, size_t len, const char *name,
-                                  const char *dir, struct diag *d)
+/* Parse buf; with `keep`, return the config even when it has errors. */
+static struct config *load_buffer(const char *buf, size_t len,
+                                  const char *name, const char *dir,
+                                  struct diag *d, int keep)
 {
     struct parse   ps = {.d = d, .first = d->n};
     struct config *cfg;
@@ -1067,8 +1069,16 @@ fail:
     sort_messages(&ps);
     free(ps.lines);
     free(ps.svc_seen);
+    if (keep && cfg->file != NULL && cfg->dir != NULL)
+        return cfg;
     config_free(cfg);
     return NULL;
+}
+
+struct config *config_load_buffer(const char *buf, size_t len, const char *name,
+                                  const char *dir, struct diag *d)
+{
+    return load_buffer(buf, len, name, dir, d, 0);
 }
 
 /* The whole file, NUL-terminated, or NULL with the reason in d. */
@@ -1121,7 +1131,7 @@ fail:
     return NULL;
 }
 
-struct config *config_load(const char *path, struct diag *d)
+static struct config *load_file(const char *path, struct diag *d, int keep)
 {
     struct config *cfg;
     char          *buf, *dir, *slash;
@@ -1141,10 +1151,20 @@ struct config *config_load(const char *path, struct diag *d)
         strcpy(dir, ".");
     else
         slash[slash == dir] = '\0'; /* "/x.ini" keeps its "/" */
-    cfg = config_load_buffer(buf, len, path, dir, d);
+    cfg = load_buffer(buf, len, path, dir, d, keep);
     free(dir);
     free(buf);
     return cfg;
+}
+
+struct config *config_load(const char *path, struct diag *d)
+{
+    return load_file(path, d, 0);
+}
+
+struct config *config_load_partial(const char *path, struct diag *d)
+{
+    return load_file(path, d, 1);
 }
 
 void config_free(struct config *cfg)

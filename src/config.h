@@ -79,7 +79,14 @@ struct config {
  */
 struct config *config_load(const char *path, struct diag *d);
 
-/* Same, from a buffer, as if read from a file named `name` in `dir`
+/* As config_load, but when the file has errors still returns what could
+ * be parsed (NULL only when nothing could), so that a caller can go on to
+ * check the modules of the services that are whole and report the file's
+ * and the modules' problems in one run.  Usable only when d is empty;
+ * free it either way. */
+struct config *config_load_partial(const char *path, struct diag *d);
+
+/* Same as config_load, from a buffer, as if read from a file named `name` in `dir`
  * (used by the fuzzer and unit tests). */
 struct config *config_load_buffer(const char *buf, size_t len, const char *name,
                                   const char *dir, struct diag *d);

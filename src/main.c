@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "daemon.h"
 #include "diag.h"
 #include "master.h"
 #include "modload.h"
@@ -56,20 +55,11 @@ static struct config *load_checked(const char *path)
 {
     struct diag d = DIAG_INIT;
     struct config *cfg;
-    char err[256];
     size_t i;
 
-    cfg = config_load(path, &d);
-    if (cfg != NULL && modules_prepare(cfg, &d) == 0 &&
-        check_privileges(cfg->user, cfg->group, err, sizeof(err)) == -1)
-        diag_add(&d, cfg->file, 0, "%s", err);
+    cfg = config_prepare(path, &d);
     for (i = 0; i < d.n; i++)
         fprintf(stderr, "prefork: %s\n", d.msg[i]);
-    if (d.n > 0 && cfg != NULL) {
-        modules_release(cfg);
-        config_free(cfg);
-        cfg = NULL;
-    }
     diag_free(&d);
     return cfg;
 }

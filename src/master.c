@@ -164,13 +164,9 @@ static struct generation *load_generation(struct master *m)
     struct diag d = DIAG_INIT;
     struct generation *g = NULL;
     struct config *cfg;
-    char err[256];
 
-    cfg = config_load(m->conf_path, &d);
-    if (cfg != NULL && modules_prepare(cfg, &d) == 0 &&
-        check_privileges(cfg->user, cfg->group, err, sizeof(err)) == -1)
-        diag_add(&d, cfg->file, 0, "%s", err);
-    if (cfg != NULL && d.n == 0)
+    cfg = config_prepare(m->conf_path, &d);
+    if (cfg != NULL)
         g = generation_create(cfg, &m->ls, &m->next_id, &d);
     if (g == NULL && cfg != NULL) {
         modules_release(cfg);
@@ -266,6 +262,7 @@ static void stop_workers(struct master *m, int sig, int64_t grace_ms)
 
     m->stopping = 1;
     signal_workers(m, sig);
+    lsock_set_close(&m->ls);
     while (m->nw > 0) {
         if (sig_term && sig != SIGTERM) { /* TERM during a graceful stop */
             sig = SIGTERM;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "daemon.h"
 #include "modload.h"
 #include "units.h"
 
@@ -366,10 +367,35 @@ int modules_prepare(struct config *cfg, struct diag *d)
     int rc = 0;
     size_t i;
 
-    for (i = 0; i < cfg->nsvc; i++)
-        if (service_prepare(cfg, &cfg->svc[i], d) == -1)
+    for (i = 0; i < cfg->nsvc; i++) {
+        struct service_conf *sc = &cfg->svc[i];
+        /* A service the file left incomplete has been reported already. */
+        if (sc->module == NULL || sc->nlisten == 0) {
             rc = -1;
+            continue;
+        }
+        if (service_prepare(cfg, sc, d) == -1)
+            rc = -1;
+    }
     return rc;
+}
+
+struct config *config_prepare(const char *path, struct diag *d)
+{
+    struct config *cfg;
+    char err[256];
+
+    cfg = config_load_partial(path, d);
+    if (cfg == NULL)
+        return NULL;
+    modules_prepare(cfg, d);
+    if (check_privileges(cfg->user, cfg->group, err, sizeof(err)) == -1)
+        diag_add(d, cfg->file, 0, "%s", err);
+    if (d->n == 0)
+        return cfg;
+    modules_release(cfg);
+    config_free(cfg);
+    return NULL;
 }
 
 void modules_release(struct config *cfg)

@@ -7,8 +7,8 @@
  * prefork rule, quick to meet a burst without forking a storm); too many and
  * one idle worker is retired per tick, so it shrinks gently.
  *
- * A worker that dies within a second of its start, or exits with
- * WORKER_EXIT_INIT, counts as a failure; the next respawn then waits 100 ms,
+ * A worker that dies within a second of its start before serving anything,
+ * or exits with WORKER_EXIT_INIT, counts as a failure; the next respawn then waits 100 ms,
  * doubling up to 30 s, so a broken module costs a log line per attempt
  * instead of a fork loop, and the other services go on regardless.
  */
@@ -164,13 +164,17 @@ static void log_exit(const struct worker *w, int status)
 void pool_reaped(struct master *m, struct worker *w, int status, int64_t now)
 {
     struct service *s = w->svc;
+    struct slot snap;
     int early;
 
     log_exit(w, status);
+    slot_read(&m->sb->slots[w->slot], &snap);
     scoreboard_release(m->sb, w->slot);
     if (w->retiring || m->stopping || w->gen != m->cur)
         return;
-    early = now - w->started < POOL_EARLY_DEATH_MS ||
+    /* A worker that served anything did start: if a connection killed it,
+     * the next one should be there at once, not after a back-off. */
+    early = (snap.served == 0 && now - w->started < POOL_EARLY_DEATH_MS) ||
             (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_INIT);
     if (!early) {
         s->failures = 0;

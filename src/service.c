@@ -198,6 +198,18 @@ void generation_destroy(struct generation *g, struct lsock_set *set)
     free(g);
 }
 
+void lsock_set_close(struct lsock_set *set)
+{
+    size_t i, j;
+
+    for (i = 0; i < set->n; i++)
+        for (j = 0; j < set->v[i]->nfds; j++)
+            if (set->v[i]->fds[j] != -1) {
+                close(set->v[i]->fds[j]);
+                set->v[i]->fds[j] = -1;
+            }
+}
+
 int lsock_fd(const struct lsock *l, int slot)
 {
     return l->fds[(size_t)slot % l->nfds];

@@ -67,6 +67,10 @@ struct generation *generation_create(struct config *cfg, struct lsock_set *set,
  * it with its config and modules. */
 void generation_destroy(struct generation *g, struct lsock_set *set);
 
+/* Close every listening descriptor (shutting down: new connections are
+ * refused from here on); socket files go with generation_destroy. */
+void lsock_set_close(struct lsock_set *set);
+
 /* The listener descriptor worker slot `slot` uses. */
 int lsock_fd(const struct lsock *l, int slot);
 

@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,10 @@
 #include "service.h"
 #include "worker.h"
 
-#define ACCEPT_BATCH 16
+/* One connection per wake-up, as nginx does without multi_accept: a worker
+ * about to be busy on what it just accepted must not also take the next
+ * connection from idle workers waiting beside it. */
+#define ACCEPT_BATCH 1
 #define DGRAM_BATCH  64
 #define MAX_EVENTS   64
 
@@ -160,6 +164,15 @@ static void conn_park(struct wctx *w, struct conn *c, int next)
     }
 }
 
+static int readable_now(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+
+    return poll(&p, 1, 0) == 1;
+}
+
+static void conn_ready(struct wctx *w, struct conn *c);
+
 static void conn_start(struct wctx *w, struct conn *c)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->tag};
@@ -177,6 +190,12 @@ static void conn_start(struct wctx *w, struct conn *c)
     }
     conn_link(w, c);
     conn_park(w, c, PF_MORE);
+    /* Most clients speak first and their bytes are already here: serve
+     * them now rather than after another trip through epoll, so that a
+     * worker busy with this connection is not waiting in epoll to take
+     * the next one. */
+    if (readable_now(c->pub.fd))
+        conn_ready(w, c);
 }
 
 static void conn_ready(struct wctx *w, struct conn *c)
