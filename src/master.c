@@ -335,18 +335,6 @@ static void master_loop(struct master *m)
     }
 }
 
-/* Daemonize after binding, so a bind error still reaches the terminal.  The
- * pidfile lock does not survive fork: pidfile_write takes it again in the
- * final process (waiting for the exiting parent to let go) and writes the
- * new pid. */
-static int detach(struct master *m)
-{
-    if (daemonize() == -1)
-        return -1;
-    if (m->pidfd != -1 && pidfile_write(m->pidfd) == -1)
-        return -1;
-    return 0;
-}
 
 static void master_free(struct master *m)
 {
@@ -394,7 +382,12 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
         log_diag(&d);
         goto fail_cfg;
     }
-    if (cfg->daemonize && !foreground && detach(&m) == -1)
+    /* Daemonize after binding, so a bind error still reaches the terminal.
+     * The pidfile lock does not survive fork: pidfile_write takes it again
+     * in the final process (waiting for the exiting parent to let go). */
+    if (cfg->daemonize && !foreground && daemonize() == -1)
+        goto fail;
+    if (m.pidfd != -1 && pidfile_write(m.pidfd) == -1)
         goto fail;
     log_notice(NULL, "prefork " PACKAGE_VERSION " started, pid %d",
                (int)getpid());

@@ -169,8 +169,12 @@ int pidfile_create(const char *path)
         log_held(fd, path);
         goto fail;
     }
-    if (pidfile_write(fd) == -1)
+    /* Empty until pidfile_write(): a pid in the file means the master has
+     * bound its listeners, which is what scripts waiting on it rely on. */
+    if (ftruncate(fd, 0) == -1) {
+        log_syserr(NULL, "cannot truncate pidfile %s", path);
         goto fail;
+    }
     return fd;
 fail:
     /* Our own lock, if any, goes with the descriptor; the file stays, as

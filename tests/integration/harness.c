@@ -1,0 +1,850 @@
+/*
+ * harness.c -- the integration tests' way of running prefork; see harness.h.
+ *
+ * The master is started the way a shell would start it: its own process
+ * group, default signal dispositions, an empty signal mask, stdin from
+ * /dev/null and no descriptors but stdio, whatever the test runner had.  It
+ * also gets PR_SET_PDEATHSIG, so a test killed by its timeout does not leave
+ * a server behind.
+ */
+#define _GNU_SOURCE
+
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Servers to clean up in h_teardown(); tests start one or two. */
+#define H_MAX_SERVERS 8
+static struct h_server *registry[H_MAX_SERVERS];
+
+/* --- time ---------------------------------------------------------------- */
+
+int64_t h_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void h_sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* Milliseconds left until deadline, never negative. */
+static int left_ms(int64_t deadline)
+{
+    int64_t l = deadline - h_now_ms();
+
+    return l > 0 ? (int)l : 0;
+}
+
+/* --- files --------------------------------------------------------------- */
+
+char *h_read_file(const char *path)
+{
+    FILE  *f = fopen(path, "re");
+    char  *buf = NULL;
+    size_t len = 0, cap = 0, n;
+
+    if (f == NULL)
+        return NULL;
+    do {
+        if (cap - len < 4096) {
+            char *nb = realloc(buf, cap + 65536);
+
+            if (nb == NULL) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+            cap += 65536;
+        }
+        n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+    } while (n > 0);
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+static int write_filev(const char *path, const char *head, const char *fmt,
+                       va_list ap)
+{
+    FILE *f = fopen(path, "we");
+    int   bad;
+
+    if (f == NULL)
+        return -1;
+    if (head != NULL)
+        fputs(head, f);
+    vfprintf(f, fmt, ap);
+    bad = ferror(f);
+    if (fclose(f) != 0 || bad)
+        return -1;
+    return 0;
+}
+
+int h_write_file(const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    int     rc;
+
+    va_start(ap, fmt);
+    rc = write_filev(path, NULL, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int h_file_contains(const char *path, const char *needle)
+{
+    char *text = h_read_file(path);
+    int   found = text != NULL && strstr(text, needle) != NULL;
+
+    free(text);
+    return found;
+}
+
+int h_line_of(const char *path, const char *needle)
+{
+    char *text = h_read_file(path);
+    char *hit, *p;
+    int   line = 1;
+
+    if (text == NULL || (hit = strstr(text, needle)) == NULL) {
+        free(text);
+        return -1;
+    }
+    for (p = text; p < hit; p++)
+        line += *p == '\n';
+    free(text);
+    return line;
+}
+
+/* xorshift32: cheap, and no two seeds give the same stream. */
+void h_pattern(void *buf, size_t len, uint32_t seed)
+{
+    unsigned char *p = buf;
+    uint32_t       x = seed * 2654435761u + 1;
+
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (unsigned char)(x >> 24);
+    }
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* --- the server ---------------------------------------------------------- */
+
+int h_init(struct h_server *s)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->dir, sizeof s->dir, "/tmp/pf-test-XXXXXX");
+    if (mkdtemp(s->dir) == NULL)
+        return -1;
+    snprintf(s->conf, sizeof s->conf, "%s/server.ini", s->dir);
+    snprintf(s->pidfile, sizeof s->pidfile, "%s/prefork.pid", s->dir);
+    snprintf(s->log, sizeof s->log, "%s/error.log", s->dir);
+    snprintf(s->out, sizeof s->out, "%s/stdout", s->dir);
+    snprintf(s->err, sizeof s->err, "%s/stderr", s->dir);
+    for (int i = 0; i < H_MAX_SERVERS; i++) {
+        if (registry[i] == NULL) {
+            registry[i] = s;
+            break;
+        }
+    }
+    return 0;
+}
+
+int h_config(struct h_server *s, const char *fmt, ...)
+{
+    char    head[512];
+    va_list ap;
+    int     rc;
+
+    snprintf(head, sizeof head,
+             "; written by the integration test harness\n"
+             "[server]\n"
+             "pidfile = %s\n"
+             "error_log = %s\n"
+             "module_path = %s\n",
+             s->pidfile, s->log, H_MODDIR);
+    va_start(ap, fmt);
+    rc = write_filev(s->conf, head, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* In the child: look like a process a shell started, then exec. */
+static void exec_child(const char *const argv[], int out, int err)
+{
+    sigset_t all;
+    int      in = open("/dev/null", O_RDONLY);
+
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (int sig = 1; sig < NSIG; sig++)
+        signal(sig, SIG_DFL);
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+        _exit(127);
+    close_range(3, ~0u, 0);
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+}
+
+/* Fork and exec argv with stdout and stderr on the given descriptors.
+ * Returns the pid or -1. */
+static pid_t spawn(const char *const argv[], int out, int err)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        if (getppid() != parent) /* died before PDEATHSIG was set */
+            _exit(127);
+        exec_child(argv, out, err);
+    }
+    return pid;
+}
+
+static int exit_code(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return -1;
+}
+
+int h_start(struct h_server *s)
+{
+    const char *argv[] = {H_PREFORK, "-f", "-c", s->conf, NULL};
+    int out = open(s->out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int err = open(s->err, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    struct stat st;
+
+    if (out < 0 || err < 0)
+        goto fail;
+    s->pid = spawn(argv, out, err);
+    if (s->pid < 0) {
+        s->pid = 0;
+        goto fail;
+    }
+    close(out);
+    close(err);
+    /* The pidfile appears once every listener is bound. */
+    if (!H_WAIT(H_START_MS,
+                (stat(s->pidfile, &st) == 0 && st.st_size > 0) || !h_alive(s)))
+        return -1;
+    return h_alive(s) ? 0 : -1;
+fail:
+    if (out >= 0)
+        close(out);
+    if (err >= 0)
+        close(err);
+    return -1;
+}
+
+int h_signal(struct h_server *s, int sig)
+{
+    if (s->pid <= 0)
+        return -1;
+    return kill(s->pid, sig);
+}
+
+int h_alive(struct h_server *s)
+{
+    if (s->pid <= 0)
+        return 0;
+    if (waitpid(s->pid, &s->status, WNOHANG) == s->pid) {
+        s->pid = -s->pid; /* reaped; the group id is kept for cleanup */
+        return 0;
+    }
+    return 1;
+}
+
+int h_group_alive(const struct h_server *s)
+{
+    pid_t pgid = s->pid < 0 ? -s->pid : s->pid;
+
+    return pgid > 0 && kill(-pgid, 0) == 0;
+}
+
+int h_wait_exit(struct h_server *s, int ms)
+{
+    if (s->pid == 0)
+        return -1;
+    if (!H_WAIT(ms, !h_alive(s)))
+        return -1;
+    return exit_code(s->status);
+}
+
+int h_stop(struct h_server *s)
+{
+    int code;
+
+    if (s->pid == 0)
+        return -1;
+    if (!h_alive(s))
+        return exit_code(s->status);
+    h_signal(s, SIGTERM);
+    code = h_wait_exit(s, H_STOP_MS);
+    if (code < 0) {
+        h_signal(s, SIGKILL);
+        code = h_wait_exit(s, H_STOP_MS);
+    }
+    return code;
+}
+
+/* Append the last `max` bytes of a file to buf. */
+static void append_tail(char *buf, size_t cap, const char *path, size_t max)
+{
+    char  *text = h_read_file(path);
+    size_t len, used = strlen(buf);
+
+    if (text == NULL)
+        return;
+    len = strlen(text);
+    snprintf(buf + used, cap - used, "%s", len > max ? text + len - max : text);
+    free(text);
+}
+
+const char *h_diag(const struct h_server *s)
+{
+    static char buf[8192]; /* tests call this from their main thread only */
+
+    snprintf(buf, sizeof buf, "\n--- stderr:\n");
+    append_tail(buf, sizeof buf, s->err, 2000);
+    snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "\n--- error log:\n");
+    append_tail(buf, sizeof buf, s->log, 5000);
+    return buf;
+}
+
+void h_cleanup(struct h_server *s)
+{
+    pid_t pgid;
+
+    if (s->pid != 0) {
+        h_stop(s);
+        pgid = s->pid < 0 ? -s->pid : s->pid;
+        kill(-pgid, SIGKILL); /* workers the master left behind */
+        s->pid = 0;
+    }
+    if (s->dir[0] != '\0') {
+        nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        s->dir[0] = '\0';
+    }
+    for (int i = 0; i < H_MAX_SERVERS; i++) {
+        if (registry[i] == s)
+            registry[i] = NULL;
+    }
+}
+
+void h_teardown(void)
+{
+    for (int i = 0; i < H_MAX_SERVERS; i++) {
+        if (registry[i] != NULL)
+            h_cleanup(registry[i]);
+    }
+}
+
+int h_workers(const struct h_server *s, pid_t *pids, int max)
+{
+    char  path[64];
+    FILE *f;
+    long  pid;
+    int   n = 0;
+
+    if (s->pid <= 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)s->pid,
+             (int)s->pid);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    while (fscanf(f, "%ld", &pid) == 1) {
+        if (n < max)
+            pids[n] = (pid_t)pid;
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+int h_nworkers(const struct h_server *s)
+{
+    return h_workers(s, NULL, 0);
+}
+
+/* --- running a command to completion ------------------------------------- */
+
+struct sink {
+    int    fd;
+    char  *buf;
+    size_t len, cap;
+};
+
+/* Read what fd has; returns 0 while it stays open, 1 at end of file. */
+static int sink_read(struct sink *k)
+{
+    for (;;) {
+        ssize_t n;
+
+        if (k->cap - k->len < 4096) {
+            char *nb = realloc(k->buf, k->cap + 16384);
+
+            if (nb == NULL)
+                return 1;
+            k->buf = nb;
+            k->cap += 16384;
+        }
+        n = read(k->fd, k->buf + k->len, k->cap - k->len - 1);
+        if (n > 0) {
+            k->len += (size_t)n;
+            k->buf[k->len] = '\0';
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+}
+
+int h_run(const char *const argv[], int ms, struct h_result *r)
+{
+    struct sink k[2] = {{.fd = -1}, {.fd = -1}};
+    int         po[2] = {-1, -1}, pe[2] = {-1, -1}, status = 0;
+    int64_t     deadline = h_now_ms() + ms;
+    pid_t       pid;
+    int         reaped = 0;
+
+    memset(r, 0, sizeof *r);
+    r->code = -1;
+    if (pipe2(po, O_CLOEXEC | O_NONBLOCK) < 0 ||
+        pipe2(pe, O_CLOEXEC | O_NONBLOCK) < 0)
+        goto out;
+    pid = spawn(argv, po[1], pe[1]);
+    close(po[1]);
+    close(pe[1]);
+    if (pid < 0)
+        goto out;
+    k[0].fd = po[0];
+    k[1].fd = pe[0];
+    /* Collect output until the command exits; a daemon it left behind
+     * may hold the pipes open, so exit, not end of file, ends the wait. */
+    while (!reaped && h_now_ms() < deadline) {
+        struct pollfd p[2] = {{.fd = po[0], .events = POLLIN},
+                              {.fd = pe[0], .events = POLLIN}};
+
+        poll(p, 2, 20);
+        sink_read(&k[0]);
+        sink_read(&k[1]);
+        reaped = waitpid(pid, &status, WNOHANG) == pid;
+    }
+    if (!reaped) {
+        kill(-pid, SIGKILL); /* it and whatever it started */
+        waitpid(pid, &status, 0);
+    } else {
+        r->code = exit_code(status);
+    }
+    sink_read(&k[0]);
+    sink_read(&k[1]);
+out:
+    for (int i = 0; i < 2; i++) {
+        if (k[i].buf == NULL)
+            k[i].buf = calloc(1, 1);
+    }
+    r->out = k[0].buf;
+    r->err = k[1].buf;
+    if (po[0] >= 0)
+        close(po[0]);
+    if (pe[0] >= 0)
+        close(pe[0]);
+    return r->code;
+}
+
+void h_result_free(struct h_result *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}
+
+/* --- sockets ------------------------------------------------------------- */
+
+/* Fill ss from a numeric host and port; returns its length or 0. */
+static socklen_t make_addr(const char *host, int port,
+                           struct sockaddr_storage *ss)
+{
+    struct sockaddr_in  *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+    memset(ss, 0, sizeof *ss);
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        return sizeof *in4;
+    }
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        return sizeof *in6;
+    }
+    return 0;
+}
+
+/* One probe; see h_free_port(). */
+static int probe_port(const char *host, int type)
+{
+    struct sockaddr_storage ss;
+    socklen_t               len = make_addr(host, 0, &ss);
+    int                     fd, port = -1;
+
+    if (len == 0)
+        return -1;
+    fd = socket(ss.ss_family, type | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (bind(fd, (struct sockaddr *)&ss, len) == 0 &&
+        getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+        port = ntohs(ss.ss_family == AF_INET
+                         ? ((struct sockaddr_in *)&ss)->sin_port
+                         : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    close(fd);
+    return port;
+}
+
+/* The kernel may hand the same port out twice in a row; a test that asks
+ * for several must get distinct ones. */
+int h_free_port(const char *host, int type)
+{
+    static int given[128];
+    static int ngiven;
+
+    for (int tries = 0; tries < 32; tries++) {
+        int port = probe_port(host, type), dup = 0;
+
+        if (port < 0)
+            return -1;
+        for (int i = 0; i < ngiven; i++)
+            dup |= given[i] == port;
+        if (dup)
+            continue;
+        if (ngiven < 128)
+            given[ngiven++] = port;
+        return port;
+    }
+    return -1;
+}
+
+int h_ipv6_ok(void)
+{
+    return probe_port("::1", SOCK_STREAM) > 0;
+}
+
+/* Wait for events on fd until deadline: 1 ready, 0 timeout, -1 error. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = events};
+        int           n = poll(&p, 1, left_ms(deadline));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n;
+    }
+}
+
+static int connect_to(const struct sockaddr *sa, socklen_t len, int ms)
+{
+    int64_t deadline = h_now_ms() + ms;
+    int     fd =
+        socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int       err = 0;
+    socklen_t elen = sizeof err;
+
+    if (fd < 0)
+        return -1;
+    if (connect(fd, sa, len) == 0)
+        return fd;
+    if (errno != EINPROGRESS && errno != EAGAIN)
+        goto fail;
+    if (wait_fd(fd, POLLOUT, deadline) <= 0) {
+        errno = ETIMEDOUT;
+        goto fail;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+        goto fail;
+    if (err != 0) {
+        errno = err;
+        goto fail;
+    }
+    return fd;
+fail:
+    err = errno;
+    close(fd);
+    errno = err;
+    return -1;
+}
+
+int h_connect(const char *host, int port, int ms)
+{
+    struct sockaddr_storage ss;
+    socklen_t               len = make_addr(host, port, &ss);
+
+    if (len == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return connect_to((struct sockaddr *)&ss, len, ms);
+}
+
+int h_connect_unix(const char *path, int ms)
+{
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+
+    if (strlen(path) >= sizeof un.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(un.sun_path, path);
+    return connect_to((struct sockaddr *)&un, sizeof un, ms);
+}
+
+int h_udp(const char *host, int port)
+{
+    struct sockaddr_storage ss;
+    socklen_t               len = make_addr(host, port, &ss);
+    int                     fd;
+
+    if (len == 0)
+        return -1;
+    fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int h_send_all(int fd, const void *buf, size_t len, int ms)
+{
+    int64_t     deadline = h_now_ms() + ms;
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        if (wait_fd(fd, POLLOUT, deadline) <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+ssize_t h_recv_exact(int fd, void *buf, size_t len, int ms)
+{
+    int64_t deadline = h_now_ms() + ms;
+    size_t  got = 0;
+
+    while (got < len) {
+        ssize_t n = recv(fd, (char *)buf + got, len - got, MSG_DONTWAIT);
+
+        if (n > 0) {
+            got += (size_t)n;
+            continue;
+        }
+        if (n == 0)
+            break;
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        if (wait_fd(fd, POLLIN, deadline) <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+    }
+    return (ssize_t)got;
+}
+
+int h_transfer(int fd, const void *out, void *in, size_t len, int ms)
+{
+    int64_t     deadline = h_now_ms() + ms;
+    const char *op = out;
+    char       *ip = in;
+    size_t      sent = 0, got = 0;
+
+    while (got < len) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t       n;
+
+        if (sent < len)
+            p.events |= POLLOUT;
+        n = poll(&p, 1, left_ms(deadline));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (sent < len && (p.revents & POLLOUT)) {
+            n = send(fd, op + sent, len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0)
+                sent += (size_t)n;
+            else if (n < 0 && errno != EAGAIN && errno != EINTR)
+                return -1;
+        }
+        if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+            n = recv(fd, ip + got, len - got, MSG_DONTWAIT);
+            if (n > 0)
+                got += (size_t)n;
+            else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int h_recv_line(int fd, char *buf, size_t cap, int ms)
+{
+    int64_t deadline = h_now_ms() + ms;
+    size_t  len = 0;
+
+    /* A byte at a time: the answers are short and nothing may be read
+     * past the line. */
+    while (len + 1 < cap) {
+        char    ch;
+        ssize_t n = recv(fd, &ch, 1, MSG_DONTWAIT);
+
+        if (n == 1) {
+            if (ch == '\n') {
+                buf[len] = '\0';
+                return (int)len;
+            }
+            buf[len++] = ch;
+            continue;
+        }
+        if (n == 0)
+            return -1;
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        if (wait_fd(fd, POLLIN, deadline) <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+    }
+    return -1;
+}
+
+int h_wait_closed(int fd, int ms)
+{
+    int64_t deadline = h_now_ms() + ms;
+    char    ch;
+
+    for (;;) {
+        ssize_t n = recv(fd, &ch, 1, MSG_DONTWAIT);
+
+        if (n > 0)
+            return 1;
+        if (n == 0 ||
+            (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            return 0;
+        if (wait_fd(fd, POLLIN, deadline) <= 0)
+            return -1;
+    }
+}
+
+long h_ask(const char *host, int port, const char *cmd, int ms)
+{
+    int64_t deadline = h_now_ms() + ms;
+    int     fd = h_connect(host, port, ms);
+    char    line[64], *end;
+    long    v = -1;
+
+    if (fd < 0)
+        return -1;
+    if (h_send_all(fd, cmd, strlen(cmd), left_ms(deadline)) == 0 &&
+        h_recv_line(fd, line, sizeof line, left_ms(deadline)) > 0) {
+        v = strtol(line, &end, 10);
+        if (*end != '\0')
+            v = -1;
+    }
+    close(fd);
+    return v;
+}
+
+int h_echo_once(const char *host, int port, int ms)
+{
+    static const char msg[] = "ping\n";
+    char              got[sizeof msg - 1];
+    int64_t           deadline = h_now_ms() + ms;
+    int               fd = h_connect(host, port, ms);
+    int               rc = -1;
+
+    if (fd < 0)
+        return -1;
+    if (h_send_all(fd, msg, sizeof got, left_ms(deadline)) == 0 &&
+        h_recv_exact(fd, got, sizeof got, left_ms(deadline)) ==
+            (ssize_t)sizeof got &&
+        memcmp(got, msg, sizeof got) == 0)
+        rc = 0;
+    close(fd);
+    return rc;
+}
+
+/* --- sanitizers ---------------------------------------------------------- */
+
+/* Criterion's runner loses a few bytes when tests run in parallel, which
+ * LeakSanitizer (--enable-sanitizers) would turn into a failure of every
+ * integration binary.  Only allocations made inside libcriterion are
+ * excused; leaks in the tests and the harness are still reported. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libcriterion.so\n";
+}

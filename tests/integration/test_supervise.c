@@ -1,0 +1,341 @@
+/*
+ * test_supervise.c -- the master looking after its workers, seen from
+ * outside: dead, crashing, stuck, recycled and failing workers are
+ * replaced while clients keep being served, dynamic pools grow and shrink,
+ * and a worker holds only its own service's sockets.
+ *
+ * testmod (tests/modules/testmod.c) supplies the misbehaviour and answers
+ * `pid` and `fds` so a test can tell which process served it.
+ */
+#define _GNU_SOURCE
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define LO "127.0.0.1"
+
+static struct h_server srv;
+
+static void start(struct h_server *s)
+{
+    cr_assert_eq(h_start(s), 0, "prefork did not start%s", h_diag(s));
+}
+
+static int tcp_port(void)
+{
+    int port = h_free_port(LO, SOCK_STREAM);
+
+    cr_assert(port > 0, "no free port");
+    return port;
+}
+
+static int contains(const pid_t *v, int n, pid_t pid)
+{
+    for (int i = 0; i < n; i++) {
+        if (v[i] == pid)
+            return 1;
+    }
+    return 0;
+}
+
+/* Some current worker is not in old[]. */
+static int has_new_worker(const struct h_server *s, const pid_t *old, int n)
+{
+    pid_t now[64];
+    int   k = h_workers(s, now, 64);
+
+    for (int i = 0; i < k && i < 64; i++) {
+        if (!contains(old, n, now[i]))
+            return 1;
+    }
+    return 0;
+}
+
+static int count_lines(const char *path, const char *needle)
+{
+    char       *text = h_read_file(path);
+    const char *p = text;
+    int         n = 0;
+
+    while (p != NULL && (p = strstr(p, needle)) != NULL) {
+        n++;
+        p += strlen(needle);
+    }
+    free(text);
+    return n;
+}
+
+Test(supervise, killed_worker_is_replaced_without_refusing, .fini = h_teardown,
+     .timeout = 30)
+{
+    int     port = tcp_port(), failures = 0, trips = 0;
+    pid_t   old[2];
+    int64_t t0, replaced = -1;
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv, "[echo]\nmodule = echo\nlisten = %s:%d\nworkers = 2\n", LO,
+             port);
+    start(&srv);
+    cr_assert(H_WAIT(5000, h_nworkers(&srv) == 2), "expected 2 workers, got %d",
+              h_nworkers(&srv));
+    h_workers(&srv, old, 2);
+    cr_assert_eq(kill(old[0], SIGKILL), 0);
+    t0 = h_now_ms();
+    /* Clients keep coming for the whole second the pool is short. */
+    while (h_now_ms() - t0 < 1000) {
+        trips++;
+        if (h_echo_once(LO, port, 3000) != 0)
+            failures++;
+        if (replaced < 0 && h_nworkers(&srv) == 2 &&
+            has_new_worker(&srv, old, 2))
+            replaced = h_now_ms() - t0;
+    }
+    cr_expect_eq(failures, 0,
+                 "%d of %d clients failed after kill -9 of a worker", failures,
+                 trips);
+    cr_assert(replaced >= 0,
+              "no new worker within 1s of kill -9 (workers: %d)%s",
+              h_nworkers(&srv), h_diag(&srv));
+    cr_assert(h_alive(&srv));
+}
+
+Test(supervise, max_requests_recycles_the_worker, .fini = h_teardown,
+     .timeout = 30)
+{
+    int   port = tcp_port();
+    long  pid[8];
+    pid_t w;
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv,
+             "max_requests = 5\n"
+             "[t]\nmodule = %s\nlisten = %s:%d\nworkers = 1\n",
+             H_TESTMOD, LO, port);
+    start(&srv);
+    cr_assert(H_WAIT(5000, h_nworkers(&srv) == 1));
+    h_workers(&srv, &w, 1);
+    for (int i = 0; i < 8; i++) {
+        pid[i] = h_ask(LO, port, "pid\n", 5000);
+        cr_assert(pid[i] > 0, "connection %d got no pid%s", i + 1,
+                  h_diag(&srv));
+    }
+    cr_assert_eq(pid[0], (long)w, "served by %ld, not by the worker %d", pid[0],
+                 (int)w);
+    for (int i = 1; i < 5; i++)
+        cr_assert_eq(pid[i], pid[0],
+                     "connection %d of 5 served by %ld, connection 1 by %ld",
+                     i + 1, pid[i], pid[0]);
+    cr_assert_neq(pid[5], pid[0],
+                  "the 6th connection was served by the "
+                  "worker that had served 5 with max_requests = 5");
+    cr_assert(pid[6] == pid[5] && pid[7] == pid[5],
+              "the new worker did not go on serving");
+    cr_assert(H_WAIT(3000, h_nworkers(&srv) == 1), "pool is %d, not 1",
+              h_nworkers(&srv));
+}
+
+Test(supervise, stuck_worker_is_killed_after_worker_timeout, .fini = h_teardown,
+     .timeout = 30)
+{
+    int     port = tcp_port(), fd;
+    pid_t   old;
+    int64_t t0, gone;
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv,
+             "worker_timeout = 1s\n"
+             "[t]\nmodule = %s\nlisten = %s:%d\nworkers = 1\nsleep = 10s\n",
+             H_TESTMOD, LO, port);
+    start(&srv);
+    cr_assert(H_WAIT(5000, h_nworkers(&srv) == 1));
+    h_workers(&srv, &old, 1);
+    fd = h_connect(LO, port, 3000);
+    cr_assert(fd >= 0);
+    cr_assert_eq(h_send_all(fd, "x\n", 2, 1000), 0);
+    t0 = h_now_ms();
+    cr_assert(
+        H_WAIT(6000, h_nworkers(&srv) == 1 && has_new_worker(&srv, &old, 1)),
+        "a worker stuck for %lld ms was not replaced (worker_timeout = 1s)%s",
+        (long long)(h_now_ms() - t0), h_diag(&srv));
+    gone = h_now_ms() - t0;
+    cr_expect_geq(gone, 800,
+                  "the worker was replaced after %lld ms, before "
+                  "worker_timeout = 1s",
+                  (long long)gone);
+    cr_expect_eq(h_wait_closed(fd, 2000), 0,
+                 "the stuck worker's client was not disconnected");
+    close(fd);
+}
+
+Test(supervise, crashing_module_never_takes_the_master, .fini = h_teardown,
+     .timeout = 60)
+{
+    int crash = tcp_port(), echo = tcp_port(), closed = 0;
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv,
+             "[crash]\nmodule = %s\nlisten = %s:%d\nworkers = 2\ncrash = yes\n"
+             "[echo]\nmodule = echo\nlisten = %s:%d\nworkers = 1\n",
+             H_TESTMOD, LO, crash, LO, echo);
+    start(&srv);
+    for (int i = 0; i < 50; i++) {
+        int fd = h_connect(LO, crash, 5000);
+
+        cr_assert(fd >= 0, "connection %d: %s", i + 1, strerror(errno));
+        h_send_all(fd, "x\n", 2, 1000);
+        /* The worker serving it dies: the client sees the end, no data. */
+        if (h_wait_closed(fd, 5000) == 0)
+            closed++;
+        close(fd);
+    }
+    cr_expect_eq(closed, 50,
+                 "only %d of 50 connections to the crashing module ended",
+                 closed);
+    cr_assert(h_alive(&srv), "the master died%s", h_diag(&srv));
+    cr_assert_eq(h_echo_once(LO, echo, 5000), 0,
+                 "the other service stopped answering");
+    cr_expect(h_file_contains(srv.log, "exited on signal 11"),
+              "no worker exit on SIGSEGV in the log%s", h_diag(&srv));
+}
+
+Test(supervise, failing_worker_init_backs_off, .fini = h_teardown,
+     .timeout = 30)
+{
+    int     bad = tcp_port(), echo = tcp_port(), exits;
+    int64_t t0;
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv,
+             "[bad]\nmodule = %s\nlisten = %s:%d\nworkers = 1\n"
+             "fail_init = yes\n"
+             "[echo]\nmodule = echo\nlisten = %s:%d\nworkers = 1\n",
+             H_TESTMOD, LO, bad, LO, echo);
+    start(&srv);
+    t0 = h_now_ms();
+    cr_assert(H_WAIT(5000, h_file_contains(srv.log, "respawn")),
+              "no respawn back-off logged%s", h_diag(&srv));
+    /* For three seconds the rest keeps working. */
+    while (h_now_ms() - t0 < 3000) {
+        cr_assert(h_alive(&srv), "the master died%s", h_diag(&srv));
+        cr_assert_eq(h_echo_once(LO, echo, 3000), 0,
+                     "the healthy service stopped answering%s", h_diag(&srv));
+        h_sleep_ms(200);
+    }
+    /* Growing delays: a handful of attempts, not a tight loop. */
+    exits = count_lines(srv.log, "exited with code");
+    cr_expect_leq(exits, 10, "%d failed workers in 3s: no back-off", exits);
+    cr_expect_geq(exits, 1, "no failed worker exit logged%s", h_diag(&srv));
+}
+
+/* --- dynamic pools ------------------------------------------------------- */
+
+struct busy_client {
+    pthread_t th;
+    int       port;
+    int       ok;
+};
+
+/* Two round trips, each of which keeps a worker busy for 2s. */
+static void *busy_client(void *arg)
+{
+    struct busy_client *c = arg;
+    int                 fd = h_connect(LO, c->port, 5000);
+    char                line[16];
+
+    if (fd < 0)
+        return NULL;
+    c->ok = h_send_all(fd, "a\n", 2, 1000) == 0 &&
+            h_recv_line(fd, line, sizeof line, 15000) == 1 &&
+            h_send_all(fd, "b\n", 2, 1000) == 0 &&
+            h_recv_line(fd, line, sizeof line, 15000) == 1;
+    close(fd);
+    return NULL;
+}
+
+Test(supervise, dynamic_pool_grows_and_shrinks, .fini = h_teardown,
+     .timeout = 60)
+{
+    struct busy_client c[3];
+    int                port = tcp_port(), most = 0, n;
+    int64_t            t0, took;
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv,
+             "log_level = debug\n[t]\nmodule = %s\nlisten = %s:%d\nsleep = 2s\nworkers = 1\n"
+             "min_spare = 1\nmax_spare = 2\nmax_workers = 4\n",
+             H_TESTMOD, LO, port);
+    start(&srv);
+    cr_assert(H_WAIT(5000, h_nworkers(&srv) >= 1));
+    t0 = h_now_ms();
+    for (int i = 0; i < 3; i++) {
+        c[i] = (struct busy_client){.port = port};
+        cr_assert_eq(pthread_create(&c[i].th, NULL, busy_client, &c[i]), 0);
+    }
+    /* Watch the pool while the clients keep it busy. */
+    while (h_now_ms() - t0 < 4000) {
+        n = h_nworkers(&srv);
+        most = n > most ? n : most;
+        h_sleep_ms(50);
+    }
+    for (int i = 0; i < 3; i++)
+        pthread_join(c[i].th, NULL);
+    took = h_now_ms() - t0;
+    for (int i = 0; i < 3; i++)
+        cr_expect(c[i].ok, "busy client %d was not served", i);
+    cr_assert_geq(most, 3, "with 3 busy clients the pool grew to %d%s", most, h_diag(&srv));
+    cr_expect_leq(most, 4, "the pool grew to %d, past max_workers = 4", most);
+    /* Served one after the other, they would take 12s. */
+    cr_expect_lt(took, 10000, "3 clients of 4s each took %lld ms",
+                 (long long)took);
+    cr_assert(H_WAIT(15000, h_nworkers(&srv) <= 2),
+              "the idle pool did not shrink to max_spare = 2: %d workers",
+              h_nworkers(&srv));
+    h_sleep_ms(1500);
+    cr_assert_geq(h_nworkers(&srv), 1, "the pool shrank below workers = 1");
+}
+
+/* --- descriptors --------------------------------------------------------- */
+
+/* Sockets held by the worker of service a while service b has nb
+ * listeners. */
+static long sockets_in_a(int nb)
+{
+    static struct h_server s; /* h_teardown() may see it after a failure */
+    char                   listen[512] = "";
+    int                    a = tcp_port();
+    long                   n;
+
+    cr_assert_eq(h_init(&s), 0);
+    for (int i = 0; i < nb; i++)
+        snprintf(listen + strlen(listen), sizeof listen - strlen(listen),
+                 "%s%s:%d", i ? ", " : "", LO, tcp_port());
+    h_config(&s,
+             "[a]\nmodule = %s\nlisten = %s:%d\nworkers = 1\n"
+             "[b]\nmodule = echo\nlisten = %s\nworkers = 1\n",
+             H_TESTMOD, LO, a, listen);
+    start(&s);
+    n = h_ask(LO, a, "fds\n", 5000);
+    cr_assert(n > 0, "no answer to fds%s", h_diag(&s));
+    h_cleanup(&s);
+    return n;
+}
+
+Test(supervise, worker_holds_only_its_own_sockets, .fini = h_teardown,
+     .timeout = 30)
+{
+    long one = sockets_in_a(1), nine = sockets_in_a(9);
+
+    cr_assert_eq(nine, one,
+                 "a worker of service a holds %ld sockets when "
+                 "service b has 1 listener, %ld when b has 9",
+                 one, nine);
+}
