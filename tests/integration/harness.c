@@ -252,15 +252,37 @@ static int exit_code(int status)
     return -1;
 }
 
+/* With PF_VALGRIND set in the environment the master runs under
+ * valgrind's memcheck; its workers (forked, not exec'd) stay quiet, as
+ * they leave by _exit with the master's memory on purpose. */
+static const char *const valgrind_argv[] = {
+    "valgrind", "--quiet", "--leak-check=full",
+    "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
+    "--child-silent-after-fork=yes", H_PREFORK,
+};
+#define NVALGRIND (sizeof(valgrind_argv) / sizeof(valgrind_argv[0]))
+
 int h_start(struct h_server *s)
 {
-    const char *argv[] = {H_PREFORK, "-f", "-c", s->conf, NULL};
+    const char *argv[NVALGRIND + 5];
+    size_t      n = 0;
     int out = open(s->out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int err = open(s->err, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     struct stat st;
 
     if (out < 0 || err < 0)
         goto fail;
+    if (getenv("PF_VALGRIND") != NULL) {
+        for (; n < NVALGRIND; n++)
+            argv[n] = valgrind_argv[n];
+        argv[0] = "/usr/bin/valgrind";
+    } else {
+        argv[n++] = H_PREFORK;
+    }
+    argv[n++] = "-f";
+    argv[n++] = "-c";
+    argv[n++] = s->conf;
+    argv[n] = NULL;
     s->pid = spawn(argv, out, err);
     if (s->pid < 0) {
         s->pid = 0;
@@ -356,6 +378,35 @@ const char *h_diag(const struct h_server *s)
     return buf;
 }
 
+/*
+ * A sanitizer's or valgrind's report on the master's stderr fails the test
+ * run even when every assertion held.  Criterion ignores failures in a
+ * test's teardown, so the report is appended to the file PF_REPORTS names,
+ * which tests/criterion-run checks once the test program is done.
+ */
+static void check_reports(const struct h_server *s)
+{
+    static const char *const marks[] = {"Sanitizer", "runtime error:",
+                                        "Invalid read", "Invalid write",
+                                        "definitely lost", "uninitialised"};
+    const char *path = getenv("PF_REPORTS");
+    char       *text = h_read_file(s->err);
+    FILE       *f;
+    size_t      i;
+
+    for (i = 0; text != NULL && i < sizeof marks / sizeof marks[0]; i++)
+        if (strstr(text, marks[i]) != NULL)
+            break;
+    if (text != NULL && i < sizeof marks / sizeof marks[0]) {
+        fprintf(stderr, "report on the server's stderr:\n%s\n", text);
+        if (path != NULL && (f = fopen(path, "a")) != NULL) {
+            fprintf(f, "--- %s\n%s\n", s->conf, text);
+            fclose(f);
+        }
+    }
+    free(text);
+}
+
 void h_cleanup(struct h_server *s)
 {
     pid_t pgid;
@@ -366,6 +417,8 @@ void h_cleanup(struct h_server *s)
         kill(-pgid, SIGKILL); /* workers the master left behind */
         s->pid = 0;
     }
+    if (s->dir[0] != '\0')
+        check_reports(s);
     if (s->dir[0] != '\0') {
         nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         s->dir[0] = '\0';

@@ -16,7 +16,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#ifndef H_PREFORK
 #define H_PREFORK PF_BUILDDIR "/src/prefork"
+#endif
 #define H_MODDIR PF_BUILDDIR "/src/modules/.libs"
 #define H_TESTMOD PF_BUILDDIR "/tests/modules/.libs/testmod.so"
 #define H_BADABI PF_BUILDDIR "/tests/modules/.libs/badabi.so"
