@@ -355,3 +355,35 @@ Test(signals, second_master_on_same_pidfile_refused, .fini = h_teardown,
                  "the first master stopped serving");
     cr_assert(refused(b), "the second master left a listener behind");
 }
+
+/* A silent connection to port: closed by the server within ms? */
+static int closed_when_idle(int port, int ms)
+{
+    int fd = h_connect(LO, port, 2000), r;
+
+    cr_assert(fd >= 0, "connect: %s", strerror(errno));
+    r = h_wait_closed(fd, ms) == 0;
+    close(fd);
+    return r;
+}
+
+Test(signals, hup_applies_a_changed_module_key, .fini = h_teardown,
+     .timeout = 30)
+{
+    int port = tcp_port();
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv, "[echo]\nmodule = echo\nlisten = %s:%d\nworkers = 1\n"
+                   "idle_timeout = 60s\n", LO, port);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    cr_assert(!closed_when_idle(port, 1500),
+              "closed before the configured 60s idle_timeout");
+    h_config(&srv, "[echo]\nmodule = echo\nlisten = %s:%d\nworkers = 1\n"
+                   "idle_timeout = 300ms\n", LO, port);
+    h_signal(&srv, SIGHUP);
+    cr_assert(H_WAIT(5000, h_file_contains(srv.log, "configuration reloaded")),
+              "no reload%s", h_diag(&srv));
+    cr_assert(closed_when_idle(port, 3000),
+              "idle_timeout = 300ms from the reload was not applied%s",
+              h_diag(&srv));
+}

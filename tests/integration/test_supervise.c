@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,4 +339,47 @@ Test(supervise, worker_holds_only_its_own_sockets, .fini = h_teardown,
                  "a worker of service a holds %ld sockets when "
                  "service b has 1 listener, %ld when b has 9",
                  one, nine);
+}
+
+/* --- privileges ---------------------------------------------------------- */
+
+/* The real and effective uid (or gid) of pid, from /proc, or -1. */
+static long proc_id(pid_t pid, const char *field)
+{
+    char  path[64], line[256];
+    long  real = -1, eff = -1;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, field, strlen(field)) == 0)
+            sscanf(line + strlen(field), "%ld %ld", &real, &eff);
+    fclose(f);
+    return real == eff ? real : -1;
+}
+
+Test(supervise, workers_drop_to_the_configured_user, .fini = h_teardown,
+     .timeout = 30)
+{
+    struct passwd *pw = getpwnam("nobody");
+    int            port = tcp_port();
+    pid_t          w;
+
+    if (geteuid() != 0 || pw == NULL)
+        cr_skip_test("needs root and a 'nobody' user");
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv, "user = nobody\n[echo]\nmodule = echo\nlisten = %s:%d\n"
+                   "workers = 1\n", LO, port);
+    start(&srv);
+    cr_assert_eq(h_echo_once(LO, port, 5000), 0, "no echo%s", h_diag(&srv));
+    cr_assert_eq(h_workers(&srv, &w, 1), 1);
+    cr_expect_eq(proc_id(w, "Uid:"), (long)pw->pw_uid,
+                 "the worker runs as uid %ld", proc_id(w, "Uid:"));
+    cr_expect_eq(proc_id(w, "Gid:"), (long)pw->pw_gid,
+                 "the worker runs as gid %ld", proc_id(w, "Gid:"));
+    cr_expect_eq(proc_id(srv.pid, "Uid:"), 0L,
+                 "the master must stay root to bind on reload");
 }
