@@ -24,21 +24,8 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "diag.h"
 #include "log.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Returns 0 in the child; the parent leaves at once, without atexit
  * handlers or stdio flushing that belong to the child now. */
@@ -113,9 +100,9 @@ static int lookup(const char *user, const char *group, uid_t *uid, gid_t *gid,
         pw = getpwnam(user);
         if (pw == NULL) {
             if (errno == 0 || errno == ENOENT || errno == ESRCH)
-                seterr(err, errlen, "no such user '%s'", user);
+                errbuf_set(err, errlen, "no such user '%s'", user);
             else
-                seterr(err, errlen, "cannot look up user '%s': %s", user,
+                errbuf_set(err, errlen, "cannot look up user '%s': %s", user,
                        strerror(errno));
             return -1;
         }
@@ -127,9 +114,9 @@ static int lookup(const char *user, const char *group, uid_t *uid, gid_t *gid,
         gr = getgrnam(group);
         if (gr == NULL) {
             if (errno == 0 || errno == ENOENT || errno == ESRCH)
-                seterr(err, errlen, "no such group '%s'", group);
+                errbuf_set(err, errlen, "no such group '%s'", group);
             else
-                seterr(err, errlen, "cannot look up group '%s': %s", group,
+                errbuf_set(err, errlen, "cannot look up group '%s': %s", group,
                        strerror(errno));
             return -1;
         }

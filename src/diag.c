@@ -62,3 +62,14 @@ void diag_free(struct diag *d)
     d->msg = NULL;
     d->n = 0;
 }
+
+void errbuf_set(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}

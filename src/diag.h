@@ -26,4 +26,10 @@ void diag_vadd(struct diag *d, const char *file, int line, const char *fmt,
                va_list ap) __attribute__((format(printf, 4, 0)));
 void diag_free(struct diag *d);
 
+/* Write a reason into a buffer the caller owns (NULL or 0 bytes: nothing),
+ * so that the function that failed says what went wrong and its caller
+ * decides where that goes. */
+void errbuf_set(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -23,24 +23,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "diag.h"
 #include "listener.h"
 
 /* UDP servers lose datagrams when a burst outruns the workers. */
 #define UDP_BUFSIZE (1 << 20)
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- parsing --------------------------------------------------------- */
 
@@ -52,7 +39,7 @@ static int parse_unix(const char *text, const char *path, const char *dir,
     int                 n;
 
     if (*path == '\0') {
-        seterr(err, errlen, "'%s': missing socket path after unix:", text);
+        errbuf_set(err, errlen, "'%s': missing socket path after unix:", text);
         return -1;
     }
     /* Resolved now: the master chdirs to / when it daemonizes. */
@@ -61,7 +48,7 @@ static int parse_unix(const char *text, const char *path, const char *dir,
     } else {
         if (dir == NULL || *dir != '/') {
             if (getcwd(cwd, sizeof(cwd)) == NULL) {
-                seterr(err, errlen, "'%s': cannot resolve relative path: %s",
+                errbuf_set(err, errlen, "'%s': cannot resolve relative path: %s",
                        text, strerror(errno));
                 return -1;
             }
@@ -75,7 +62,7 @@ static int parse_unix(const char *text, const char *path, const char *dir,
                          dir[strlen(dir) - 1] == '/' ? "" : "/", path);
     }
     if (n < 0 || (size_t)n >= sizeof(sun->sun_path)) {
-        seterr(err, errlen, "'%s': socket path longer than %zu bytes", text,
+        errbuf_set(err, errlen, "'%s': socket path longer than %zu bytes", text,
                sizeof(sun->sun_path) - 1);
         return -1;
     }
@@ -115,11 +102,11 @@ static int split_hostport(const char *text, char *buf, char **host, char **port,
         char *close = strchr(buf, ']');
 
         if (close == NULL) {
-            seterr(err, errlen, "'%s': missing ']' after IPv6 address", text);
+            errbuf_set(err, errlen, "'%s': missing ']' after IPv6 address", text);
             return -1;
         }
         if (close[1] != ':') {
-            seterr(err, errlen, "'%s': expected :PORT after ']'", text);
+            errbuf_set(err, errlen, "'%s': expected :PORT after ']'", text);
             return -1;
         }
         *close = '\0';
@@ -127,19 +114,19 @@ static int split_hostport(const char *text, char *buf, char **host, char **port,
         *port = close + 2;
         *bracketed = 1;
         if (**host == '\0') {
-            seterr(err, errlen, "'%s': empty IPv6 address", text);
+            errbuf_set(err, errlen, "'%s': empty IPv6 address", text);
             return -1;
         }
         return 0;
     }
     colon = strrchr(buf, ':');
     if (colon == NULL) {
-        seterr(err, errlen, "'%s': missing port (expected HOST:PORT)", text);
+        errbuf_set(err, errlen, "'%s': missing port (expected HOST:PORT)", text);
         return -1;
     }
     *colon = '\0';
     if (strchr(buf, ':') != NULL) {
-        seterr(err, errlen,
+        errbuf_set(err, errlen,
                "'%s': an IPv6 address must be in brackets, "
                "as in [::1]:PORT",
                text);
@@ -170,16 +157,16 @@ static int resolve(const char *text, const char *host, const char *port,
     rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0) {
         if (bracketed && rc != EAI_SYSTEM && rc != EAI_MEMORY)
-            seterr(err, errlen, "'%s': '%s' is not an IPv6 address", text,
+            errbuf_set(err, errlen, "'%s': '%s' is not an IPv6 address", text,
                    name);
         else
-            seterr(err, errlen, "'%s': cannot resolve '%s': %s", text, name,
+            errbuf_set(err, errlen, "'%s': cannot resolve '%s': %s", text, name,
                    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
         return -1;
     }
     if (res->ai_addrlen > sizeof(out->ss)) {
         freeaddrinfo(res);
-        seterr(err, errlen, "'%s': address too long", text);
+        errbuf_set(err, errlen, "'%s': address too long", text);
         return -1;
     }
     memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
@@ -198,7 +185,7 @@ static int canonical(struct addr *a, char *err, size_t errlen)
     rc = getnameinfo((struct sockaddr *)&a->ss, a->len, host, sizeof(host),
                      port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
     if (rc != 0) {
-        seterr(err, errlen, "cannot format address: %s", gai_strerror(rc));
+        errbuf_set(err, errlen, "cannot format address: %s", gai_strerror(rc));
         return -1;
     }
     if (a->ss.ss_family == AF_INET6)
@@ -208,7 +195,7 @@ static int canonical(struct addr *a, char *err, size_t errlen)
         n = snprintf(a->text, sizeof(a->text), "%s://%s:%s", scheme, host,
                      port);
     if (n < 0 || (size_t)n >= sizeof(a->text)) {
-        seterr(err, errlen, "address '%s' too long", host);
+        errbuf_set(err, errlen, "address '%s' too long", host);
         return -1;
     }
     return 0;
@@ -223,7 +210,7 @@ int addr_parse(const char *text, const char *dir, struct addr *out, char *err,
 
     memset(out, 0, sizeof(*out));
     if (text == NULL || *text == '\0') {
-        seterr(err, errlen, "empty address");
+        errbuf_set(err, errlen, "empty address");
         return -1;
     }
     if (strncmp(text, "unix:", 5) == 0)
@@ -235,14 +222,14 @@ int addr_parse(const char *text, const char *dir, struct addr *out, char *err,
         out->kind = ADDR_UDP;
         rest = text + 6;
     } else if (strstr(text, "://") != NULL) {
-        seterr(err, errlen,
+        errbuf_set(err, errlen,
                "'%s': unknown scheme (use tcp://, udp:// or "
                "unix:)",
                text);
         return -1;
     }
     if (strlen(rest) >= sizeof(buf)) {
-        seterr(err, errlen, "address too long");
+        errbuf_set(err, errlen, "address too long");
         return -1;
     }
     strcpy(buf, rest);
@@ -250,17 +237,17 @@ int addr_parse(const char *text, const char *dir, struct addr *out, char *err,
         return -1;
     for (const char *p = host; *p != '\0'; p++) {
         if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p)) {
-            seterr(err, errlen, "'%s': space or control character in host",
+            errbuf_set(err, errlen, "'%s': space or control character in host",
                    text);
             return -1;
         }
     }
     if (*port == '\0') {
-        seterr(err, errlen, "'%s': missing port after ':'", text);
+        errbuf_set(err, errlen, "'%s': missing port after ':'", text);
         return -1;
     }
     if (parse_port(port) == -1) {
-        seterr(err, errlen, "'%s': port must be a number from 1 to 65535",
+        errbuf_set(err, errlen, "'%s': port must be a number from 1 to 65535",
                text);
         return -1;
     }
@@ -286,7 +273,7 @@ static int add_one(char *item, const char *dir, struct addr *v, size_t *n,
 {
     item = trim(item);
     if (*item == '\0') {
-        seterr(err, errlen, "empty address in list");
+        errbuf_set(err, errlen, "empty address in list");
         return -1;
     }
     if (addr_parse(item, dir, &v[*n], err, errlen) == -1)
@@ -294,7 +281,7 @@ static int add_one(char *item, const char *dir, struct addr *v, size_t *n,
     /* The second bind would fail with EADDRINUSE; say why here instead. */
     for (size_t i = 0; i < *n; i++) {
         if (strcmp(v[i].text, v[*n].text) == 0) {
-            seterr(err, errlen, "'%s': %s is listed twice", item, v[i].text);
+            errbuf_set(err, errlen, "'%s': %s is listed twice", item, v[i].text);
             return -1;
         }
     }
@@ -316,7 +303,7 @@ int addr_parse_list(const char *text, const char *dir, struct addr **out,
     copy = strdup(text);
     v = calloc(count, sizeof(*v));
     if (copy == NULL || v == NULL) {
-        seterr(err, errlen, "%s", strerror(errno));
+        errbuf_set(err, errlen, "%s", strerror(errno));
         goto fail;
     }
     for (item = copy;; item = comma + 1) {
@@ -359,16 +346,16 @@ static int clear_unix_path(const struct addr *a, char *err, size_t errlen)
     if (lstat(sun->sun_path, &st) == -1) {
         if (errno == ENOENT)
             return 0;
-        seterr(err, errlen, "%s: %s", a->text, strerror(errno));
+        errbuf_set(err, errlen, "%s: %s", a->text, strerror(errno));
         return -1;
     }
     if (!S_ISSOCK(st.st_mode)) {
-        seterr(err, errlen, "%s: the file exists and is not a socket", a->text);
+        errbuf_set(err, errlen, "%s: the file exists and is not a socket", a->text);
         return -1;
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1) {
-        seterr(err, errlen, "%s: socket: %s", a->text, strerror(errno));
+        errbuf_set(err, errlen, "%s: socket: %s", a->text, strerror(errno));
         return -1;
     }
     do
@@ -377,7 +364,7 @@ static int clear_unix_path(const struct addr *a, char *err, size_t errlen)
     if (rc == -1 && errno == ECONNREFUSED) {
         close(fd);
         if (unlink(sun->sun_path) == -1 && errno != ENOENT) {
-            seterr(err, errlen, "%s: cannot remove stale socket: %s", a->text,
+            errbuf_set(err, errlen, "%s: cannot remove stale socket: %s", a->text,
                    strerror(errno));
             return -1;
         }
@@ -387,10 +374,10 @@ static int clear_unix_path(const struct addr *a, char *err, size_t errlen)
     /* Connected, backlog full (EAGAIN) or a datagram socket (EPROTOTYPE):
      * something is alive behind it. */
     if (rc == 0 || errno == EAGAIN || errno == EPROTOTYPE) {
-        seterr(err, errlen, "%s: in use by a running server", a->text);
+        errbuf_set(err, errlen, "%s: in use by a running server", a->text);
         return -1;
     }
-    seterr(err, errlen, "%s: cannot probe existing socket: %s", a->text,
+    errbuf_set(err, errlen, "%s: cannot probe existing socket: %s", a->text,
            strerror(errno));
     return -1;
 }
@@ -426,7 +413,7 @@ static int set_options(int fd, const struct addr *a, int reuseport, char *err,
              setopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1) == -1)
         what = "IPV6_V6ONLY";
     if (what != NULL) {
-        seterr(err, errlen, "%s: setsockopt %s: %s", a->text, what,
+        errbuf_set(err, errlen, "%s: setsockopt %s: %s", a->text, what,
                strerror(errno));
         return -1;
     }
@@ -442,7 +429,7 @@ int listener_open(const struct addr *a, int backlog, int reuseport, char *err,
     int fd = -1, bound = 0;
 
     if (a->kind == ADDR_UNIX && reuseport) {
-        seterr(err, errlen, "%s: reuseport needs a TCP or UDP address",
+        errbuf_set(err, errlen, "%s: reuseport needs a TCP or UDP address",
                a->text);
         return -1;
     }
@@ -450,18 +437,18 @@ int listener_open(const struct addr *a, int backlog, int reuseport, char *err,
         return -1;
     fd = socket(a->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1) {
-        seterr(err, errlen, "%s: socket: %s", a->text, strerror(errno));
+        errbuf_set(err, errlen, "%s: socket: %s", a->text, strerror(errno));
         goto fail;
     }
     if (set_options(fd, a, reuseport, err, errlen) == -1)
         goto fail;
     if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1) {
-        seterr(err, errlen, "%s: bind: %s", a->text, strerror(errno));
+        errbuf_set(err, errlen, "%s: bind: %s", a->text, strerror(errno));
         goto fail;
     }
     bound = 1;
     if (type == SOCK_STREAM && listen(fd, backlog) == -1) {
-        seterr(err, errlen, "%s: listen: %s", a->text, strerror(errno));
+        errbuf_set(err, errlen, "%s: listen: %s", a->text, strerror(errno));
         goto fail;
     }
     return fd;

@@ -20,26 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "diag.h"
 #include "log.h"
 #include "pidfile.h"
 
 /* How long pidfile_write waits for a parent that is exiting (daemonize). */
 #define RELOCK_TRIES 100
 #define RELOCK_NAP_NS (10 * 1000 * 1000)
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void whole_file(struct flock *fl, short type)
 {
@@ -224,28 +211,28 @@ pid_t pidfile_read(const char *path, char *err, size_t errlen)
     while (fd == -1 && errno == EINTR);
     if (fd == -1) {
         if (errno == ENOENT)
-            seterr(err, errlen, "%s: no such file (is prefork running?)", path);
+            errbuf_set(err, errlen, "%s: no such file (is prefork running?)", path);
         else
-            seterr(err, errlen, "%s: %s", path, strerror(errno));
+            errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     do
         n = read(fd, buf, sizeof(buf) - 1);
     while (n == -1 && errno == EINTR);
     if (n == -1) {
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
         goto fail;
     }
     buf[n] = '\0';
     if (parse_pid(buf, &pid) == -1) {
-        seterr(err, errlen, "%s: does not hold a pid", path);
+        errbuf_set(err, errlen, "%s: does not hold a pid", path);
         pid = -1;
         goto fail;
     }
     /* A pid can be reused after a crash; only a held lock proves a master.
      * EPERM from kill() still means the process exists. */
     if ((kill(pid, 0) == -1 && errno == ESRCH) || lock_holder(fd) == -1) {
-        seterr(err, errlen, "%s: no running master (pid %ld)", path, (long)pid);
+        errbuf_set(err, errlen, "%s: no running master (pid %ld)", path, (long)pid);
         pid = -1;
         goto fail;
     }
