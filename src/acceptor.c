@@ -152,6 +152,10 @@ static int fork_job(struct wctx *w, void (*fn)(struct wctx *, void *),
 
     if (idx == -1)
         return -1;
+    /* Buffers the module holds (an access log) go out now: the child gets
+     * a copy of them, and writes only what it adds itself. */
+    if (w->mod->tick != NULL)
+        w->mod->tick(&w->svc->pub);
     pid = fork();
     if (pid == -1) {
         log_syserr(w->svc->sc->name, "fork");
@@ -162,6 +166,8 @@ static int fork_job(struct wctx *w, void (*fn)(struct wctx *, void *),
     if (pid == 0) {
         child_reset(w, keep);
         fn(w, arg);
+        if (w->mod->worker_exit != NULL)
+            w->mod->worker_exit(&w->svc->pub);
         _exit(0);
     }
     a->pids[idx] = pid;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -82,13 +83,13 @@ static ssize_t host_read(pf_conn *c, void *buf, size_t len)
     }
 }
 
-static int host_write(pf_conn *c, const void *buf, size_t len)
+static int write_flags(pf_conn *c, const void *buf, size_t len, int flags)
 {
     const char *p = buf;
     ssize_t n;
 
     while (len > 0) {
-        n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT | flags);
         if (n > 0) {
             p += n;
             len -= (size_t)n;
@@ -97,6 +98,40 @@ static int host_write(pf_conn *c, const void *buf, size_t len)
         if (n == -1 && errno == EINTR)
             continue;
         if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (wait_fd(c->fd, POLLOUT, c->write_timeout_ms) == -1)
+            return -1;
+    }
+    return 0;
+}
+
+static int host_write(pf_conn *c, const void *buf, size_t len)
+{
+    return write_flags(c, buf, len, 0);
+}
+
+static int host_write_more(pf_conn *c, const void *buf, size_t len)
+{
+    return write_flags(c, buf, len, MSG_MORE);
+}
+
+static int host_sendfile(pf_conn *c, int fd, off_t off, size_t len)
+{
+    ssize_t n;
+
+    while (len > 0) {
+        n = sendfile(c->fd, fd, &off, len);
+        if (n > 0) {
+            len -= (size_t)n;
+            continue;
+        }
+        if (n == 0) { /* the file ended early: it shrank under us */
+            errno = EIO;
+            return -1;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -1;
         if (wait_fd(c->fd, POLLOUT, c->write_timeout_ms) == -1)
             return -1;
@@ -121,6 +156,8 @@ const struct pf_api host_api = {
     .read = host_read,
     .write = host_write,
     .reply = host_reply,
+    .write_more = host_write_more,
+    .sendfile = host_sendfile,
 };
 
 void service_pub_init(pf_service *pub, const char *name, const void *conf,
@@ -175,8 +212,10 @@ void conn_serve(struct conn *c, const struct pf_module *m)
         return;
     }
     while (next != PF_CLOSE) {
-        if (wait_fd(c->pub.fd, POLLIN, c->pub.idle_timeout_ms) == -1)
+        if (wait_fd(c->pub.fd, POLLIN, c->pub.idle_timeout_ms) == -1) {
+            c->pub.timed_out = errno == ETIMEDOUT;
             break;
+        }
         next = m->handle(&c->pub);
         c->pub.requests++;
     }

@@ -222,6 +222,7 @@ static void conns_expire(struct wctx *w)
     while ((t = timerheap_peek(&w->timers)) != NULL && t->deadline <= now) {
         struct conn *c = (struct conn *)((char *)t -
                                          offsetof(struct conn, timer));
+        c->pub.timed_out = 1;
         conn_close(w, c);
     }
 }
@@ -347,9 +348,12 @@ static int loop_timeout(const struct wctx *w)
         left = t->deadline - now;
     if (w->draining && (left < 0 || w->drain_deadline - now < left))
         left = w->drain_deadline - now;
-    if (w->acc != NULL && (left < 0 || left > 1000))
+    if ((w->acc != NULL || w->mod->tick != NULL) && (left < 0 || left > 1000))
         left = 1000; /* acceptor_poll enforces worker_timeout */
-    if (left < 0 && t == NULL && !w->draining && w->acc == NULL)
+    if (w->mod->tick != NULL && w->next_tick - now < left)
+        left = w->next_tick - now;
+    if (left < 0 && t == NULL && !w->draining && w->acc == NULL &&
+        w->mod->tick == NULL)
         return -1;
     return left < 0 ? 0 : (int)left;
 }
@@ -381,6 +385,8 @@ static void loop_signals(struct wctx *w)
     if (worker_sig_usr1) {
         worker_sig_usr1 = 0;
         log_reopen(); /* a failure is logged there */
+        if (w->mod->reopen != NULL)
+            w->mod->reopen(&w->svc->pub);
     }
     if (worker_sig_quit) {
         worker_sig_quit = 0;
@@ -415,6 +421,10 @@ static void worker_loop(struct wctx *w)
         conns_expire(w);
         if (w->acc != NULL)
             acceptor_poll(w);
+        if (w->mod->tick != NULL && mono_ms() >= w->next_tick) {
+            w->mod->tick(&w->svc->pub);
+            w->next_tick = mono_ms() + 1000;
+        }
     }
 }
 

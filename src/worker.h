@@ -45,6 +45,7 @@ struct wctx {
     long long               max_requests; /* jitter applied; 0 = no limit */
     int                     draining;
     int64_t                 drain_deadline;
+    int64_t                 next_tick; /* the module's tick() is due */
     struct acceptor        *acc; /* forking and threading modes */
 };
 

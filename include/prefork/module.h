@@ -20,6 +20,8 @@
  *            handle(c)        data is waiting; serve it and say what next
  *            finish(c)        the connection is about to be closed
  *            datagram(d)      one datagram was received (UDP services)
+ *            tick()           about once a second
+ *            reopen()         on USR1, for the module's own files
  *            worker_exit()    the worker is leaving
  *
  * handle() returns PF_CLOSE, PF_MORE or PF_IDLE.  With PF_MORE or PF_IDLE the
@@ -31,7 +33,10 @@
  * silence.
  *
  * In `threading` mode hooks run concurrently in several threads of one
- * process: keep per-connection state in c->data, not in globals.
+ * process: keep per-connection state in c->data, not in globals.  In
+ * `forking` mode the acceptor calls tick() just before each fork and the
+ * child calls worker_exit() as it ends, so what a module buffers is neither
+ * lost with the child nor written twice.
  */
 #ifndef PREFORK_MODULE_H
 #define PREFORK_MODULE_H
@@ -121,6 +126,8 @@ struct pf_conn {
     int                    write_timeout_ms; /* pf_write() stalls this long */
     int                    idle_timeout_ms;  /* parked this long, then closed */
     unsigned long long     requests;         /* handle() calls so far */
+    int                    timed_out; /* set before finish() when the
+                                         idle_timeout_ms ran out */
 };
 
 /* One received datagram and where it came from. */
@@ -143,6 +150,8 @@ struct pf_api {
     ssize_t (*read)(pf_conn *c, void *buf, size_t len);
     int (*write)(pf_conn *c, const void *buf, size_t len);
     int (*reply)(pf_dgram *d, const void *buf, size_t len);
+    int (*write_more)(pf_conn *c, const void *buf, size_t len);
+    int (*sendfile)(pf_conn *c, int fd, off_t offset, size_t len);
 };
 
 /* The descriptor.  Fill it with PF_MODULE_DECLARE; unused hooks stay NULL. */
@@ -170,6 +179,12 @@ struct pf_module {
     void (*finish)(pf_conn *c);
 
     void (*datagram)(pf_dgram *d);
+
+    /* Each worker (or acceptor), about once a second: flush buffers,
+     * expire caches.  In threading mode it runs beside handler threads. */
+    void (*tick)(pf_service *svc);
+    /* Each worker (or acceptor), on USR1: reopen the module's own files. */
+    void (*reopen)(pf_service *svc);
 };
 
 #if defined(__GNUC__)
@@ -224,6 +239,21 @@ static inline ssize_t pf_read(pf_conn *c, void *buf, size_t len)
 static inline int pf_write(pf_conn *c, const void *buf, size_t len)
 {
     return c->api->write(c, buf, len);
+}
+
+/* As pf_write, telling the kernel more follows at once (MSG_MORE), so a
+ * response's head and body leave in the same segments. */
+static inline int pf_write_more(pf_conn *c, const void *buf, size_t len)
+{
+    return c->api->write_more(c, buf, len);
+}
+
+/* Send len bytes of file descriptor fd from offset, zero-copy (sendfile),
+ * waiting up to write_timeout_ms whenever the peer stalls.  Returns 0, or
+ * -1 with errno (a file that shrank meanwhile gives EIO). */
+static inline int pf_sendfile(pf_conn *c, int fd, off_t offset, size_t len)
+{
+    return c->api->sendfile(c, fd, offset, len);
 }
 
 /* Send a datagram back to the sender of d.  Returns 0 or -1 with errno. */
