@@ -1,0 +1,164 @@
+/*
+ * fuzz_http_request.c -- libFuzzer target for the http module's parsers.
+ *
+ * Runs http_parse_request() over the input with several head limits and,
+ * for every head it accepts, the parsers that work on its parts: the target
+ * through http_path_normalize(), Range through http_range_parse() and the
+ * dates through http_date_parse().  Beyond what the sanitizers catch, it
+ * checks the promises the rest of the module relies on and traps when one
+ * breaks:
+ *   - a complete head is no longer than the input or the limit, and every
+ *     string in the request lies inside it;
+ *   - the answer for a prefix of the input, once it is not "incomplete",
+ *     is the answer for the whole input (bytes arriving one at a time or
+ *     all at once are read the same way);
+ *   - a normalised path starts with '/', has no NUL and no "." or ".."
+ *     segment, and no "//";
+ *   - a range is first <= last < size;
+ *   - a parsed date formats and parses back to itself.
+ * Build with ./configure CC=clang --enable-fuzzers; run with the seed
+ * corpus in tests/fuzz/corpus_http/.
+ */
+#define _GNU_SOURCE
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "modules/http/date.h"
+#include "modules/http/path.h"
+#include "modules/http/range.h"
+#include "modules/http/request.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check(int ok)
+{
+    if (!ok)
+        __builtin_trap();
+}
+
+/* s is absent, or lies inside buf[0..n). */
+static void check_str(struct http_str s, const char *buf, size_t n)
+{
+    if (s.p == NULL) {
+        check(s.len == 0);
+        return;
+    }
+    check(s.p >= buf && s.len <= n && (size_t)(s.p - buf) <= n - s.len);
+}
+
+static void check_path(const struct http_request *req)
+{
+    char out[256];
+    int  rc =
+        http_path_normalize(req->target.p, req->target.len, out, sizeof(out));
+    size_t n;
+
+    check(rc == 0 || rc == -400 || rc == -414);
+    if (rc != 0)
+        return;
+    n = strnlen(out, sizeof(out));
+    check(n < sizeof(out) && out[0] == '/');
+    check(strstr(out, "/../") == NULL && strstr(out, "/./") == NULL);
+    check(strstr(out, "//") == NULL);
+    check(!(n >= 2 && strcmp(out + n - 2, "/.") == 0));
+    check(!(n >= 3 && strcmp(out + n - 3, "/..") == 0));
+    /* The whole decoded path must also fit in a buffer of its own size. */
+    {
+        char exact[256];
+
+        check(http_path_normalize(req->target.p, req->target.len, exact,
+                                  n + 1) == 0);
+        check(strcmp(exact, out) == 0);
+        check(http_path_normalize(req->target.p, req->target.len, exact, n) ==
+              -414);
+    }
+}
+
+static void check_range(struct http_str r)
+{
+    static const off_t sizes[] = {0, 1, 10, 1000, (off_t)1 << 40};
+    size_t             i;
+
+    if (r.p == NULL)
+        return;
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        off_t first = -7, last = -7;
+        int   rc = http_range_parse(r.p, r.len, sizes[i], &first, &last);
+
+        check(rc >= -1 && rc <= 1);
+        if (rc == 1)
+            check(0 <= first && first <= last && last < sizes[i]);
+        else
+            check(first == -7 && last == -7);
+    }
+}
+
+static void check_date(struct http_str d)
+{
+    char   buf[HTTP_DATE_LEN + 1];
+    time_t t, u;
+
+    if (d.p == NULL || http_date_parse(d.p, d.len, &t) < 0)
+        return;
+    http_date_format(t, buf);
+    check(strlen(buf) == HTTP_DATE_LEN);
+    check(http_date_parse(buf, HTTP_DATE_LEN, &u) == 0 && u == t);
+}
+
+static void one_limit(const char *buf, size_t size, size_t max_head)
+{
+    struct http_request req;
+    int                 rc = http_parse_request(buf, size, max_head, &req);
+
+    if (rc == 0) {
+        check(size < max_head);
+    } else if (rc < 0) {
+        check(rc == -400 || rc == -414 || rc == -431 || rc == -501 ||
+              rc == -505);
+    }
+    /* A decided prefix decides the whole. */
+    if (size > 0) {
+        struct http_request pre;
+        size_t              cut = size / 2 + (size & 1);
+        int                 prc = http_parse_request(buf, cut, max_head, &pre);
+
+        check(prc == 0 || prc == rc);
+    }
+    if (rc <= 0)
+        return;
+    check((size_t)rc <= size && (size_t)rc <= max_head);
+    check(http_parse_request(buf, (size_t)rc, max_head, &req) == rc);
+    check(req.minor == 0 || req.minor == 1);
+    check(req.keep_alive == 0 || req.keep_alive == 1);
+    check(!(req.chunked && req.has_length));
+    check(req.target.len > 0);
+    check_str(req.method_str, buf, (size_t)rc);
+    check_str(req.target, buf, (size_t)rc);
+    check_str(req.host, buf, (size_t)rc);
+    check_str(req.range, buf, (size_t)rc);
+    check_str(req.if_modified_since, buf, (size_t)rc);
+    check_str(req.if_none_match, buf, (size_t)rc);
+    check_str(req.user_agent, buf, (size_t)rc);
+    check_str(req.referer, buf, (size_t)rc);
+    check_path(&req);
+    check_range(req.range);
+    check_date(req.if_modified_since);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const size_t limits[] = {16, 100, 1024, 8192, 65536};
+    size_t              i;
+
+    for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+        one_limit((const char *)data, size, limits[i]);
+    /* The value parsers also take raw input, not only what the request
+     * parser lets through. */
+    check_range((struct http_str){(const char *)data, size});
+    check_date((struct http_str){(const char *)data, size});
+    return 0;
+}
