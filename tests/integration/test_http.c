@@ -369,7 +369,9 @@ static int read_resp(struct conn *c, struct resp *r, int no_body, int ms)
     int         n;
 
     memset(r, 0, sizeof *r);
-    while ((end = memmem(c->buf, c->len, "\r\n\r\n", 4)) == NULL) {
+    /* c->buf is NULL until the first read: memmem must not see it. */
+    while ((end = c->len > 0 ? memmem(c->buf, c->len, "\r\n\r\n", 4)
+                             : NULL) == NULL) {
         if (c->len > 65536)
             return resp_fail(r, "a response head over 64 KiB");
         n = conn_fill(c, deadline);

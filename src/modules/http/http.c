@@ -444,10 +444,15 @@ static int fill(pf_conn *c)
     int               got = 0;
 
     while (hc->len < hc->cap) {
-        n = recv(c->fd, hc->buf + hc->len, hc->cap - hc->len, MSG_DONTWAIT);
+        size_t room = hc->cap - hc->len;
+        n = recv(c->fd, hc->buf + hc->len, room, MSG_DONTWAIT);
         if (n > 0) {
             hc->len += (size_t)n;
             got = 1;
+            /* A short read emptied the socket: asking again would only
+             * cost a syscall to learn EAGAIN; epoll says when more comes. */
+            if ((size_t)n < room)
+                return 1;
             continue;
         }
         if (n == 0)
