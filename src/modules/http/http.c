@@ -61,8 +61,7 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* --- opening files beneath the root ----------------------------------------
- */
+/* --- opening files beneath the root --------------------------------------- */
 
 static int open_beneath(int dirfd, const char *rel, int flags)
 {
@@ -139,8 +138,7 @@ static int errno_status(int err)
     }
 }
 
-/* --- answering
- * ----------------------------------------------------------------- */
+/* --- answering ------------------------------------------------------------ */
 
 static int keep_value(const struct http_request *req, int close)
 {
@@ -373,8 +371,7 @@ static void answer(pf_conn *c, const struct http_request *req,
     serve_path(c, req, o, path);
 }
 
-/* --- reading requests --------------------------------------------------------
- */
+/* --- reading requests ----------------------------------------------------- */
 
 static void log_request(pf_conn *c, const struct http_request *req,
                         const struct outcome *o)
@@ -522,8 +519,7 @@ static int http_handle(pf_conn *c)
     return wait_more(c);
 }
 
-/* --- connection and process hooks
- * ---------------------------------------------- */
+/* --- connection and process hooks ----------------------------------------- */
 
 static int http_setup(pf_conn *c)
 {
