@@ -212,7 +212,8 @@ void conn_serve(struct conn *c, const struct pf_module *m)
         return;
     }
     while (next != PF_CLOSE) {
-        if (wait_fd(c->pub.fd, POLLIN, c->pub.idle_timeout_ms) == -1) {
+        short want = next == PF_WRITE ? POLLOUT : POLLIN;
+        if (wait_fd(c->pub.fd, want, c->pub.idle_timeout_ms) == -1) {
             c->pub.timed_out = errno == ETIMEDOUT;
             break;
         }

@@ -149,19 +149,33 @@ static void conn_close(struct wctx *w, struct conn *c)
     conn_free(c);
 }
 
-/* Hand c back to the loop until it is readable or its idle time is up. */
-static void conn_park(struct wctx *w, struct conn *c, int next)
+/* Hand c back to the loop until it is readable (writable, for PF_WRITE)
+ * or its idle time is up.  Returns 0, or -1 when c had to be closed. */
+static int conn_park(struct wctx *w, struct conn *c, int next)
 {
+    unsigned want = next == PF_WRITE ? EPOLLOUT : EPOLLIN;
+
+    if (want != c->events) {
+        struct epoll_event ev = {.events = want, .data.ptr = &c->tag};
+        if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->pub.fd, &ev) == -1) {
+            log_syserr(w->svc->sc->name, "epoll_ctl(connection)");
+            conn_close(w, c);
+            return -1;
+        }
+        c->events = want;
+    }
     c->next = next;
     if (c->pub.idle_timeout_ms <= 0) {
         timerheap_remove(&w->timers, &c->timer);
-        return;
+        return 0;
     }
     if (timerheap_set(&w->timers, &c->timer,
                       mono_ms() + c->pub.idle_timeout_ms) == -1) {
         log_error(w->svc->sc->name, "out of memory, closing a connection");
         conn_close(w, c);
+        return -1;
     }
+    return 0;
 }
 
 static int readable_now(int fd)
@@ -188,8 +202,10 @@ static void conn_start(struct wctx *w, struct conn *c)
         conn_free(c);
         return;
     }
+    c->events = EPOLLIN;
     conn_link(w, c);
-    conn_park(w, c, PF_MORE);
+    if (conn_park(w, c, PF_MORE) == -1)
+        return;
     /* Most clients speak first and their bytes are already here: serve
      * them now rather than after another trip through epoll, so that a
      * worker busy with this connection is not waiting in epoll to take

@@ -30,7 +30,11 @@
  * says the connection sits between requests: a graceful shutdown may close
  * it.  PF_MORE says a conversation is under way: a graceful shutdown lets it
  * finish.  Either way the connection is closed after `idle_timeout_ms` of
- * silence.
+ * silence.  PF_WRITE says the module has more to send than the socket took
+ * (write to c->fd without blocking, keep your place in c->data): handle()
+ * is called again once the socket is writable, or the connection is closed
+ * after `idle_timeout_ms` without progress, so a client that reads slowly
+ * holds no worker.
  *
  * In `threading` mode hooks run concurrently in several threads of one
  * process: keep per-connection state in c->data, not in globals.  In
@@ -64,6 +68,7 @@ enum pf_next {
     PF_CLOSE = 0, /* done: finish() and close */
     PF_MORE  = 1, /* mid-conversation: call handle() again when readable */
     PF_IDLE  = 2, /* between requests: as PF_MORE, but may be closed on QUIT */
+    PF_WRITE = 3, /* output is pending: call handle() again when writable */
 };
 
 /* Log levels, the same numbers as syslog(3). */

@@ -19,7 +19,9 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <regex.h>
 #include <signal.h>
@@ -1549,6 +1551,62 @@ Test(http, idle_clients_do_not_block_the_worker, .fini = h_teardown,
     conn_close(&slow);
     conn_close(&idle);
     conn_close(&silent);
+}
+
+/* A client with a tiny receive window that asks for a big file and then
+ * reads nothing: the body waits in the worker's epoll set, not in a
+ * blocked send, and send_timeout ends it. */
+Test(http, slow_reader_does_not_hold_the_worker, .fini = h_teardown,
+     .timeout = 30)
+{
+    static const char  ask[] = "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    struct conn        c;
+    struct resp        r;
+    char               path[512], buf[65536];
+    long long          got = 0, size = 64LL << 20;
+    int64_t            t0, t;
+    ssize_t            n;
+    int                fd, slow, small = 4096;
+
+    start_http(1, "prefork", "send_timeout = 1s\n");
+    fd = open(in_dir(path, sizeof path, "www/big.bin"),
+              O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    cr_assert(fd >= 0 && ftruncate(fd, size) == 0, "big.bin: %s",
+              strerror(errno));
+    close(fd);
+    slow = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert(slow >= 0);
+    setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(slow, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(h_send_all(slow, ask, strlen(ask), IO_MS), 0);
+    h_sleep_ms(300); /* the worker has filled what the socket takes */
+
+    t0 = h_now_ms();
+    conn_open(&c);
+    send_req(&c, "GET", "/index.html", NULL);
+    cr_assert_eq(read_resp(&c, &r, 0, 3000), 0,
+                 "a client that reads nothing held the only worker: %s",
+                 r.why);
+    t = h_now_ms() - t0;
+    cr_expect(t < 1000, "the second client waited %lld ms", (long long)t);
+    check_file(&r, index_html, strlen(index_html), NULL, "the second client");
+    resp_free(&r);
+    conn_close(&c);
+
+    /* Past send_timeout the server drops the slow reader: reading now
+     * finds the end well before 64 MiB. */
+    h_sleep_ms(2000);
+    t0 = h_now_ms();
+    while (h_now_ms() - t0 < 10000 &&
+           (n = recv(slow, buf, sizeof buf, 0)) > 0)
+        got += n;
+    close(slow);
+    cr_assert(got < size, "all %lld bytes arrived: send_timeout did not end "
+                          "the stalled response", got);
+    cr_assert(h_now_ms() - t0 < 10000, "the stalled response never ended");
 }
 
 /* --- robustness ----------------------------------------------------------- */

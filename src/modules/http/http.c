@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -45,6 +46,9 @@ struct http_conn {
     int64_t   head_deadline; /* mono ms the current head must be in by */
     long long discard;       /* body bytes still to read and drop */
     int       close;         /* answer what is in flight, then close */
+    int       file;          /* a body being sent, or -1 */
+    off_t     off;           /* where the rest of it starts */
+    size_t    left;          /* how much of it is left */
 };
 
 /* One request's outcome, for the access log. */
@@ -260,12 +264,42 @@ static void send_file(pf_conn *c, const struct http_request *req,
             hc->close = 1;
         return;
     }
-    if (pf_write_more(c, h.buf, h.len) == -1 ||
-        pf_sendfile(c, fd, first, (size_t)len) == -1) {
-        hc->close = 1; /* a partial body: the client cannot trust more */
+    if (pf_write_more(c, h.buf, h.len) == -1) {
+        hc->close = 1;
         return;
     }
+    /* The body goes out from handle() as the socket takes it: the
+     * connection now owns the file. */
+    hc->file = fd;
+    hc->off = first;
+    hc->left = (size_t)len;
     o->bytes = len;
+}
+
+/* Send what the socket takes of the pending body.  Returns 1 while some is
+ * left, 0 when it is all out (or the connection must close). */
+static int send_body(pf_conn *c)
+{
+    struct http_conn *hc = c->data;
+    ssize_t           n;
+
+    while (hc->left > 0) {
+        n = sendfile(c->fd, hc->file, &hc->off, hc->left);
+        if (n > 0) {
+            hc->left -= (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 1;
+        hc->close = 1; /* a short body (the file shrank) or a dead peer */
+        break;
+    }
+    close(hc->file);
+    hc->file = -1;
+    hc->left = 0;
+    return 0;
 }
 
 /* A redirect to the same path with '/' added, the query kept. */
@@ -301,7 +335,8 @@ static void serve_dir(pf_conn *c, const struct http_request *req,
         fd = open_in_root(hs, rel, O_RDONLY | O_NONBLOCK);
     if (fd != -1 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
         send_file(c, req, o, fd, &st, hs->conf->index);
-        close(fd);
+        if (hc->file != fd)
+            close(fd);
         return;
     }
     if (fd != -1)
@@ -350,7 +385,8 @@ static void serve_path(pf_conn *c, const struct http_request *req,
     } else {
         send_file(c, req, o, fd, &st, path);
     }
-    close(fd);
+    if (((struct http_conn *)c->data)->file != fd)
+        close(fd);
 }
 
 static void answer(pf_conn *c, const struct http_request *req,
@@ -493,6 +529,10 @@ static int http_handle(pf_conn *c)
 
     eof = fill(c) == -1;
     for (;;) {
+        if (hc->left > 0 && send_body(c)) {
+            c->idle_timeout_ms = (int)hs->conf->send_timeout;
+            return PF_WRITE;
+        }
         if (hc->discard > 0) {
             discard_body(hc);
             if (hc->discard > 0)
@@ -510,6 +550,8 @@ static int http_handle(pf_conn *c)
         }
         hc->head_deadline = 0;
         serve_one(c, &req, (size_t)r);
+        if (hc->left > 0)
+            continue; /* send it before reading on */
         /* The buffer was full: read what waited behind it. */
         if (!eof && hc->len < hc->cap && fill(c) == -1)
             eof = 1;
@@ -528,6 +570,7 @@ static int http_setup(pf_conn *c)
 
     if (hc == NULL)
         return -1;
+    hc->file = -1;
     hc->cap = (size_t)hs->conf->max_header_size;
     hc->buf = malloc(hc->cap);
     if (hc->buf == NULL) {
@@ -544,8 +587,10 @@ static void http_finish(pf_conn *c)
     struct http_conn *hc = c->data;
 
     /* A head that never finished arriving gets its 408. */
-    if (c->timed_out && hc->len > 0 && !hc->close)
+    if (c->timed_out && hc->len > 0 && !hc->close && hc->left == 0)
         reject(c, 408);
+    if (hc->file != -1)
+        close(hc->file);
     free(hc->buf);
     free(hc);
     c->data = NULL;
@@ -672,6 +717,13 @@ static const struct pf_key http_keys[] = {
      .max = 3600000,
      .offset = offsetof(struct http_conf, header_timeout),
      .help = "time allowed for a request head to arrive"},
+    {.name = "send_timeout",
+     .type = PF_KEY_DURATION,
+     .def = "60s",
+     .min = 1,
+     .max = 3600000,
+     .offset = offsetof(struct http_conf, send_timeout),
+     .help = "time a client may take to accept more of a response"},
     {.name = "max_header_size",
      .type = PF_KEY_SIZE,
      .def = "8k",

@@ -20,6 +20,7 @@ struct http_conf {
     char     *access_log;
     long long keepalive_timeout; /* ms */
     long long header_timeout;    /* ms */
+    long long send_timeout;      /* ms */
     long long max_header_size;   /* bytes */
     int       autoindex;
 };
