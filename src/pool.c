@@ -81,13 +81,11 @@ static struct worker *worker_add(struct master *m)
     return w;
 }
 
-static long long requests_limit(const struct config *cfg)
+long long pool_requests_limit(long long max, long long jitter, long r)
 {
-    if (cfg->max_requests == 0)
+    if (max == 0)
         return 0;
-    if (cfg->max_requests_jitter == 0)
-        return cfg->max_requests;
-    return cfg->max_requests + random() % (cfg->max_requests_jitter + 1);
+    return max + (jitter > 0 ? r % (jitter + 1) : 0);
 }
 
 /* In the child: keep only what this worker needs, then become it. */
@@ -108,7 +106,9 @@ __attribute__((noreturn)) static void become_worker(struct master *m,
 
 int pool_spawn(struct master *m, struct service *s)
 {
-    long long maxreq = requests_limit(m->cur->cfg);
+    const struct config *cfg = m->cur->cfg;
+    long long maxreq = pool_requests_limit(cfg->max_requests,
+                                           cfg->max_requests_jitter, random());
     struct worker *w;
     int slot;
     pid_t pid;

@@ -29,6 +29,11 @@ int pool_decide(const struct pool_limits *l, int live, int idle, int *rate);
  * 0 for the first, then 100 ms doubling to 30 s. */
 int64_t pool_backoff_ms(int failures);
 
+/* The number of connections a new worker serves before it is replaced:
+ * max plus r reduced to 0..jitter, so that workers started together do
+ * not all recycle together; 0 (no limit) when max is 0.  r is random(). */
+long long pool_requests_limit(long long max, long long jitter, long r);
+
 /* A worker that dies sooner than this after its start counts as failing. */
 #define POOL_EARLY_DEATH_MS 1000
 

@@ -9,11 +9,13 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -386,4 +388,46 @@ Test(signals, hup_applies_a_changed_module_key, .fini = h_teardown,
     cr_assert(closed_when_idle(port, 3000),
               "idle_timeout = 300ms from the reload was not applied%s",
               h_diag(&srv));
+}
+
+/* error_log = syslog: lines go to /dev/log.  Runs only where no syslog
+ * daemon owns /dev/log, so the test can stand in for one. */
+Test(signals, error_log_to_syslog, .fini = h_teardown, .timeout = 20)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = "/dev/log"};
+    char               buf[2048];
+    int                fd, port = tcp_port(), found = 0;
+    int64_t            t0;
+    ssize_t            n;
+
+    if (geteuid() != 0 || access("/dev/log", F_OK) == 0)
+        cr_skip_test("needs root and no syslog daemon on /dev/log");
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    cr_assert(fd >= 0);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0, "bind: %s",
+                 strerror(errno));
+    cr_assert_eq(h_init(&srv), 0);
+    h_write_file(srv.conf,
+                 "[server]\npidfile = %s\nerror_log = syslog\n"
+                 "module_path = %s\n[echo]\nmodule = echo\n"
+                 "listen = %s:%d\nworkers = 1\n",
+                 srv.pidfile, H_MODDIR, LO, port);
+    if (h_start(&srv) != 0) {
+        unlink("/dev/log");
+        cr_assert_fail("prefork did not start%s", h_diag(&srv));
+    }
+    t0 = h_now_ms();
+    while (!found && h_now_ms() - t0 < 5000) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 500) != 1)
+            continue;
+        n = recv(fd, buf, sizeof buf - 1, 0);
+        if (n <= 0)
+            break;
+        buf[n] = '\0';
+        found = strstr(buf, "prefork") != NULL && strstr(buf, "started");
+    }
+    unlink("/dev/log");
+    close(fd);
+    cr_assert(found, "no 'started' line reached /dev/log");
 }

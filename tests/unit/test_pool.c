@@ -72,3 +72,20 @@ Test(pool, backoff_starts_at_once_then_doubles_to_thirty_seconds)
     cr_assert_eq(pool_backoff_ms(12), 30000);
     cr_assert_eq(pool_backoff_ms(1000), 30000);
 }
+
+Test(pool, max_requests_jitter_spreads_the_limits)
+{
+    int seen[11] = {0}, distinct = 0;
+    long r;
+
+    cr_assert_eq(pool_requests_limit(0, 10, 12345), 0, "0 means no limit");
+    cr_assert_eq(pool_requests_limit(100, 0, 12345), 100);
+    for (r = 0; r < 1000; r++) {
+        long long n = pool_requests_limit(100, 10, r * 7919);
+        cr_assert(n >= 100 && n <= 110, "%lld outside 100..110", n);
+        seen[n - 100]++;
+    }
+    for (r = 0; r < 11; r++)
+        distinct += seen[r] > 0;
+    cr_assert_eq(distinct, 11, "every value 100..110 should occur");
+}
