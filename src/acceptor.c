@@ -33,13 +33,13 @@
 #define ACCEPTOR_EXIT_TIMEOUT 3
 
 struct job {
-    struct acceptor *a;
-    struct wctx     *w;
-    struct conn     *c;   /* a connection, or ... */
-    pf_dgram         d;   /* ... a datagram, with its copied bytes */
+    struct acceptor        *a;
+    struct wctx            *w;
+    struct conn            *c; /* a connection, or ... */
+    pf_dgram                d; /* ... a datagram, with its copied bytes */
     struct sockaddr_storage peer;
-    unsigned         idx; /* its entry in a->started */
-    char             buf[];
+    unsigned                idx; /* its entry in a->started */
+    char                    buf[];
 };
 
 struct acceptor {
@@ -69,8 +69,8 @@ static int entry_take(struct acceptor *a, int64_t now)
 int acceptor_init(struct wctx *w)
 {
     const struct service_conf *sc = w->svc->sc;
-    struct epoll_event ev;
-    struct acceptor *a = calloc(1, sizeof(*a));
+    struct epoll_event         ev;
+    struct acceptor           *a = calloc(1, sizeof(*a));
 
     if (a == NULL)
         return -1;
@@ -114,11 +114,11 @@ fail:
  * datagram child replies through). */
 static void child_reset(struct wctx *w, int keep)
 {
-    static const int sigs[] = {SIGTERM, SIGINT,  SIGQUIT, SIGUSR1,
-                               SIGCHLD, SIGHUP,  SIGTTIN, SIGTTOU, SIGUSR2};
-    pid_t parent = getppid();
-    sigset_t none;
-    size_t i;
+    static const int sigs[] = {SIGTERM, SIGINT,  SIGQUIT, SIGUSR1, SIGCHLD,
+                               SIGHUP,  SIGTTIN, SIGTTOU, SIGUSR2};
+    pid_t            parent = getppid();
+    sigset_t         none;
+    size_t           i;
 
     for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
         signal(sigs[i], SIG_DFL);
@@ -147,8 +147,8 @@ static int fork_job(struct wctx *w, void (*fn)(struct wctx *, void *),
                     void *arg, int keep)
 {
     struct acceptor *a = w->acc;
-    int idx = entry_take(a, mono_ms());
-    pid_t pid;
+    int              idx = entry_take(a, mono_ms());
+    pid_t            pid;
 
     if (idx == -1)
         return -1;
@@ -187,9 +187,9 @@ static void serve_dgram_fn(struct wctx *w, void *arg)
 
 static void *thread_main(void *arg)
 {
-    struct job *j = arg;
+    struct job      *j = arg;
     struct acceptor *a = j->a;
-    uint64_t one = 1;
+    uint64_t         one = 1;
 
     if (j->c != NULL)
         conn_serve(j->c, j->w->mod);
@@ -208,9 +208,9 @@ static void *thread_main(void *arg)
 static int thread_job(struct wctx *w, struct job *j)
 {
     struct acceptor *a = w->acc;
-    pthread_attr_t attr;
-    pthread_t t;
-    int idx, r;
+    pthread_attr_t   attr;
+    pthread_t        t;
+    int              idx, r;
 
     pthread_mutex_lock(&a->mu);
     idx = entry_take(a, mono_ms());
@@ -264,8 +264,13 @@ int acceptor_conn(struct wctx *w, struct conn *c)
 int acceptor_dgram(struct wctx *w, int fd, const void *buf, size_t len,
                    const struct sockaddr *peer, socklen_t peerlen)
 {
-    pf_dgram d = {.api = &host_api, .svc = &w->svc->pub, .fd = fd,
-                  .buf = buf, .len = len, .peer = peer, .peerlen = peerlen};
+    pf_dgram    d = {.api = &host_api,
+                     .svc = &w->svc->pub,
+                     .fd = fd,
+                     .buf = buf,
+                     .len = len,
+                     .peer = peer,
+                     .peerlen = peerlen};
     struct job *j;
 
     if (w->acc->forking)
@@ -291,9 +296,9 @@ int acceptor_dgram(struct wctx *w, int fd, const void *buf, size_t len,
 static void reap_children(struct wctx *w)
 {
     struct acceptor *a = w->acc;
-    int status;
-    unsigned i;
-    pid_t pid;
+    int              status;
+    unsigned         i;
+    pid_t            pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         for (i = 0; i < a->cap; i++)
@@ -313,8 +318,8 @@ static void reap_children(struct wctx *w)
 static void kill_stuck_children(struct wctx *w, int64_t now)
 {
     struct acceptor *a = w->acc;
-    long long limit = w->cfg->worker_timeout_ms;
-    unsigned i;
+    long long        limit = w->cfg->worker_timeout_ms;
+    unsigned         i;
 
     for (i = 0; limit > 0 && i < a->cap; i++) {
         if (a->pids[i] == 0 || now - a->started[i] <= limit)
@@ -331,9 +336,9 @@ static void kill_stuck_children(struct wctx *w, int64_t now)
 static void check_stuck_threads(struct wctx *w, int64_t now)
 {
     struct acceptor *a = w->acc;
-    long long limit = w->cfg->worker_timeout_ms;
-    int64_t oldest = 0;
-    unsigned i;
+    long long        limit = w->cfg->worker_timeout_ms;
+    int64_t          oldest = 0;
+    unsigned         i;
 
     if (limit <= 0)
         return;
@@ -354,9 +359,9 @@ static void check_stuck_threads(struct wctx *w, int64_t now)
 void acceptor_poll(struct wctx *w)
 {
     struct acceptor *a = w->acc;
-    int64_t now = mono_ms();
-    uint64_t n;
-    unsigned active;
+    int64_t          now = mono_ms();
+    uint64_t         n;
+    unsigned         active;
 
     if (a->forking) {
         reap_children(w);
@@ -376,7 +381,7 @@ void acceptor_poll(struct wctx *w)
 unsigned acceptor_active(const struct wctx *w)
 {
     struct acceptor *a = w->acc;
-    unsigned n;
+    unsigned         n;
 
     if (a->forking)
         return a->active;
@@ -389,7 +394,7 @@ unsigned acceptor_active(const struct wctx *w)
 void acceptor_kill(struct wctx *w)
 {
     struct acceptor *a = w->acc;
-    unsigned i;
+    unsigned         i;
 
     if (!a->forking)
         return;

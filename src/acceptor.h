@@ -13,12 +13,12 @@ struct wctx;
 struct conn;
 
 /* Set up the mode's state in w (w->acc).  Returns 0 or -1. */
-int  acceptor_init(struct wctx *w);
+int acceptor_init(struct wctx *w);
 /* Hand c over; the acceptor owns it from here.  Returns 0 or -1 (c freed). */
-int  acceptor_conn(struct wctx *w, struct conn *c);
+int acceptor_conn(struct wctx *w, struct conn *c);
 /* Hand a datagram over (copied).  Returns 0 or -1. */
-int  acceptor_dgram(struct wctx *w, int fd, const void *buf, size_t len,
-                    const struct sockaddr *peer, socklen_t peerlen);
+int acceptor_dgram(struct wctx *w, int fd, const void *buf, size_t len,
+                   const struct sockaddr *peer, socklen_t peerlen);
 /* Reap finished children or threads, enforce worker_timeout, update the
  * scoreboard, resume accepting below the cap. */
 void acceptor_poll(struct wctx *w);

@@ -47,8 +47,8 @@
 #define CONFIG_MAX_FILE (1024 * 1024)
 
 #define MAX_POOL 4096
-#define HOUR_MS (60LL * 60 * 1000)
-#define DAY_MS (24 * HOUR_MS)
+#define HOUR_MS  (60LL * 60 * 1000)
+#define DAY_MS   (24 * HOUR_MS)
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 enum ktype {
@@ -1035,9 +1035,8 @@ static char *absolute_dir(const char *dir)
 }
 
 /* Parse buf; with `keep`, return the config even when it has errors. */
-static struct config *load_buffer(const char *buf, size_t len,
-                                  const char *name, const char *dir,
-                                  struct diag *d, int keep)
+static struct config *load_buffer(const char *buf, size_t len, const char *name,
+                                  const char *dir, struct diag *d, int keep)
 {
     struct parse   ps = {.d = d, .first = d->n};
     struct config *cfg;

@@ -27,21 +27,21 @@ struct conf_kv {
 struct module;
 
 struct service_conf {
-    char        *name;
-    int          line; /* of the [name] header */
-    char        *module;
-    int          module_line;
-    struct addr *listen;
-    size_t       nlisten;
-    int          listen_line;
-    enum pf_mode mode;
-    int          workers; /* resolved: the [server] value when not set */
-    int          min_spare, max_spare, max_workers; /* 0 when unset */
-    int          dynamic; /* any of the three above was set */
-    int          max_children;
-    int          threads;
-    int          backlog;
-    int          reuseport;
+    char           *name;
+    int             line; /* of the [name] header */
+    char           *module;
+    int             module_line;
+    struct addr    *listen;
+    size_t          nlisten;
+    int             listen_line;
+    enum pf_mode    mode;
+    int             workers; /* resolved: the [server] value when not set */
+    int             min_spare, max_spare, max_workers; /* 0 when unset */
+    int             dynamic; /* any of the three above was set */
+    int             max_children;
+    int             threads;
+    int             backlog;
+    int             reuseport;
     struct conf_kv *mkeys; /* module keys, in file order */
     size_t          nmkeys;
 

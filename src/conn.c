@@ -29,8 +29,7 @@ host_vlog(const pf_service *svc, int level, const char *fmt, va_list ap)
 
 /* Outside check() a conf error can only be logged. */
 __attribute__((format(printf, 3, 0))) static void
-host_vconf_error(pf_service *svc, const char *key, const char *fmt,
-                 va_list ap)
+host_vconf_error(pf_service *svc, const char *key, const char *fmt, va_list ap)
 {
     char msg[512];
 
@@ -43,8 +42,8 @@ host_vconf_error(pf_service *svc, const char *key, const char *fmt,
 static int wait_fd(int fd, short events, int timeout_ms)
 {
     struct pollfd p = {.fd = fd, .events = events};
-    int64_t deadline = mono_ms() + timeout_ms;
-    int left = timeout_ms > 0 ? timeout_ms : -1, r;
+    int64_t       deadline = mono_ms() + timeout_ms;
+    int           left = timeout_ms > 0 ? timeout_ms : -1, r;
 
     for (;;) {
         r = poll(&p, 1, left);
@@ -86,7 +85,7 @@ static ssize_t host_read(pf_conn *c, void *buf, size_t len)
 static int write_flags(pf_conn *c, const void *buf, size_t len, int flags)
 {
     const char *p = buf;
-    ssize_t n;
+    ssize_t     n;
 
     while (len > 0) {
         n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT | flags);

@@ -26,8 +26,8 @@ struct ev_tag {
 struct conn {
     struct ev_tag           tag; /* EV_CONN; first, epoll data points here */
     struct pf_conn          pub;
-    struct timer            timer; /* idle deadline while parked */
-    int                     next;  /* PF_MORE, PF_IDLE or PF_WRITE */
+    struct timer            timer;  /* idle deadline while parked */
+    int                     next;   /* PF_MORE, PF_IDLE or PF_WRITE */
     unsigned                events; /* what epoll watches: EPOLLIN/OUT */
     struct sockaddr_storage peer;
     struct conn            *prev_c, *next_c; /* the worker's list */

@@ -103,7 +103,7 @@ static int lookup(const char *user, const char *group, uid_t *uid, gid_t *gid,
                 errbuf_set(err, errlen, "no such user '%s'", user);
             else
                 errbuf_set(err, errlen, "cannot look up user '%s': %s", user,
-                       strerror(errno));
+                           strerror(errno));
             return -1;
         }
         *uid = pw->pw_uid;
@@ -117,7 +117,7 @@ static int lookup(const char *user, const char *group, uid_t *uid, gid_t *gid,
                 errbuf_set(err, errlen, "no such group '%s'", group);
             else
                 errbuf_set(err, errlen, "cannot look up group '%s': %s", group,
-                       strerror(errno));
+                           strerror(errno));
             return -1;
         }
         *gid = gr->gr_gid;

@@ -16,7 +16,10 @@ struct diag {
     size_t n;
 };
 
-#define DIAG_INIT {NULL, 0}
+#define DIAG_INIT                                                              \
+    {                                                                          \
+        NULL, 0                                                                \
+    }
 
 /* Append "file:line: message"; "file: message" when line is 0, and the
  * message alone when file is NULL.  The list owns a copy of the text. */

@@ -48,8 +48,9 @@ static int parse_unix(const char *text, const char *path, const char *dir,
     } else {
         if (dir == NULL || *dir != '/') {
             if (getcwd(cwd, sizeof(cwd)) == NULL) {
-                errbuf_set(err, errlen, "'%s': cannot resolve relative path: %s",
-                       text, strerror(errno));
+                errbuf_set(err, errlen,
+                           "'%s': cannot resolve relative path: %s", text,
+                           strerror(errno));
                 return -1;
             }
         }
@@ -63,7 +64,7 @@ static int parse_unix(const char *text, const char *path, const char *dir,
     }
     if (n < 0 || (size_t)n >= sizeof(sun->sun_path)) {
         errbuf_set(err, errlen, "'%s': socket path longer than %zu bytes", text,
-               sizeof(sun->sun_path) - 1);
+                   sizeof(sun->sun_path) - 1);
         return -1;
     }
     out->kind = ADDR_UNIX;
@@ -102,7 +103,8 @@ static int split_hostport(const char *text, char *buf, char **host, char **port,
         char *close = strchr(buf, ']');
 
         if (close == NULL) {
-            errbuf_set(err, errlen, "'%s': missing ']' after IPv6 address", text);
+            errbuf_set(err, errlen, "'%s': missing ']' after IPv6 address",
+                       text);
             return -1;
         }
         if (close[1] != ':') {
@@ -121,15 +123,16 @@ static int split_hostport(const char *text, char *buf, char **host, char **port,
     }
     colon = strrchr(buf, ':');
     if (colon == NULL) {
-        errbuf_set(err, errlen, "'%s': missing port (expected HOST:PORT)", text);
+        errbuf_set(err, errlen, "'%s': missing port (expected HOST:PORT)",
+                   text);
         return -1;
     }
     *colon = '\0';
     if (strchr(buf, ':') != NULL) {
         errbuf_set(err, errlen,
-               "'%s': an IPv6 address must be in brackets, "
-               "as in [::1]:PORT",
-               text);
+                   "'%s': an IPv6 address must be in brackets, "
+                   "as in [::1]:PORT",
+                   text);
         return -1;
     }
     *host = buf;
@@ -158,10 +161,10 @@ static int resolve(const char *text, const char *host, const char *port,
     if (rc != 0) {
         if (bracketed && rc != EAI_SYSTEM && rc != EAI_MEMORY)
             errbuf_set(err, errlen, "'%s': '%s' is not an IPv6 address", text,
-                   name);
+                       name);
         else
             errbuf_set(err, errlen, "'%s': cannot resolve '%s': %s", text, name,
-                   rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+                       rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
         return -1;
     }
     if (res->ai_addrlen > sizeof(out->ss)) {
@@ -223,9 +226,9 @@ int addr_parse(const char *text, const char *dir, struct addr *out, char *err,
         rest = text + 6;
     } else if (strstr(text, "://") != NULL) {
         errbuf_set(err, errlen,
-               "'%s': unknown scheme (use tcp://, udp:// or "
-               "unix:)",
-               text);
+                   "'%s': unknown scheme (use tcp://, udp:// or "
+                   "unix:)",
+                   text);
         return -1;
     }
     if (strlen(rest) >= sizeof(buf)) {
@@ -238,7 +241,7 @@ int addr_parse(const char *text, const char *dir, struct addr *out, char *err,
     for (const char *p = host; *p != '\0'; p++) {
         if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p)) {
             errbuf_set(err, errlen, "'%s': space or control character in host",
-                   text);
+                       text);
             return -1;
         }
     }
@@ -248,7 +251,7 @@ int addr_parse(const char *text, const char *dir, struct addr *out, char *err,
     }
     if (parse_port(port) == -1) {
         errbuf_set(err, errlen, "'%s': port must be a number from 1 to 65535",
-               text);
+                   text);
         return -1;
     }
     if (resolve(text, host, port, bracketed, out, err, errlen) == -1)
@@ -281,7 +284,8 @@ static int add_one(char *item, const char *dir, struct addr *v, size_t *n,
     /* The second bind would fail with EADDRINUSE; say why here instead. */
     for (size_t i = 0; i < *n; i++) {
         if (strcmp(v[i].text, v[*n].text) == 0) {
-            errbuf_set(err, errlen, "'%s': %s is listed twice", item, v[i].text);
+            errbuf_set(err, errlen, "'%s': %s is listed twice", item,
+                       v[i].text);
             return -1;
         }
     }
@@ -350,7 +354,8 @@ static int clear_unix_path(const struct addr *a, char *err, size_t errlen)
         return -1;
     }
     if (!S_ISSOCK(st.st_mode)) {
-        errbuf_set(err, errlen, "%s: the file exists and is not a socket", a->text);
+        errbuf_set(err, errlen, "%s: the file exists and is not a socket",
+                   a->text);
         return -1;
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -364,8 +369,8 @@ static int clear_unix_path(const struct addr *a, char *err, size_t errlen)
     if (rc == -1 && errno == ECONNREFUSED) {
         close(fd);
         if (unlink(sun->sun_path) == -1 && errno != ENOENT) {
-            errbuf_set(err, errlen, "%s: cannot remove stale socket: %s", a->text,
-                   strerror(errno));
+            errbuf_set(err, errlen, "%s: cannot remove stale socket: %s",
+                       a->text, strerror(errno));
             return -1;
         }
         return 0;
@@ -378,7 +383,7 @@ static int clear_unix_path(const struct addr *a, char *err, size_t errlen)
         return -1;
     }
     errbuf_set(err, errlen, "%s: cannot probe existing socket: %s", a->text,
-           strerror(errno));
+               strerror(errno));
     return -1;
 }
 
@@ -414,7 +419,7 @@ static int set_options(int fd, const struct addr *a, int reuseport, char *err,
         what = "IPV6_V6ONLY";
     if (what != NULL) {
         errbuf_set(err, errlen, "%s: setsockopt %s: %s", a->text, what,
-               strerror(errno));
+                   strerror(errno));
         return -1;
     }
     if (a->kind == ADDR_UDP)
@@ -430,7 +435,7 @@ int listener_open(const struct addr *a, int backlog, int reuseport, char *err,
 
     if (a->kind == ADDR_UNIX && reuseport) {
         errbuf_set(err, errlen, "%s: reuseport needs a TCP or UDP address",
-               a->text);
+                   a->text);
         return -1;
     }
     if (a->kind == ADDR_UNIX && clear_unix_path(a, err, errlen) == -1)

@@ -14,14 +14,14 @@
 
 /* Open target ("stderr", "syslog" or a path).  Returns 0, or -1 with the
  * reason printed to stderr (where else?).  Until called, logs go to stderr. */
-int  log_open(const char *target, int level);
+int log_open(const char *target, int level);
 /* Reopen the same target (USR1).  Returns 0 or -1 (and keeps the old one). */
-int  log_reopen(void);
-void log_close(void);
-int  log_level_parse(const char *name); /* -1 when unknown */
+int         log_reopen(void);
+void        log_close(void);
+int         log_level_parse(const char *name); /* -1 when unknown */
 const char *log_level_name(int level);
 /* The descriptor of a file log, or -1; the worker keeps it across fork. */
-int  log_fd(void);
+int log_fd(void);
 
 /* svc may be NULL.  err, when nonzero, appends ": strerror(err)". */
 void log_at(int level, const char *svc, int err, const char *fmt, ...)

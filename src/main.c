@@ -53,9 +53,9 @@ static void usage(FILE *out)
  * binding.  Prints every problem; returns NULL on any. */
 static struct config *load_checked(const char *path)
 {
-    struct diag d = DIAG_INIT;
+    struct diag    d = DIAG_INIT;
     struct config *cfg;
-    size_t i;
+    size_t         i;
 
     cfg = config_prepare(path, &d);
     for (i = 0; i < d.n; i++)
@@ -66,19 +66,21 @@ static struct config *load_checked(const char *path)
 
 static int send_control(const char *path, const char *what)
 {
-    struct diag d = DIAG_INIT;
+    struct diag    d = DIAG_INIT;
     struct config *cfg;
-    char err[256];
-    size_t i;
-    pid_t pid;
-    int sig = 0;
+    char           err[256];
+    size_t         i;
+    pid_t          pid;
+    int            sig = 0;
 
     for (i = 0; i < sizeof(control_signals) / sizeof(control_signals[0]); i++)
         if (strcmp(control_signals[i].name, what) == 0)
             sig = control_signals[i].sig;
     if (sig == 0) {
-        fprintf(stderr, "prefork: -s: unknown signal '%s' "
-                        "(use stop, quit, reload or reopen)\n", what);
+        fprintf(stderr,
+                "prefork: -s: unknown signal '%s' "
+                "(use stop, quit, reload or reopen)\n",
+                what);
         return 2;
     }
     cfg = config_load(path, &d);
@@ -88,8 +90,10 @@ static int send_control(const char *path, const char *what)
     if (cfg == NULL)
         return 1;
     if (cfg->pidfile == NULL) {
-        fprintf(stderr, "prefork: %s sets no pidfile: cannot find the "
-                        "master\n", path);
+        fprintf(stderr,
+                "prefork: %s sets no pidfile: cannot find the "
+                "master\n",
+                path);
         config_free(cfg);
         return 1;
     }
@@ -108,8 +112,8 @@ static int send_control(const char *path, const char *what)
 
 int main(int argc, char **argv)
 {
-    const char *path = DEFAULT_CONF, *control = NULL;
-    int test = 0, foreground = 0, opt;
+    const char    *path = DEFAULT_CONF, *control = NULL;
+    int            test = 0, foreground = 0, opt;
     struct config *cfg;
 
     while ((opt = getopt(argc, argv, ":c:ts:fVh")) != -1) {

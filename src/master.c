@@ -38,7 +38,7 @@ static const struct {
     volatile sig_atomic_t *flag;
 } master_signals[] = {
     {SIGTERM, &sig_term}, /* fast shutdown */
-    {SIGINT, &sig_term},
+    {SIGINT, &sig_term},  /* fast shutdown, from a terminal */
     {SIGQUIT, &sig_quit}, /* graceful shutdown */
     {SIGHUP, &sig_hup},   /* reload */
     {SIGUSR1, &sig_usr1}, /* reopen logs */
@@ -60,8 +60,8 @@ static void on_signal(int sig)
 static int signals_init(void)
 {
     struct sigaction sa;
-    sigset_t block;
-    size_t i;
+    sigset_t         block;
+    size_t           i;
 
     sigemptyset(&block);
     for (i = 0; i < NSIGNALS; i++)
@@ -89,9 +89,9 @@ static int signals_init(void)
 /* Sleep until a signal arrives or `until` (mono ms) passes. */
 static void master_wait(int64_t until)
 {
-    sigset_t none;
+    sigset_t        none;
     struct timespec ts;
-    int64_t left = until - mono_ms();
+    int64_t         left = until - mono_ms();
 
     if (left < 0)
         left = 0;
@@ -108,8 +108,8 @@ static void signal_workers(struct master *m, int sig)
 
     for (i = 0; i < m->nw; i++)
         if (kill(m->w[i].pid, sig) == -1 && errno != ESRCH)
-            log_syswarn(m->w[i].svc->sc->name, "kill(%d, %d)",
-                        (int)m->w[i].pid, sig);
+            log_syswarn(m->w[i].svc->sc->name, "kill(%d, %d)", (int)m->w[i].pid,
+                        sig);
 }
 
 /* Free reloaded-away generations whose last worker has gone. */
@@ -133,9 +133,9 @@ static void release_old(struct master *m)
 static void reap(struct master *m)
 {
     int64_t now = mono_ms();
-    int status;
-    pid_t pid;
-    size_t i;
+    int     status;
+    pid_t   pid;
+    size_t  i;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         for (i = 0; i < m->nw; i++)
@@ -161,9 +161,9 @@ static void log_diag(const struct diag *d)
  * new generation or NULL with the reasons logged. */
 static struct generation *load_generation(struct master *m)
 {
-    struct diag d = DIAG_INIT;
+    struct diag        d = DIAG_INIT;
     struct generation *g = NULL;
-    struct config *cfg;
+    struct config     *cfg;
 
     cfg = config_prepare(m->conf_path, &d);
     if (cfg != NULL)
@@ -202,7 +202,7 @@ static void apply_log_settings(const struct config *old,
 static void reload(struct master *m)
 {
     struct generation *g;
-    size_t i;
+    size_t             i;
 
     log_notice(NULL, "reloading %s", m->conf_path);
     g = load_generation(m);
@@ -237,7 +237,7 @@ static void resize(struct master *m, int delta)
 
     for (i = 0; i < m->cur->nsvc; i++) {
         struct service *s = &m->cur->svc[i];
-        int t = s->target + delta;
+        int             t = s->target + delta;
         if (t < 1 || (s->sc->dynamic && t > s->sc->max_workers) ||
             t > SCOREBOARD_SLOTS / 2)
             continue;
@@ -258,7 +258,7 @@ static void reopen_logs(struct master *m)
 static void stop_workers(struct master *m, int sig, int64_t grace_ms)
 {
     int64_t deadline = mono_ms() + grace_ms;
-    int killed = 0;
+    int     killed = 0;
 
     m->stopping = 1;
     signal_workers(m, sig);
@@ -335,7 +335,6 @@ static void master_loop(struct master *m)
     }
 }
 
-
 static void master_free(struct master *m)
 {
     size_t i;
@@ -355,10 +354,10 @@ static void master_free(struct master *m)
 
 int master_run(struct config *cfg, const char *conf_path, int foreground)
 {
-    struct master m = {.conf_path = conf_path, .foreground = foreground,
-                       .pidfd = -1};
+    struct master m = {
+        .conf_path = conf_path, .foreground = foreground, .pidfd = -1};
     struct diag d = DIAG_INIT;
-    int rc = 1;
+    int         rc = 1;
 
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     if (log_open(cfg->error_log, cfg->log_level) == -1)

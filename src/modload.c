@@ -22,12 +22,11 @@
  * hooks; a smaller `size` is not a descriptor we can use. */
 #define DESC_MIN_SIZE offsetof(struct pf_module, check)
 
-char *module_resolve(const char *spec, const char *module_path,
-                     const char *dir)
+char *module_resolve(const char *spec, const char *module_path, const char *dir)
 {
-    char *out = NULL;
+    char  *out = NULL;
     size_t n = strlen(spec);
-    int r;
+    int    r;
 
     if (strchr(spec, '/') != NULL) {
         if (spec[0] == '/')
@@ -68,10 +67,10 @@ static int desc_check(const struct pf_module *d, char *err, size_t errlen)
 
 struct module *module_load(const char *path, char *err, size_t errlen)
 {
-    struct module *m = NULL;
+    struct module          *m = NULL;
     const struct pf_module *d;
-    void *dl;
-    size_t n;
+    void                   *dl;
+    size_t                  n;
 
     dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (dl == NULL) {
@@ -81,8 +80,7 @@ struct module *module_load(const char *path, char *err, size_t errlen)
     d = dlsym(dl, "prefork_module");
     if (d == NULL) {
         snprintf(err, errlen,
-                 "%s has no prefork_module symbol: not a prefork module",
-                 path);
+                 "%s has no prefork_module symbol: not a prefork module", path);
         goto fail;
     }
     if (desc_check(d, err, errlen) == -1)
@@ -116,7 +114,7 @@ void module_unload(struct module *m)
 /* --- module keys --------------------------------------------------------- */
 
 static const struct pf_key *key_find(const struct pf_key *keys,
-                                     const char *name)
+                                     const char          *name)
 {
     for (; keys != NULL && keys->name != NULL; keys++)
         if (strcmp(keys->name, name) == 0)
@@ -127,21 +125,21 @@ static const struct pf_key *key_find(const struct pf_key *keys,
 static const char *type_hint(enum pf_key_type t)
 {
     switch (t) {
-    case PF_KEY_BOOL:     return "expected yes or no";
-    case PF_KEY_INT:      return "expected an integer";
+    case PF_KEY_BOOL: return "expected yes or no";
+    case PF_KEY_INT: return "expected an integer";
     case PF_KEY_DURATION: return "expected a duration: 250ms, 10s, 5m, 1h";
-    case PF_KEY_SIZE:     return "expected a size: 512, 8k, 1m, 1g";
-    default:              return "invalid value";
+    case PF_KEY_SIZE: return "expected a size: 512, 8k, 1m, 1g";
+    default: return "invalid value";
     }
 }
 
 /* Store value for k into conf.  Returns 0, or -1 with a reason in err. */
-static int key_store(const struct pf_key *k, const char *value,
-                     const char *dir, void *conf, char *err, size_t errlen)
+static int key_store(const struct pf_key *k, const char *value, const char *dir,
+                     void *conf, char *err, size_t errlen)
 {
-    char *field = (char *)conf + k->offset;
+    char     *field = (char *)conf + k->offset;
     long long v = 0;
-    int b, r = 0;
+    int       b, r = 0;
 
     switch (k->type) {
     case PF_KEY_STRING:
@@ -164,9 +162,9 @@ static int key_store(const struct pf_key *k, const char *value,
         if (r == 0)
             *(int *)field = b;
         break;
-    case PF_KEY_INT:      r = parse_int(value, &v); break;
+    case PF_KEY_INT: r = parse_int(value, &v); break;
     case PF_KEY_DURATION: r = parse_duration(value, &v); break;
-    case PF_KEY_SIZE:     r = parse_size(value, &v); break;
+    case PF_KEY_SIZE: r = parse_size(value, &v); break;
     }
     if (r == -1) {
         snprintf(err, errlen, "invalid value '%s' (%s)", value,
@@ -206,9 +204,9 @@ static int conf_fill(const struct config *cfg, struct service_conf *sc,
 {
     const struct module *m = sc->mod;
     const struct pf_key *k;
-    char err[256];
-    int bad = 0;
-    size_t i;
+    char                 err[256];
+    int                  bad = 0;
+    size_t               i;
 
     sc->mconf = calloc(1, m->desc.conf_size ? m->desc.conf_size : 1);
     if (sc->mconf == NULL) {
@@ -220,8 +218,8 @@ static int conf_fill(const struct config *cfg, struct service_conf *sc,
             continue;
         if (key_store(k, k->def, cfg->dir, sc->mconf, err, sizeof(err))) {
             diag_add(d, cfg->file, sc->line,
-                     "[%s] module '%s' has a bad default for %s: %s",
-                     sc->name, m->desc.name, k->name, err);
+                     "[%s] module '%s' has a bad default for %s: %s", sc->name,
+                     m->desc.name, k->name, err);
             bad = 1;
         }
     }
@@ -236,8 +234,8 @@ static int conf_fill(const struct config *cfg, struct service_conf *sc,
             bad = 1;
         } else if (key_store(k, kv->value, cfg->dir, sc->mconf, err,
                              sizeof(err)) == -1) {
-            diag_add(d, cfg->file, kv->line, "[%s] %s: %s", sc->name,
-                     kv->key, err);
+            diag_add(d, cfg->file, kv->line, "[%s] %s: %s", sc->name, kv->key,
+                     err);
             bad = 1;
         }
     }
@@ -247,8 +245,8 @@ static int conf_fill(const struct config *cfg, struct service_conf *sc,
             present |= strcmp(sc->mkeys[i].key, k->name) == 0;
         if (k->required && !present) {
             diag_add(d, cfg->file, sc->line,
-                     "[%s] missing required key '%s' of module '%s'",
-                     sc->name, k->name, m->desc.name);
+                     "[%s] missing required key '%s' of module '%s'", sc->name,
+                     k->name, m->desc.name);
             bad = 1;
         }
     }
@@ -276,19 +274,18 @@ static int key_line(const struct service_conf *sc, const char *key)
 }
 
 __attribute__((format(printf, 3, 0))) static void
-check_conf_error(pf_service *svc, const char *key, const char *fmt,
-                 va_list ap)
+check_conf_error(pf_service *svc, const char *key, const char *fmt, va_list ap)
 {
     struct check_ctx *cx = (struct check_ctx *)svc;
-    char msg[512];
+    char              msg[512];
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
     if (key != NULL)
         diag_add(cx->d, cx->cfg->file, key_line(cx->sc, key), "[%s] %s: %s",
                  cx->sc->name, key, msg);
     else
-        diag_add(cx->d, cx->cfg->file, cx->sc->line, "[%s] %s",
-                 cx->sc->name, msg);
+        diag_add(cx->d, cx->cfg->file, cx->sc->line, "[%s] %s", cx->sc->name,
+                 msg);
     cx->errors++;
 }
 
@@ -296,7 +293,7 @@ static int run_check(const struct config *cfg, struct service_conf *sc,
                      struct diag *d)
 {
     static struct pf_api check_api;
-    struct check_ctx cx = {.cfg = cfg, .sc = sc, .d = d};
+    struct check_ctx     cx = {.cfg = cfg, .sc = sc, .d = d};
 
     check_api = host_api;
     check_api.vconf_error = check_conf_error;
@@ -306,24 +303,26 @@ static int run_check(const struct config *cfg, struct service_conf *sc,
         return 0;
     if (sc->mod->desc.check(&cx.pub) == -1) {
         if (cx.errors == 0)
-            diag_add(d, cfg->file, sc->line, "[%s] module '%s' rejected "
-                     "the configuration", sc->name, sc->mod->desc.name);
+            diag_add(d, cfg->file, sc->line,
+                     "[%s] module '%s' rejected "
+                     "the configuration",
+                     sc->name, sc->mod->desc.name);
         return -1;
     }
     return 0;
 }
 
 /* The listener kinds sc has must be ones its module serves. */
-static int socktypes_check(const struct config *cfg,
+static int socktypes_check(const struct config       *cfg,
                            const struct service_conf *sc, struct diag *d)
 {
     const struct pf_module *m = &sc->mod->desc;
-    size_t i;
+    size_t                  i;
 
     for (i = 0; i < sc->nlisten; i++) {
-        int dgram = sc->listen[i].kind == ADDR_UDP;
+        int      dgram = sc->listen[i].kind == ADDR_UDP;
         unsigned need = dgram ? PF_DGRAM : PF_STREAM;
-        int hook = dgram ? m->datagram != NULL : m->handle != NULL;
+        int      hook = dgram ? m->datagram != NULL : m->handle != NULL;
         if (!(m->socktypes & need) || !hook) {
             diag_add(d, cfg->file, sc->listen_line,
                      "[%s] module '%s' does not serve %s listeners (%s)",
@@ -338,13 +337,12 @@ static int socktypes_check(const struct config *cfg,
 static int service_prepare(const struct config *cfg, struct service_conf *sc,
                            struct diag *d)
 {
-    char err[512];
+    char  err[512];
     char *path;
 
     path = module_resolve(sc->module, cfg->module_path, cfg->dir);
     if (path == NULL) {
-        diag_add(d, cfg->file, sc->module_line, "[%s] out of memory",
-                 sc->name);
+        diag_add(d, cfg->file, sc->module_line, "[%s] out of memory", sc->name);
         return -1;
     }
     sc->mod = module_load(path, err, sizeof(err));
@@ -364,7 +362,7 @@ static int service_prepare(const struct config *cfg, struct service_conf *sc,
 
 int modules_prepare(struct config *cfg, struct diag *d)
 {
-    int rc = 0;
+    int    rc = 0;
     size_t i;
 
     for (i = 0; i < cfg->nsvc; i++) {
@@ -383,7 +381,7 @@ int modules_prepare(struct config *cfg, struct diag *d)
 struct config *config_prepare(const char *path, struct diag *d)
 {
     struct config *cfg;
-    char err[256];
+    char           err[256];
 
     cfg = config_load_partial(path, d);
     if (cfg == NULL)

@@ -36,7 +36,7 @@ void           module_unload(struct module *m);
 /* For every service of cfg: load its module, check that it serves the
  * service's socket kinds, fill sc->mconf from the module keys, and call the
  * module's check().  Every problem goes into d.  Returns 0 or -1. */
-int  modules_prepare(struct config *cfg, struct diag *d);
+int modules_prepare(struct config *cfg, struct diag *d);
 /* Everything a start checks short of binding, as `-t` runs it: read path,
  * prepare the modules of every whole service, check user and group.
  * Returns the prepared config, or NULL with every problem in d. */

@@ -25,7 +25,7 @@
 #include "pidfile.h"
 
 /* How long pidfile_write waits for a parent that is exiting (daemonize). */
-#define RELOCK_TRIES 100
+#define RELOCK_TRIES  100
 #define RELOCK_NAP_NS (10 * 1000 * 1000)
 
 static void whole_file(struct flock *fl, short type)
@@ -211,7 +211,8 @@ pid_t pidfile_read(const char *path, char *err, size_t errlen)
     while (fd == -1 && errno == EINTR);
     if (fd == -1) {
         if (errno == ENOENT)
-            errbuf_set(err, errlen, "%s: no such file (is prefork running?)", path);
+            errbuf_set(err, errlen, "%s: no such file (is prefork running?)",
+                       path);
         else
             errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
@@ -232,7 +233,8 @@ pid_t pidfile_read(const char *path, char *err, size_t errlen)
     /* A pid can be reused after a crash; only a held lock proves a master.
      * EPERM from kill() still means the process exists. */
     if ((kill(pid, 0) == -1 && errno == ESRCH) || lock_holder(fd) == -1) {
-        errbuf_set(err, errlen, "%s: no running master (pid %ld)", path, (long)pid);
+        errbuf_set(err, errlen, "%s: no running master (pid %ld)", path,
+                   (long)pid);
         pid = -1;
         goto fail;
     }

@@ -89,11 +89,10 @@ long long pool_requests_limit(long long max, long long jitter, long r)
 }
 
 /* In the child: keep only what this worker needs, then become it. */
-__attribute__((noreturn)) static void become_worker(struct master *m,
-                                                    struct service *s,
-                                                    int slot, long long maxreq)
+__attribute__((noreturn)) static void
+become_worker(struct master *m, struct service *s, int slot, long long maxreq)
 {
-    int fds[64];
+    int    fds[64];
     size_t i, n = 0;
 
     lsock_close_others(&m->ls, s, slot);
@@ -107,11 +106,11 @@ __attribute__((noreturn)) static void become_worker(struct master *m,
 int pool_spawn(struct master *m, struct service *s)
 {
     const struct config *cfg = m->cur->cfg;
-    long long maxreq = pool_requests_limit(cfg->max_requests,
-                                           cfg->max_requests_jitter, random());
-    struct worker *w;
-    int slot;
-    pid_t pid;
+    long long            maxreq = pool_requests_limit(cfg->max_requests,
+                                                      cfg->max_requests_jitter, random());
+    struct worker       *w;
+    int                  slot;
+    pid_t                pid;
 
     slot = scoreboard_claim(m->sb, s->id);
     if (slot == -1) {
@@ -151,9 +150,10 @@ static void log_exit(const struct worker *w, int status)
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
         int level = w->retiring && (sig == SIGTERM || sig == SIGQUIT)
-                        ? PF_LOG_INFO : PF_LOG_ERROR;
-        log_at(level, name, 0, "worker %d exited on signal %d%s",
-               (int)w->pid, sig, WCOREDUMP(status) ? " (core dumped)" : "");
+                        ? PF_LOG_INFO
+                        : PF_LOG_ERROR;
+        log_at(level, name, 0, "worker %d exited on signal %d%s", (int)w->pid,
+               sig, WCOREDUMP(status) ? " (core dumped)" : "");
     } else {
         int code = WEXITSTATUS(status);
         log_at(code == 0 ? PF_LOG_INFO : PF_LOG_ERROR, name, 0,
@@ -164,8 +164,8 @@ static void log_exit(const struct worker *w, int status)
 void pool_reaped(struct master *m, struct worker *w, int status, int64_t now)
 {
     struct service *s = w->svc;
-    struct slot snap;
-    int early;
+    struct slot     snap;
+    int             early;
 
     log_exit(w, status);
     slot_read(&m->sb->slots[w->slot], &snap);
@@ -192,7 +192,7 @@ void pool_reaped(struct master *m, struct worker *w, int status, int64_t now)
 int pool_retire_one(struct master *m, struct service *s)
 {
     struct worker *pick = NULL;
-    size_t i;
+    size_t         i;
 
     for (i = 0; i < m->nw; i++) {
         struct worker *w = &m->w[i];
@@ -213,7 +213,7 @@ static void pool_count(const struct master *m, const struct service *s,
                        int *live, int *idle)
 {
     struct slot snap;
-    size_t i;
+    size_t      i;
 
     *live = *idle = 0;
     for (i = 0; i < m->nw; i++) {
@@ -226,16 +226,16 @@ static void pool_count(const struct master *m, const struct service *s,
     }
 }
 
-static void service_maintain(struct master *m, struct service *s,
-                             int64_t now, int tick)
+static void service_maintain(struct master *m, struct service *s, int64_t now,
+                             int tick)
 {
     const struct service_conf *sc = s->sc;
-    struct pool_limits l = {
-        .base = s->target,
-        .dynamic = sc->dynamic,
-        .min_spare = sc->min_spare,
-        .max_spare = sc->max_spare,
-        .max_workers = sc->max_workers,
+    struct pool_limits         l = {
+                .base = s->target,
+                .dynamic = sc->dynamic,
+                .min_spare = sc->min_spare,
+                .max_spare = sc->max_spare,
+                .max_workers = sc->max_workers,
     };
     int live, idle, d, rate = s->spawn_rate;
 
@@ -273,7 +273,7 @@ void pool_maintain(struct master *m, int64_t now, int tick)
 int64_t pool_next_due(const struct master *m)
 {
     int64_t due = INT64_MAX;
-    size_t i;
+    size_t  i;
 
     for (i = 0; m->cur != NULL && i < m->cur->nsvc; i++) {
         const struct service *s = &m->cur->svc[i];
@@ -285,9 +285,9 @@ int64_t pool_next_due(const struct master *m)
 
 void pool_check_timeouts(struct master *m, int64_t now)
 {
-    long long limit = m->cur->cfg->worker_timeout_ms;
+    long long   limit = m->cur->cfg->worker_timeout_ms;
     struct slot snap;
-    size_t i;
+    size_t      i;
 
     if (limit <= 0)
         return;

@@ -38,7 +38,7 @@ long long pool_requests_limit(long long max, long long jitter, long r);
 #define POOL_EARLY_DEATH_MS 1000
 
 /* Master: fork one worker for s.  Returns 0 or -1 (logged). */
-int  pool_spawn(struct master *m, struct service *s);
+int pool_spawn(struct master *m, struct service *s);
 /* Master: bring every service of the current generation to its size;
  * with `tick` also apply the dynamic rules. */
 void pool_maintain(struct master *m, int64_t now, int tick);
@@ -46,7 +46,7 @@ void pool_maintain(struct master *m, int64_t now, int tick);
  * The caller removes w from the table. */
 void pool_reaped(struct master *m, struct worker *w, int status, int64_t now);
 /* Master: ask one worker of s to quit, preferring an idle one. */
-int  pool_retire_one(struct master *m, struct service *s);
+int pool_retire_one(struct master *m, struct service *s);
 /* Master: the earliest time a backed-off respawn is due, or INT64_MAX. */
 int64_t pool_next_due(const struct master *m);
 /* Master: kill workers busy on one connection longer than worker_timeout. */

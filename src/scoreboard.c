@@ -25,7 +25,7 @@ _Static_assert(__atomic_always_lock_free(sizeof(int64_t), 0),
                "the scoreboard needs lock-free 64-bit atomics");
 
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define LOAD(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
 
 int64_t mono_ms(void)
 {

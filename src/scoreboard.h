@@ -42,11 +42,11 @@ int64_t mono_ms(void);
 /* Map a shared anonymous scoreboard of n slots (master, before forking).
  * Returns NULL with errno set on failure. */
 struct scoreboard *scoreboard_create(size_t n);
-void scoreboard_destroy(struct scoreboard *sb);
+void               scoreboard_destroy(struct scoreboard *sb);
 
 /* Master: claim a free slot for a worker of service about to be forked.
  * Returns its index, or -1 when every slot is taken. */
-int  scoreboard_claim(struct scoreboard *sb, uint32_t service);
+int scoreboard_claim(struct scoreboard *sb, uint32_t service);
 /* Master: the worker in slot i is gone; the slot is free again. */
 void scoreboard_release(struct scoreboard *sb, int i);
 /* Master: record the pid of the worker just forked into slot s. */
@@ -54,7 +54,7 @@ void slot_set_pid(struct slot *s, pid_t pid);
 
 /* Worker: state changes of its own slot. */
 void slot_set_state(struct slot *s, enum slot_state st);
-void slot_busy(struct slot *s);          /* BUSY, busy_since = now */
+void slot_busy(struct slot *s);             /* BUSY, busy_since = now */
 void slot_done(struct slot *s, int served); /* IDLE, served += served */
 void slot_set_conns(struct slot *s, unsigned n);
 

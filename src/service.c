@@ -46,13 +46,13 @@ static void lsock_close(struct lsock *l)
 /* Bind a new listener: one socket, or with reuseport one per worker so the
  * kernel spreads connections across them.  A UNIX path can be bound only
  * once, so reuseport does not apply to it. */
-static struct lsock *lsock_open(const struct addr *a,
+static struct lsock *lsock_open(const struct addr         *a,
                                 const struct service_conf *sc, char *err,
                                 size_t errlen)
 {
-    int reuseport = sc->reuseport && a->kind != ADDR_UNIX;
+    int           reuseport = sc->reuseport && a->kind != ADDR_UNIX;
     struct lsock *l = calloc(1, sizeof(*l));
-    size_t i, n = reuseport ? (size_t)sc->workers : 1;
+    size_t        i, n = reuseport ? (size_t)sc->workers : 1;
 
     if (l == NULL || (l->fds = calloc(n, sizeof(int))) == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -120,8 +120,8 @@ static int service_bind(struct service *s, const struct config *cfg,
                         struct lsock_set *set, struct diag *d)
 {
     const struct service_conf *sc = s->sc;
-    char err[256];
-    size_t i;
+    char                       err[256];
+    size_t                     i;
 
     s->ls = calloc(sc->nlisten, sizeof(*s->ls));
     if (s->ls == NULL)
@@ -133,8 +133,8 @@ static int service_bind(struct service *s, const struct config *cfg,
         } else {
             l = lsock_open(&sc->listen[i], sc, err, sizeof(err));
             if (l == NULL) {
-                diag_add(d, cfg->file, sc->listen_line, "[%s] %s: %s",
-                         sc->name, sc->listen[i].text, err);
+                diag_add(d, cfg->file, sc->listen_line, "[%s] %s: %s", sc->name,
+                         sc->listen[i].text, err);
                 return -1;
             }
             l->refs = 1;
@@ -153,7 +153,7 @@ struct generation *generation_create(struct config *cfg, struct lsock_set *set,
                                      uint32_t *next_id, struct diag *d)
 {
     struct generation *g = calloc(1, sizeof(*g));
-    size_t i;
+    size_t             i;
 
     if (g == NULL || (g->svc = calloc(cfg->nsvc, sizeof(*g->svc))) == NULL) {
         free(g);
@@ -222,7 +222,7 @@ void lsock_close_others(const struct lsock_set *set, const struct service *s,
 
     for (i = 0; i < set->n; i++) {
         const struct lsock *l = set->v[i];
-        int mine = 0;
+        int                 mine = 0;
         for (k = 0; k < s->nls; k++)
             mine |= s->ls[k] == l;
         for (j = 0; j < l->nfds; j++)

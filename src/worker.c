@@ -49,7 +49,7 @@ static void on_signal(int sig)
 {
     switch (sig) {
     case SIGTERM:
-    case SIGINT:  worker_sig_term = 1; break;
+    case SIGINT: worker_sig_term = 1; break;
     case SIGQUIT: worker_sig_quit = 1; break;
     case SIGUSR1: worker_sig_usr1 = 1; break;
     case SIGCHLD: worker_sig_chld = 1; break;
@@ -67,10 +67,8 @@ static const struct {
     {SIGUSR1, on_signal}, /* reopen the log */
     {SIGCHLD, on_signal}, /* forking mode: a child finished */
     {SIGHUP, SIG_IGN},    /* the master's business */
-    {SIGTTIN, SIG_IGN},
-    {SIGTTOU, SIG_IGN},
-    {SIGUSR2, SIG_IGN},
-    {SIGPIPE, SIG_IGN},   /* writes use MSG_NOSIGNAL; modules may not */
+    {SIGTTIN, SIG_IGN},   {SIGTTOU, SIG_IGN}, {SIGUSR2, SIG_IGN},
+    {SIGPIPE, SIG_IGN}, /* writes use MSG_NOSIGNAL; modules may not */
 };
 
 /* Install the table; signals stay blocked (the master forked us with
@@ -78,7 +76,7 @@ static const struct {
 static void signals_init(void)
 {
     struct sigaction sa;
-    size_t i;
+    size_t           i;
 
     for (i = 0; i < sizeof(worker_signals) / sizeof(worker_signals[0]); i++) {
         memset(&sa, 0, sizeof(sa));
@@ -92,7 +90,7 @@ static void signals_init(void)
 static void listeners_ctl(struct wctx *w, int op)
 {
     struct epoll_event ev;
-    size_t i;
+    size_t             i;
 
     for (i = 0; i < w->nlev; i++) {
         if (w->lev[i].fd == -1)
@@ -232,12 +230,12 @@ static void conn_ready(struct wctx *w, struct conn *c)
 
 static void conns_expire(struct wctx *w)
 {
-    int64_t now = mono_ms();
+    int64_t       now = mono_ms();
     struct timer *t;
 
     while ((t = timerheap_peek(&w->timers)) != NULL && t->deadline <= now) {
-        struct conn *c = (struct conn *)((char *)t -
-                                         offsetof(struct conn, timer));
+        struct conn *c =
+            (struct conn *)((char *)t - offsetof(struct conn, timer));
         c->pub.timed_out = 1;
         conn_close(w, c);
     }
@@ -248,7 +246,7 @@ static void conns_expire(struct wctx *w)
 static void drain_start(struct wctx *w, const char *why)
 {
     struct conn *c, *next;
-    size_t i;
+    size_t       i;
 
     if (w->draining)
         return;
@@ -288,9 +286,9 @@ void worker_count(struct wctx *w)
 static void accept_batch(struct wctx *w, int fd)
 {
     struct sockaddr_storage peer;
-    socklen_t len;
-    struct conn *c;
-    int i, cfd;
+    socklen_t               len;
+    struct conn            *c;
+    int                     i, cfd;
 
     for (i = 0; i < ACCEPT_BATCH && w->accepting; i++) {
         len = sizeof(peer);
@@ -319,11 +317,11 @@ static void accept_batch(struct wctx *w, int fd)
 
 static void recv_batch(struct wctx *w, int fd)
 {
-    static char buf[65536];
+    static char             buf[65536];
     struct sockaddr_storage peer;
-    socklen_t len;
-    ssize_t n;
-    int i;
+    socklen_t               len;
+    ssize_t                 n;
+    int                     i;
 
     for (i = 0; i < DGRAM_BATCH && w->accepting; i++) {
         len = sizeof(peer);
@@ -343,8 +341,12 @@ static void recv_batch(struct wctx *w, int fd)
             continue;
         }
         pf_dgram d = {
-            .api = &host_api, .svc = &w->svc->pub, .fd = fd, .buf = buf,
-            .len = (size_t)n, .peer = (struct sockaddr *)&peer,
+            .api = &host_api,
+            .svc = &w->svc->pub,
+            .fd = fd,
+            .buf = buf,
+            .len = (size_t)n,
+            .peer = (struct sockaddr *)&peer,
             .peerlen = len,
         };
         slot_busy(w->slot);
@@ -358,7 +360,7 @@ static void recv_batch(struct wctx *w, int fd)
 static int loop_timeout(const struct wctx *w)
 {
     struct timer *t = timerheap_peek(&w->timers);
-    int64_t now = mono_ms(), left = -1;
+    int64_t       now = mono_ms(), left = -1;
 
     if (t != NULL)
         left = t->deadline - now;
@@ -387,12 +389,8 @@ static void dispatch(struct wctx *w, struct epoll_event *ev)
             accept_batch(w, le->fd);
         break;
     }
-    case EV_CONN:
-        conn_ready(w, (struct conn *)tag);
-        break;
-    case EV_WAKE:
-        acceptor_poll(w);
-        break;
+    case EV_CONN: conn_ready(w, (struct conn *)tag); break;
+    case EV_WAKE: acceptor_poll(w); break;
     }
 }
 
@@ -417,8 +415,8 @@ static void loop_signals(struct wctx *w)
 static void worker_loop(struct wctx *w)
 {
     struct epoll_event ev[MAX_EVENTS];
-    sigset_t waitmask;
-    int i, n;
+    sigset_t           waitmask;
+    int                i, n;
 
     sigemptyset(&waitmask);
     for (;;) {

@@ -46,21 +46,19 @@ struct wctx {
     int                     draining;
     int64_t                 drain_deadline;
     int64_t                 next_tick; /* the module's tick() is due */
-    struct acceptor        *acc; /* forking and threading modes */
+    struct acceptor        *acc;       /* forking and threading modes */
 };
 
 /* Signal flags of a worker process, raised by its handlers. */
-extern volatile sig_atomic_t worker_sig_term, worker_sig_quit,
-    worker_sig_usr1, worker_sig_chld;
+extern volatile sig_atomic_t worker_sig_term, worker_sig_quit, worker_sig_usr1,
+    worker_sig_chld;
 
 /* Run a worker in a freshly forked process whose unneeded descriptors the
  * master side already closed.  fds are its listener descriptors. Never
  * returns. */
-__attribute__((noreturn)) void worker_main(struct service *svc,
-                                           const struct config *cfg,
-                                           struct slot *slot,
-                                           long long max_requests,
-                                           const int *fds, size_t nfds);
+__attribute__((noreturn)) void
+worker_main(struct service *svc, const struct config *cfg, struct slot *slot,
+            long long max_requests, const int *fds, size_t nfds);
 
 /* Stop or resume accepting on every listener (forking/threading back
  * pressure, draining). */

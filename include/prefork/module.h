@@ -66,18 +66,18 @@ extern "C" {
 /* What handle() asks the worker to do next. */
 enum pf_next {
     PF_CLOSE = 0, /* done: finish() and close */
-    PF_MORE  = 1, /* mid-conversation: call handle() again when readable */
-    PF_IDLE  = 2, /* between requests: as PF_MORE, but may be closed on QUIT */
+    PF_MORE = 1,  /* mid-conversation: call handle() again when readable */
+    PF_IDLE = 2,  /* between requests: as PF_MORE, but may be closed on QUIT */
     PF_WRITE = 3, /* output is pending: call handle() again when writable */
 };
 
 /* Log levels, the same numbers as syslog(3). */
 enum pf_log_level {
-    PF_LOG_ERROR  = 3,
-    PF_LOG_WARN   = 4,
+    PF_LOG_ERROR = 3,
+    PF_LOG_WARN = 4,
     PF_LOG_NOTICE = 5,
-    PF_LOG_INFO   = 6,
-    PF_LOG_DEBUG  = 7,
+    PF_LOG_INFO = 6,
+    PF_LOG_DEBUG = 7,
 };
 
 /* Types of module config keys; each stores into the module's conf struct. */
@@ -97,7 +97,7 @@ struct pf_key {
     size_t           offset;   /* offsetof(your_conf, field) */
     const char      *def;      /* default as written in the file; NULL: none */
     int              required; /* nonzero: the key must be present */
-    long long        min, max; /* bounds for INT, DURATION, SIZE (0,0: any >= 0) */
+    long long        min, max; /* INT, DURATION, SIZE bounds; 0,0: >= 0 */
     const char      *help;
 };
 
@@ -131,7 +131,7 @@ struct pf_conn {
     int                    write_timeout_ms; /* pf_write() stalls this long */
     int                    idle_timeout_ms;  /* parked this long, then closed */
     unsigned long long     requests;         /* handle() calls so far */
-    int                    timed_out; /* set before finish() when the
+    int                    timed_out;        /* set before finish() when the
                                          idle_timeout_ms ran out */
 };
 
@@ -201,8 +201,8 @@ struct pf_module {
 /* Opens the one descriptor a module exports:
  *     PF_MODULE_DECLARE = { PF_MODULE_HEADER, .name = "echo", ... };      */
 #define PF_MODULE_DECLARE PF_EXPORT const struct pf_module prefork_module
-#define PF_MODULE_HEADER                                                     \
-    .magic = PF_MODULE_MAGIC, .abi_major = PF_ABI_MAJOR,                     \
+#define PF_MODULE_HEADER                                                       \
+    .magic = PF_MODULE_MAGIC, .abi_major = PF_ABI_MAJOR,                       \
     .abi_minor = PF_ABI_MINOR, .size = sizeof(struct pf_module)
 
 #if defined(__GNUC__)

@@ -256,9 +256,13 @@ static int exit_code(int status)
  * valgrind's memcheck; its workers (forked, not exec'd) stay quiet, as
  * they leave by _exit with the master's memory on purpose. */
 static const char *const valgrind_argv[] = {
-    "valgrind", "--quiet", "--leak-check=full",
-    "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
-    "--child-silent-after-fork=yes", H_PREFORK,
+    "valgrind",
+    "--quiet",
+    "--leak-check=full",
+    "--errors-for-leak-kinds=definite,indirect",
+    "--error-exitcode=99",
+    "--child-silent-after-fork=yes",
+    H_PREFORK,
 };
 #define NVALGRIND (sizeof(valgrind_argv) / sizeof(valgrind_argv[0]))
 
@@ -386,9 +390,9 @@ const char *h_diag(const struct h_server *s)
  */
 static void check_reports(const struct h_server *s)
 {
-    static const char *const marks[] = {"Sanitizer", "runtime error:",
-                                        "Invalid read", "Invalid write",
-                                        "definitely lost", "uninitialised"};
+    static const char *const marks[] = {
+        "Sanitizer",     "runtime error:",  "Invalid read",
+        "Invalid write", "definitely lost", "uninitialised"};
     const char *path = getenv("PF_REPORTS");
     char       *text = h_read_file(s->err);
     FILE       *f;

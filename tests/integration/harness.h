@@ -19,14 +19,14 @@
 #ifndef H_PREFORK
 #define H_PREFORK PF_BUILDDIR "/src/prefork"
 #endif
-#define H_MODDIR PF_BUILDDIR "/src/modules/.libs"
+#define H_MODDIR  PF_BUILDDIR "/src/modules/.libs"
 #define H_TESTMOD PF_BUILDDIR "/tests/modules/.libs/testmod.so"
-#define H_BADABI PF_BUILDDIR "/tests/modules/.libs/badabi.so"
-#define H_NOSYM PF_BUILDDIR "/tests/modules/.libs/nosym.so"
+#define H_BADABI  PF_BUILDDIR "/tests/modules/.libs/badabi.so"
+#define H_NOSYM   PF_BUILDDIR "/tests/modules/.libs/nosym.so"
 
 /* How long a test waits for the server to come up or go away. */
 #define H_START_MS 10000
-#define H_STOP_MS 5000
+#define H_STOP_MS  5000
 
 /* One prefork master and the temporary directory it runs in. */
 struct h_server {

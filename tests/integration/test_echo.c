@@ -22,7 +22,7 @@
 #include "harness.h"
 
 #define IDLE_TIMEOUT_MS 2000
-#define NCLIENTS 20
+#define NCLIENTS        20
 
 static struct h_server srv;
 static int             tcp_port, udp_port, tcp6_port, udp6_port;
@@ -162,9 +162,9 @@ static void check_concurrent(void)
 /* --- UDP ---------------------------------------------------------------- */
 
 static const size_t dsizes[] = {1, 100, 1400, 8192, 32768, 60000};
-#define NDSIZES (sizeof dsizes / sizeof dsizes[0])
+#define NDSIZES   (sizeof dsizes / sizeof dsizes[0])
 #define UDP_TRIES 5
-#define UDP_WAIT 1000 /* ms before sending a datagram again */
+#define UDP_WAIT  1000 /* ms before sending a datagram again */
 
 struct uclient {
     pthread_t   th;

@@ -37,12 +37,12 @@
 
 #include "harness.h"
 
-#define LO "127.0.0.1"
-#define MIB (1 << 20)
+#define LO    "127.0.0.1"
+#define MIB   (1 << 20)
 #define IO_MS 5000 /* any single exchange; far above what loopback needs */
 
 /* Every file gets this mtime, so Last-Modified is known to the second. */
-#define MTIME 1577836800 /* 2020-01-01 00:00:00 UTC */
+#define MTIME      1577836800 /* 2020-01-01 00:00:00 UTC */
 #define MTIME_HTTP "Wed, 01 Jan 2020 00:00:00 GMT"
 
 static struct h_server srv;
@@ -58,8 +58,8 @@ static const struct {
     {"/k64.xyzzy", 65536}, {"/m1.xyzzy", 1 << 20},
 };
 #define NSIZED (sizeof sized / sizeof sized[0])
-#define ONE 1 /* index of /one.xyzzy, the usual probe after a response */
-#define K1 2  /* index of /k1.xyzzy, the usual subject of ranges */
+#define ONE    1 /* index of /one.xyzzy, the usual probe after a response */
+#define K1     2 /* index of /k1.xyzzy, the usual subject of ranges */
 
 static const char index_html[] = "<!doctype html><title>home</title>\n";
 static const char sub_index[] = "<p>the index of sub</p>\n";
@@ -372,8 +372,8 @@ static int read_resp(struct conn *c, struct resp *r, int no_body, int ms)
 
     memset(r, 0, sizeof *r);
     /* c->buf is NULL until the first read: memmem must not see it. */
-    while ((end = c->len > 0 ? memmem(c->buf, c->len, "\r\n\r\n", 4)
-                             : NULL) == NULL) {
+    while ((end = c->len > 0 ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL) ==
+           NULL) {
         if (c->len > 65536)
             return resp_fail(r, "a response head over 64 KiB");
         n = conn_fill(c, deadline);
@@ -1588,8 +1588,7 @@ Test(http, slow_reader_does_not_hold_the_worker, .fini = h_teardown,
     conn_open(&c);
     send_req(&c, "GET", "/index.html", NULL);
     cr_assert_eq(read_resp(&c, &r, 0, 3000), 0,
-                 "a client that reads nothing held the only worker: %s",
-                 r.why);
+                 "a client that reads nothing held the only worker: %s", r.why);
     t = h_now_ms() - t0;
     cr_expect(t < 1000, "the second client waited %lld ms", (long long)t);
     check_file(&r, index_html, strlen(index_html), NULL, "the second client");
@@ -1600,12 +1599,13 @@ Test(http, slow_reader_does_not_hold_the_worker, .fini = h_teardown,
      * finds the end well before 64 MiB. */
     h_sleep_ms(2000);
     t0 = h_now_ms();
-    while (h_now_ms() - t0 < 10000 &&
-           (n = recv(slow, buf, sizeof buf, 0)) > 0)
+    while (h_now_ms() - t0 < 10000 && (n = recv(slow, buf, sizeof buf, 0)) > 0)
         got += n;
     close(slow);
-    cr_assert(got < size, "all %lld bytes arrived: send_timeout did not end "
-                          "the stalled response", got);
+    cr_assert(got < size,
+              "all %lld bytes arrived: send_timeout did not end "
+              "the stalled response",
+              got);
     cr_assert(h_now_ms() - t0 < 10000, "the stalled response never ended");
 }
 

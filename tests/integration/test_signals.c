@@ -375,13 +375,17 @@ Test(signals, hup_applies_a_changed_module_key, .fini = h_teardown,
     int port = tcp_port();
 
     cr_assert_eq(h_init(&srv), 0);
-    h_config(&srv, "[echo]\nmodule = echo\nlisten = %s:%d\nworkers = 1\n"
-                   "idle_timeout = 60s\n", LO, port);
+    h_config(&srv,
+             "[echo]\nmodule = echo\nlisten = %s:%d\nworkers = 1\n"
+             "idle_timeout = 60s\n",
+             LO, port);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     cr_assert(!closed_when_idle(port, 1500),
               "closed before the configured 60s idle_timeout");
-    h_config(&srv, "[echo]\nmodule = echo\nlisten = %s:%d\nworkers = 1\n"
-                   "idle_timeout = 300ms\n", LO, port);
+    h_config(&srv,
+             "[echo]\nmodule = echo\nlisten = %s:%d\nworkers = 1\n"
+             "idle_timeout = 300ms\n",
+             LO, port);
     h_signal(&srv, SIGHUP);
     cr_assert(H_WAIT(5000, h_file_contains(srv.log, "configuration reloaded")),
               "no reload%s", h_diag(&srv));

@@ -271,7 +271,8 @@ Test(supervise, dynamic_pool_grows_and_shrinks, .fini = h_teardown,
 
     cr_assert_eq(h_init(&srv), 0);
     h_config(&srv,
-             "log_level = debug\n[t]\nmodule = %s\nlisten = %s:%d\nsleep = 2s\nworkers = 1\n"
+             "log_level = debug\n[t]\nmodule = %s\nlisten = %s:%d\nsleep = "
+             "2s\nworkers = 1\n"
              "min_spare = 1\nmax_spare = 2\nmax_workers = 4\n",
              H_TESTMOD, LO, port);
     start(&srv);
@@ -292,7 +293,8 @@ Test(supervise, dynamic_pool_grows_and_shrinks, .fini = h_teardown,
     took = h_now_ms() - t0;
     for (int i = 0; i < 3; i++)
         cr_expect(c[i].ok, "busy client %d was not served", i);
-    cr_assert_geq(most, 3, "with 3 busy clients the pool grew to %d%s", most, h_diag(&srv));
+    cr_assert_geq(most, 3, "with 3 busy clients the pool grew to %d%s", most,
+                  h_diag(&srv));
     cr_expect_leq(most, 4, "the pool grew to %d, past max_workers = 4", most);
     /* Served one after the other, they would take 12s. */
     cr_expect_lt(took, 10000, "3 clients of 4s each took %lld ms",
@@ -371,8 +373,10 @@ Test(supervise, workers_drop_to_the_configured_user, .fini = h_teardown,
     if (geteuid() != 0 || pw == NULL)
         cr_skip_test("needs root and a 'nobody' user");
     cr_assert_eq(h_init(&srv), 0);
-    h_config(&srv, "user = nobody\n[echo]\nmodule = echo\nlisten = %s:%d\n"
-                   "workers = 1\n", LO, port);
+    h_config(&srv,
+             "user = nobody\n[echo]\nmodule = echo\nlisten = %s:%d\n"
+             "workers = 1\n",
+             LO, port);
     start(&srv);
     cr_assert_eq(h_echo_once(LO, port, 5000), 0, "no echo%s", h_diag(&srv));
     cr_assert_eq(h_workers(&srv, &w, 1), 1);

@@ -31,7 +31,7 @@
 
 #include <prefork/module.h>
 
-#define TM_BUFSIZE 16384
+#define TM_BUFSIZE   16384
 #define TM_MAX_READS 16
 
 struct tm_conf {

@@ -33,7 +33,7 @@ Test(modload, resolves_names_and_paths)
 
 Test(modload, loads_a_module_and_copies_its_descriptor)
 {
-    char err[256] = "";
+    char           err[256] = "";
     struct module *m = module_load(TESTMODS "/testmod.so", err, sizeof(err));
 
     cr_assert_not_null(m, "%s", err);
@@ -45,7 +45,7 @@ Test(modload, loads_a_module_and_copies_its_descriptor)
 
 Test(modload, refuses_another_abi_major)
 {
-    char err[256] = "";
+    char           err[256] = "";
     struct module *m = module_load(TESTMODS "/badabi.so", err, sizeof(err));
 
     cr_assert_null(m);
@@ -55,7 +55,7 @@ Test(modload, refuses_another_abi_major)
 
 Test(modload, refuses_a_library_without_the_descriptor)
 {
-    char err[256] = "";
+    char           err[256] = "";
     struct module *m = module_load(TESTMODS "/nosym.so", err, sizeof(err));
 
     cr_assert_null(m);
@@ -74,7 +74,7 @@ Test(modload, a_missing_file_says_so)
 static int prepare(const char *extra, struct diag *d, struct config **out)
 {
     char *buf;
-    int rc = -1;
+    int   rc = -1;
 
     cr_assert(asprintf(&buf,
                        "[server]\nmodule_path = " TESTMODS "\n"
@@ -95,11 +95,11 @@ static void release(struct config *cfg)
 
 Test(modload, module_keys_are_parsed_into_the_conf)
 {
-    struct diag d = DIAG_INIT;
+    struct diag    d = DIAG_INIT;
     struct config *cfg;
 
-    cr_assert_eq(prepare("sleep = 250ms\n", &d, &cfg), 0,
-                 "%s", d.n ? d.msg[0] : "");
+    cr_assert_eq(prepare("sleep = 250ms\n", &d, &cfg), 0, "%s",
+                 d.n ? d.msg[0] : "");
     cr_assert_not_null(cfg->svc[0].mconf);
     release(cfg);
     diag_free(&d);
@@ -107,7 +107,7 @@ Test(modload, module_keys_are_parsed_into_the_conf)
 
 Test(modload, an_unknown_module_key_names_its_line)
 {
-    struct diag d = DIAG_INIT;
+    struct diag    d = DIAG_INIT;
     struct config *cfg;
 
     cr_assert_eq(prepare("bogus = 1\n", &d, &cfg), -1);
@@ -120,7 +120,7 @@ Test(modload, an_unknown_module_key_names_its_line)
 
 Test(modload, a_bad_module_value_names_its_line_and_type)
 {
-    struct diag d = DIAG_INIT;
+    struct diag    d = DIAG_INIT;
     struct config *cfg;
 
     cr_assert_eq(prepare("crash = maybe\nsleep = soon\n", &d, &cfg), -1);
@@ -134,7 +134,7 @@ Test(modload, a_bad_module_value_names_its_line_and_type)
 
 Test(modload, check_hook_rejections_point_at_the_key)
 {
-    struct diag d = DIAG_INIT;
+    struct diag    d = DIAG_INIT;
     struct config *cfg;
 
     cr_assert_eq(prepare("\n\nreject = nope\n", &d, &cfg), -1);

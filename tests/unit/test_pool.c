@@ -7,7 +7,11 @@
 
 static const struct pool_limits fixed = {.base = 4};
 static const struct pool_limits dyn = {
-    .base = 2, .dynamic = 1, .min_spare = 2, .max_spare = 4, .max_workers = 10,
+    .base = 2,
+    .dynamic = 1,
+    .min_spare = 2,
+    .max_spare = 4,
+    .max_workers = 10,
 };
 
 Test(pool, static_pool_fills_to_its_size)
@@ -52,8 +56,7 @@ Test(pool, dynamic_pool_retires_one_per_tick_above_max_spare)
 {
     int rate = 1;
     cr_assert_eq(pool_decide(&dyn, 8, 7, &rate), -1);
-    cr_assert_eq(pool_decide(&dyn, 2, 2, &rate), 0,
-                 "never below the minimum");
+    cr_assert_eq(pool_decide(&dyn, 2, 2, &rate), 0, "never below the minimum");
 }
 
 Test(pool, dynamic_pool_over_max_workers_shrinks)
@@ -75,7 +78,7 @@ Test(pool, backoff_starts_at_once_then_doubles_to_thirty_seconds)
 
 Test(pool, max_requests_jitter_spreads_the_limits)
 {
-    int seen[11] = {0}, distinct = 0;
+    int  seen[11] = {0}, distinct = 0;
     long r;
 
     cr_assert_eq(pool_requests_limit(0, 10, 12345), 0, "0 means no limit");

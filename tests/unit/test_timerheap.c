@@ -14,7 +14,7 @@
 #include "timerheap.h"
 
 #define NTIMERS 500
-#define NOPS 10000
+#define NOPS    10000
 
 /* A small deterministic generator: a failure reproduces exactly. */
 static unsigned long long rng_state = 0x9e3779b97f4a7c15ULL;

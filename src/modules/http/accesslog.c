@@ -26,7 +26,7 @@
 
 #include "accesslog.h"
 
-#define LOG_BUF (64 * 1024)
+#define LOG_BUF      (64 * 1024)
 #define LINE_MAX_LEN 4096
 
 struct accesslog {

@@ -22,12 +22,11 @@ void accesslog_close(struct accesslog *l);
 void accesslog_flush(struct accesslog *l);
 /* Flush and open the path again (after logrotate moved it).  Returns 0, or
  * -1 with errno set, keeping the old file. */
-int  accesslog_reopen(struct accesslog *l);
+int accesslog_reopen(struct accesslog *l);
 
 /* Record one response.  req may be NULL (a request that could not be
  * parsed: the line shows "-"). */
 void accesslog_add(struct accesslog *l, const struct sockaddr *peer,
-                   const struct http_request *req, int status,
-                   long long bytes);
+                   const struct http_request *req, int status, long long bytes);
 
 #endif

@@ -19,7 +19,7 @@
 #include "mime.h"
 
 #define OCTET_STREAM "application/octet-stream"
-#define CHARSET "; charset=utf-8"
+#define CHARSET      "; charset=utf-8"
 
 /* Longest extension looked up; longer ones are simply not found. */
 #define MAX_EXT 32

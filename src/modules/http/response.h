@@ -23,8 +23,8 @@ struct http_head {
 };
 
 void http_head_init(struct http_head *h, char *buf, size_t cap, int status);
-void http_head_add(struct http_head *h, const char *name, const char *fmt,
-                   ...) __attribute__((format(printf, 3, 4)));
+void http_head_add(struct http_head *h, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Date, Server, Connection (close, or keep-alive when `keep_alive` is 2:
  * an HTTP/1.0 client that asked for it), then the blank line. */
 void http_head_end(struct http_head *h, int keep_alive);
@@ -36,8 +36,7 @@ const char *http_now(void);
 /* Send a complete error (or redirect) response with a small HTML body
  * (none for HEAD).  `location` adds a Location header, `allow` an Allow
  * header.  Returns the number of body bytes sent, or -1 on a write error. */
-long long http_send_error(pf_conn *c, int status, int head_only,
-                          int keep_alive, const char *location,
-                          const char *allow);
+long long http_send_error(pf_conn *c, int status, int head_only, int keep_alive,
+                          const char *location, const char *allow);
 
 #endif
