@@ -873,6 +873,38 @@ static void check_304(const struct resp *r, const char *etag, const char *what)
               v ? v : "(none)", etag);
 }
 
+/* Workers keep files open between requests; a file rewritten, replaced
+ * or removed on disk is still answered as it is now, at once. */
+Test(http, changed_files_are_served_fresh, .fini = h_teardown, .timeout = 20)
+{
+    struct resp r;
+    char        path[512], tmp[512];
+
+    start_http(1, "prefork", "");
+    put_text("www/fresh.txt", "first");
+    fetch("GET", "/fresh.txt", NULL, &r);
+    check_file(&r, "first", 5, NULL, "before any change");
+    resp_free(&r);
+
+    put_text("www/fresh.txt", "again"); /* rewritten in place, same size */
+    fetch("GET", "/fresh.txt", NULL, &r);
+    check_file(&r, "again", 5, NULL, "after a rewrite in place");
+    resp_free(&r);
+
+    put_text("www/fresh.new", "third");
+    cr_assert_eq(rename(in_dir(tmp, sizeof tmp, "www/fresh.new"),
+                        in_dir(path, sizeof path, "www/fresh.txt")),
+                 0);
+    fetch("GET", "/fresh.txt", NULL, &r);
+    check_file(&r, "third", 5, NULL, "after a replace by rename");
+    resp_free(&r);
+
+    cr_assert_eq(unlink(path), 0);
+    fetch("GET", "/fresh.txt", NULL, &r);
+    cr_assert_eq(r.status, 404, "a removed file answered %d", r.status);
+    resp_free(&r);
+}
+
 Test(http, if_none_match, .fini = h_teardown, .timeout = 20)
 {
     struct resp r;

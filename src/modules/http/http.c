@@ -31,6 +31,7 @@
 #include "accesslog.h"
 #include "autoindex.h"
 #include "date.h"
+#include "filecache.h"
 #include "http.h"
 #include "path.h"
 #include "range.h"
@@ -39,6 +40,9 @@
 
 #define PATH_MAX_LEN 4096
 
+/* Files each worker keeps open (a direct-mapped cache). */
+#define FILE_CACHE_SLOTS 512
+
 /* What one connection carries between handle() calls. */
 struct http_conn {
     char     *buf; /* received, not yet answered */
@@ -46,9 +50,24 @@ struct http_conn {
     int64_t   head_deadline; /* mono ms the current head must be in by */
     long long discard;       /* body bytes still to read and drop */
     int       close;         /* answer what is in flight, then close */
-    int       file;          /* a body being sent, or -1 */
-    off_t     off;           /* where the rest of it starts */
-    size_t    left;          /* how much of it is left */
+    /* A response on its way out: first out[0..out_len), what the socket
+     * did not take of a head (and small body), then left bytes of file
+     * from off.  The file is entry's when entry is set, else ours. */
+    char            *out;
+    size_t           out_len;
+    int              file;
+    off_t            off;
+    size_t           left;
+    struct fc_entry *entry;
+};
+
+/* A file to answer with: its descriptor and metadata, its content when the
+ * cache holds it, and the cache entry when it comes from there. */
+struct file_ref {
+    int                fd;
+    const struct stat *st;
+    const char        *body;
+    struct fc_entry   *entry;
 };
 
 /* One request's outcome, for the access log. */
@@ -207,17 +226,50 @@ static int not_modified(const struct http_request *req, const char *etag,
     return 0;
 }
 
+/* Send n bytes of p without waiting, keeping in hc->out what the socket
+ * does not take now.  MSG_MORE when a file follows.  Returns 0, or -1 when
+ * the connection is dead. */
+static int send_now(pf_conn *c, const char *p, size_t n, int more)
+{
+    struct http_conn *hc = c->data;
+    ssize_t           r;
+    int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0);
+
+    while (n > 0) {
+        r = send(c->fd, p, n, flags);
+        if (r > 0) {
+            p += r;
+            n -= (size_t)r;
+            continue;
+        }
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    hc->out = malloc(n);
+    if (hc->out == NULL)
+        return -1;
+    memcpy(hc->out, p, n);
+    hc->out_len = n;
+    return 0;
+}
+
 static void send_file(pf_conn *c, const struct http_request *req,
-                      struct outcome *o, int fd, const struct stat *st,
+                      struct outcome *o, const struct file_ref *f,
                       const char *name)
 {
     const struct http_state *hs = c->svc->data;
     struct http_conn        *hc = c->data;
-    char                     etag[64], lm[HTTP_DATE_LEN + 1], buf[1024];
-    struct http_head         h;
-    off_t                    first = 0, last = st->st_size - 1;
-    int       status = 200, r = 0, head_only = req->method == HTTP_HEAD;
-    long long len = st->st_size;
+    const struct stat       *st = f->st;
+    char             etag[64], lm[HTTP_DATE_LEN + 1], buf[1024 + FC_SMALL];
+    struct http_head h;
+    off_t            first = 0, last = st->st_size - 1;
+    int              status = 200, r = 0, head_only = req->method == HTTP_HEAD;
+    long long        len = st->st_size;
 
     snprintf(etag, sizeof(etag), "\"%llx-%llx\"",
              (unsigned long long)st->st_mtime, (unsigned long long)st->st_size);
@@ -230,12 +282,12 @@ static void send_file(pf_conn *c, const struct http_request *req,
         if (r == -1) {
             char cr[64];
             snprintf(cr, sizeof(cr), "bytes */%lld", (long long)st->st_size);
-            http_head_init(&h, buf, sizeof(buf), 416);
+            http_head_init(&h, buf, sizeof(buf) - FC_SMALL, 416);
             http_head_add(&h, "Content-Range", "%s", cr);
             http_head_add(&h, "Content-Length", "0");
             http_head_end(&h, keep_value(req, hc->close));
             o->status = 416;
-            if (pf_write(c, h.buf, h.len) == -1)
+            if (send_now(c, h.buf, h.len, 0) == -1)
                 hc->close = 1;
             return;
         }
@@ -245,7 +297,7 @@ static void send_file(pf_conn *c, const struct http_request *req,
         }
     }
     http_date_format(st->st_mtime, lm);
-    http_head_init(&h, buf, sizeof(buf), status);
+    http_head_init(&h, buf, sizeof(buf) - FC_SMALL, status);
     if (status != 304) {
         http_head_add(&h, "Content-Type", "%s", mime_type(hs->mime, name));
         http_head_add(&h, "Content-Length", "%lld", len);
@@ -260,29 +312,63 @@ static void send_file(pf_conn *c, const struct http_request *req,
     http_head_end(&h, keep_value(req, hc->close));
     o->status = status;
     if (head_only || len == 0) {
-        if (pf_write(c, h.buf, h.len) == -1)
+        if (h.overflow || send_now(c, h.buf, h.len, 0) == -1)
             hc->close = 1;
         return;
     }
-    if (pf_write_more(c, h.buf, h.len) == -1) {
+    o->bytes = len;
+    if (h.overflow) {
         hc->close = 1;
         return;
     }
-    /* The body goes out from handle() as the socket takes it: the
-     * connection now owns the file. */
-    hc->file = fd;
+    if (f->body != NULL) { /* head and body in one send */
+        memcpy(h.buf + h.len, f->body + first, (size_t)len);
+        if (send_now(c, h.buf, h.len + (size_t)len, 0) == -1)
+            hc->close = 1;
+        return;
+    }
+    if (send_now(c, h.buf, h.len, 1) == -1) {
+        hc->close = 1;
+        return;
+    }
+    /* The body goes out from handle() as the socket takes it; the
+     * connection holds the file until then. */
+    hc->file = f->fd;
+    hc->entry = f->entry;
     hc->off = first;
     hc->left = (size_t)len;
-    o->bytes = len;
 }
 
 /* Send what the socket takes of the pending body.  Returns 1 while some is
  * left, 0 when it is all out (or the connection must close). */
 static int send_body(pf_conn *c)
 {
-    struct http_conn *hc = c->data;
-    ssize_t           n;
+    const struct http_state *hs = c->svc->data;
+    struct http_conn        *hc = c->data;
+    ssize_t                  n;
+    size_t                   done = 0;
 
+    while (done < hc->out_len) {
+        n = send(c->fd, hc->out + done, hc->out_len - done,
+                 MSG_NOSIGNAL | MSG_DONTWAIT | (hc->left ? MSG_MORE : 0));
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            memmove(hc->out, hc->out + done, hc->out_len - done);
+            hc->out_len -= done;
+            return 1;
+        }
+        hc->close = 1;
+        hc->left = 0;
+        break;
+    }
+    free(hc->out);
+    hc->out = NULL;
+    hc->out_len = 0;
     while (hc->left > 0) {
         n = sendfile(c->fd, hc->file, &hc->off, hc->left);
         if (n > 0) {
@@ -296,10 +382,61 @@ static int send_body(pf_conn *c)
         hc->close = 1; /* a short body (the file shrank) or a dead peer */
         break;
     }
-    close(hc->file);
+    if (hc->entry != NULL)
+        fc_release(hs->cache, hc->entry);
+    else if (hc->file != -1)
+        close(hc->file);
+    hc->entry = NULL;
     hc->file = -1;
     hc->left = 0;
     return 0;
+}
+
+static int pending(const struct http_conn *hc)
+{
+    return hc->out != NULL || hc->left > 0;
+}
+
+/* The file name that gives a response its type: a directory's answer is
+ * its index file. */
+static const char *type_name(const struct http_state *hs, const char *key)
+{
+    return key[strlen(key) - 1] == '/' ? hs->conf->index : key;
+}
+
+/* Answer from a cache entry; the reference is the connection's while the
+ * body is on its way, and released here otherwise. */
+static void send_cached(pf_conn *c, const struct http_request *req,
+                        struct outcome *o, struct fc_entry *e)
+{
+    const struct http_state *hs = c->svc->data;
+    struct http_conn        *hc = c->data;
+    struct file_ref          f = {
+                 .fd = e->fd, .st = &e->st, .body = e->body, .entry = e};
+
+    send_file(c, req, o, &f, type_name(hs, e->key));
+    if (hc->entry != e)
+        fc_release(hs->cache, e);
+}
+
+/* Answer with a regular file just opened for key (the URL path): keep it
+ * in the cache when possible.  Takes fd. */
+static void send_opened(pf_conn *c, const struct http_request *req,
+                        struct outcome *o, int fd, const struct stat *st,
+                        const char *key)
+{
+    const struct http_state *hs = c->svc->data;
+    struct http_conn        *hc = c->data;
+    struct fc_entry         *e = fc_put(hs->cache, key, fd, st, now_ms());
+    struct file_ref          f = {.fd = fd, .st = st};
+
+    if (e != NULL) {
+        send_cached(c, req, o, e);
+        return;
+    }
+    send_file(c, req, o, &f, type_name(hs, key));
+    if (hc->file != fd)
+        close(fd);
 }
 
 /* A redirect to the same path with '/' added, the query kept. */
@@ -334,9 +471,7 @@ static void serve_dir(pf_conn *c, const struct http_request *req,
         sizeof(rel))
         fd = open_in_root(hs, rel, O_RDONLY | O_NONBLOCK);
     if (fd != -1 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        send_file(c, req, o, fd, &st, hs->conf->index);
-        if (hc->file != fd)
-            close(fd);
+        send_opened(c, req, o, fd, &st, path);
         return;
     }
     if (fd != -1)
@@ -363,9 +498,14 @@ static void serve_path(pf_conn *c, const struct http_request *req,
     const struct http_state *hs = c->svc->data;
     size_t                   plen = strlen(path);
     const char              *rel = path[1] != '\0' ? path + 1 : ".";
+    struct fc_entry         *e = fc_get(hs->cache, path, now_ms());
     struct stat              st;
     int                      fd;
 
+    if (e != NULL) {
+        send_cached(c, req, o, e);
+        return;
+    }
     fd = open_in_root(hs, rel, O_RDONLY | O_NONBLOCK);
     if (fd == -1) {
         send_error(c, req, o, errno_status(errno), NULL, NULL);
@@ -383,10 +523,10 @@ static void serve_path(pf_conn *c, const struct http_request *req,
     } else if (path[plen - 1] == '/') {
         send_error(c, req, o, 404, NULL, NULL); /* "/file.txt/" */
     } else {
-        send_file(c, req, o, fd, &st, path);
+        send_opened(c, req, o, fd, &st, path);
+        return; /* fd is the cache's or the connection's now */
     }
-    if (((struct http_conn *)c->data)->file != fd)
-        close(fd);
+    close(fd);
 }
 
 static void answer(pf_conn *c, const struct http_request *req,
@@ -529,7 +669,7 @@ static int http_handle(pf_conn *c)
 
     eof = fill(c) == -1;
     for (;;) {
-        if (hc->left > 0 && send_body(c)) {
+        if (pending(hc) && send_body(c)) {
             c->idle_timeout_ms = (int)hs->conf->send_timeout;
             return PF_WRITE;
         }
@@ -550,7 +690,7 @@ static int http_handle(pf_conn *c)
         }
         hc->head_deadline = 0;
         serve_one(c, &req, (size_t)r);
-        if (hc->left > 0)
+        if (pending(hc))
             continue; /* send it before reading on */
         /* The buffer was full: read what waited behind it. */
         if (!eof && hc->len < hc->cap && fill(c) == -1)
@@ -587,10 +727,13 @@ static void http_finish(pf_conn *c)
     struct http_conn *hc = c->data;
 
     /* A head that never finished arriving gets its 408. */
-    if (c->timed_out && hc->len > 0 && !hc->close && hc->left == 0)
+    if (c->timed_out && hc->len > 0 && !hc->close && !pending(hc))
         reject(c, 408);
-    if (hc->file != -1)
+    if (hc->entry != NULL)
+        fc_release(((struct http_state *)c->svc->data)->cache, hc->entry);
+    else if (hc->file != -1)
         close(hc->file);
+    free(hc->out);
     free(hc->buf);
     free(hc);
     c->data = NULL;
@@ -626,6 +769,7 @@ static void state_free(struct http_state *hs)
     if (hs->rootfd != -1)
         close(hs->rootfd);
     mime_free(hs->mime);
+    fc_free(hs->cache);
     free(hs);
 }
 
@@ -650,7 +794,8 @@ static int http_worker_init(pf_service *svc)
                "the root with realpath",
                strerror(errno));
     hs->mime = mime_load("/etc/mime.types");
-    if (hs->mime == NULL)
+    hs->cache = fc_new(FILE_CACHE_SLOTS);
+    if (hs->mime == NULL || hs->cache == NULL)
         goto fail;
     if (conf->access_log != NULL &&
         (hs->log = accesslog_open(conf->access_log)) == NULL) {

@@ -12,6 +12,7 @@
 #include "mime.h"
 
 struct accesslog;
+struct filecache;
 
 /* Filled by the core from the service's keys. */
 struct http_conf {
@@ -34,7 +35,8 @@ struct http_state {
     char                    rootreal[PATH_MAX]; /* root, resolved */
     size_t                  rootlen;
     struct mime_table      *mime;
-    struct accesslog       *log; /* NULL without access_log */
+    struct accesslog       *log;   /* NULL without access_log */
+    struct filecache       *cache; /* files kept open between requests */
 };
 
 /* A request body up to this size is read and thrown away so the connection

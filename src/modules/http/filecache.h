@@ -1,0 +1,51 @@
+/*
+ * filecache.h -- files kept open between requests, with their metadata and,
+ * for small ones, their content.
+ *
+ * A hit costs one fstat(2) on the kept descriptor instead of openat2,
+ * fstat and close, and a small file's body goes out in the same send as
+ * its head.  The fstat catches a file written, truncated or replaced since
+ * (size, mtime, ctime, inode, link count); every entry is also opened
+ * afresh from the root at least once a second, so a path that now leads
+ * elsewhere is seen within a second.  One cache per worker process,
+ * thread-safe for threading mode.
+ */
+#ifndef PF_HTTP_FILECACHE_H
+#define PF_HTTP_FILECACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+/* Files up to this size are kept in memory. */
+#define FC_SMALL (16 * 1024)
+
+struct fc_entry {
+    char       *key; /* the URL path it answers, e.g. "/" or "/a.html" */
+    int         fd;
+    struct stat st;
+    int64_t     opened; /* mono ms it was last opened from the root */
+    char       *body;   /* the content when st_size <= FC_SMALL */
+    unsigned    refs;   /* the cache's own, plus one per user */
+};
+
+struct filecache;
+
+/* A cache of `slots` entries (direct-mapped by key).  NULL on ENOMEM. */
+struct filecache *fc_new(size_t slots);
+void              fc_free(struct filecache *fc);
+
+/* The entry for key if it is there and still describes its file; the
+ * caller releases it with fc_release().  NULL otherwise. */
+struct fc_entry *fc_get(struct filecache *fc, const char *key, int64_t now);
+
+/* Keep fd (a regular file just opened from the root, st its fstat) for
+ * key.  On success the cache owns fd and the caller holds a reference to
+ * the returned entry; on failure (ENOMEM, a short read) NULL, and fd is
+ * still the caller's. */
+struct fc_entry *fc_put(struct filecache *fc, const char *key, int fd,
+                        const struct stat *st, int64_t now);
+
+void fc_release(struct filecache *fc, struct fc_entry *e);
+
+#endif
