@@ -739,10 +739,30 @@ static void http_finish(pf_conn *c)
     c->data = NULL;
 }
 
+/*
+ * The MIME table is read once, in the master, from check(): workers
+ * inherit it at fork and only read it, so its pages stay shared instead of
+ * being parsed again into every worker's heap.  It goes when the module is
+ * unloaded.
+ */
+static struct mime_table *mime_shared;
+
+__attribute__((destructor)) static void http_unload(void)
+{
+    mime_free(mime_shared);
+    mime_shared = NULL;
+}
+
 static int http_check(pf_service *svc)
 {
     const struct http_conf *conf = svc->conf;
     struct stat             st;
+
+    if (mime_shared == NULL &&
+        (mime_shared = mime_load("/etc/mime.types")) == NULL) {
+        pf_conf_error(svc, NULL, "out of memory loading /etc/mime.types");
+        return -1;
+    }
 
     if (stat(conf->root, &st) == -1) {
         pf_conf_error(svc, "root", "%s: %s", conf->root, strerror(errno));
@@ -768,7 +788,6 @@ static void state_free(struct http_state *hs)
         accesslog_close(hs->log);
     if (hs->rootfd != -1)
         close(hs->rootfd);
-    mime_free(hs->mime);
     fc_free(hs->cache);
     free(hs);
 }
@@ -793,7 +812,7 @@ static int http_worker_init(pf_service *svc)
                "openat2 is not available (%s): paths are checked against "
                "the root with realpath",
                strerror(errno));
-    hs->mime = mime_load("/etc/mime.types");
+    hs->mime = mime_shared;
     hs->cache = fc_new(FILE_CACHE_SLOTS);
     if (hs->mime == NULL || hs->cache == NULL)
         goto fail;

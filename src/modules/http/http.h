@@ -29,14 +29,14 @@ struct http_conf {
 /* Each worker's own (svc->data), set up by worker_init; read-only while
  * serving but for the access log, which locks itself. */
 struct http_state {
-    const struct http_conf *conf;
-    int                     rootfd; /* O_PATH of root: lookups start here */
-    int                     use_openat2;        /* else the realpath fallback */
-    char                    rootreal[PATH_MAX]; /* root, resolved */
-    size_t                  rootlen;
-    struct mime_table      *mime;
-    struct accesslog       *log;   /* NULL without access_log */
-    struct filecache       *cache; /* files kept open between requests */
+    const struct http_conf  *conf;
+    int                      rootfd; /* O_PATH of root: lookups start here */
+    int                      use_openat2; /* else the realpath fallback */
+    char                     rootreal[PATH_MAX]; /* root, resolved */
+    size_t                   rootlen;
+    const struct mime_table *mime;  /* shared, loaded by check() */
+    struct accesslog        *log;   /* NULL without access_log */
+    struct filecache        *cache; /* files kept open between requests */
 };
 
 /* A request body up to this size is read and thrown away so the connection
