@@ -5,13 +5,18 @@
  * silent for `idle_timeout` (default 60s) is disconnected by the worker.
  * handle() drains what the socket holds in a bounded number of reads and
  * returns, so one fast client cannot starve the others parked in the same
- * worker.  No state outside the stack: safe in `threading` mode.
+ * worker.  Nothing blocks: what the client does not read at once is kept
+ * (c->data) and the connection waits with PF_WRITE, reading nothing more
+ * until it is sent, so a client that sends without reading holds a parked
+ * connection, not the worker.  No globals: safe in `threading` mode.
  */
 #define _GNU_SOURCE
 
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -24,6 +29,12 @@
 
 struct echo_conf {
     long long idle_timeout; /* ms; 0: never */
+};
+
+/* Bytes received but not yet taken by the client's socket. */
+struct echo_pending {
+    size_t len, off;
+    char   buf[];
 };
 
 static const struct pf_key echo_keys[] = {
@@ -47,6 +58,61 @@ static int echo_setup(pf_conn *c)
     return 0;
 }
 
+/* Send what is pending.  Returns 0 when all of it is out, 1 while some is
+ * left, -1 when the connection is dead. */
+static int flush(pf_conn *c)
+{
+    struct echo_pending *p = c->data;
+    ssize_t              n;
+
+    while (p->off < p->len) {
+        n = send(c->fd, p->buf + p->off, p->len - p->off,
+                 MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            p->off += (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        return n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 1 : -1;
+    }
+    free(p);
+    c->data = NULL;
+    return 0;
+}
+
+/* Send buf[0..n) back; keep what the socket does not take now (the only
+ * allocation, and only then).  Returns as flush() does. */
+static int echo_back(pf_conn *c, const char *buf, size_t n)
+{
+    struct echo_pending *p;
+    ssize_t              w;
+
+    while (n > 0) {
+        w = send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            buf += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (w == -1 && errno == EINTR)
+            continue;
+        if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    p = malloc(sizeof(*p) + n);
+    if (p == NULL)
+        return -1;
+    memcpy(p->buf, buf, n);
+    p->len = n;
+    p->off = 0;
+    c->data = p;
+    return 1;
+}
+
 /*
  * The descriptor is non-blocking, so recv() with MSG_DONTWAIT tells us when
  * the socket is drained without waiting read_timeout_ms as pf_read() would.
@@ -56,13 +122,17 @@ static int echo_setup(pf_conn *c)
 static int echo_handle(pf_conn *c)
 {
     char buf[ECHO_BUFSIZE];
+    int  r;
 
+    if (c->data != NULL && (r = flush(c)) != 0)
+        return r > 0 ? PF_WRITE : PF_CLOSE;
     for (int i = 0; i < ECHO_MAX_READS; i++) {
         ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
 
         if (n > 0) {
-            if (pf_write(c, buf, (size_t)n) < 0)
-                return PF_CLOSE;
+            r = echo_back(c, buf, (size_t)n);
+            if (r != 0)
+                return r > 0 ? PF_WRITE : PF_CLOSE;
             continue;
         }
         if (n == 0)
@@ -76,6 +146,12 @@ static int echo_handle(pf_conn *c)
     return PF_MORE;
 }
 
+static void echo_finish(pf_conn *c)
+{
+    free(c->data);
+    c->data = NULL;
+}
+
 /* One hook per line: clang-format would pack them. */
 /* clang-format off */
 PF_MODULE_DECLARE = {
@@ -87,5 +163,6 @@ PF_MODULE_DECLARE = {
     .conf_size = sizeof(struct echo_conf),
     .setup = echo_setup,
     .handle = echo_handle,
+    .finish = echo_finish,
 };
 /* clang-format on */

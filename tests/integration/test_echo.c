@@ -331,3 +331,46 @@ static void check_idle(void)
 MODE_TESTS(prefork)
 MODE_TESTS(forking)
 MODE_TESTS(threading)
+
+/* A client that sends without ever reading fills its socket both ways; the
+ * worker keeps what it could not send and parks the connection, so the
+ * only worker still serves everyone else. */
+Test(prefork, a_client_that_never_reads_holds_no_worker, .fini = h_teardown,
+     .timeout = 30)
+{
+    static char chunk[65536];
+    int         port = h_free_port("127.0.0.1", SOCK_STREAM);
+    int         fd, small = 4096, stalls = 0;
+    long long   sent = 0;
+    int64_t     t0;
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv,
+             "[echo]\nmodule = echo\nlisten = 127.0.0.1:%d\n"
+             "workers = 1\n",
+             port);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    fd = h_connect("127.0.0.1", port, 2000);
+    cr_assert(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    /* Send until the server stops taking bytes for a while. */
+    t0 = h_now_ms();
+    while (stalls < 20 && h_now_ms() - t0 < 5000) {
+        ssize_t n = send(fd, chunk, sizeof chunk, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += n;
+            stalls = 0;
+        } else {
+            stalls++;
+            h_sleep_ms(20);
+        }
+    }
+    cr_assert(stalls >= 20, "the server kept reading %lld bytes", sent);
+    t0 = h_now_ms();
+    cr_assert_eq(h_echo_once("127.0.0.1", port, 3000), 0,
+                 "a client that never reads held the only worker%s",
+                 h_diag(&srv));
+    cr_expect(h_now_ms() - t0 < 1000, "the second client waited %lld ms",
+              (long long)(h_now_ms() - t0));
+    close(fd);
+}
