@@ -60,11 +60,6 @@ const char *log_level_name(int level)
     return level_names[level];
 }
 
-int log_fd(void)
-{
-    return lg.kind == TO_FILE ? lg.fd : -1;
-}
-
 static int open_file(const char *path)
 {
     int fd;
@@ -126,7 +121,7 @@ int log_open(const char *target, int level)
  * The new file is opened before the old one is let go, so a failed reopen
  * (a full disk, a removed directory) leaves logging where it was.  dup3()
  * puts the new file on the old descriptor number atomically: nothing ever
- * writes to a closed descriptor, and whoever kept log_fd() keeps a valid one.
+ * writes to a closed descriptor.
  */
 int log_reopen(void)
 {

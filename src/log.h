@@ -20,8 +20,6 @@ int         log_reopen(void);
 void        log_close(void);
 int         log_level_parse(const char *name); /* -1 when unknown */
 const char *log_level_name(int level);
-/* The descriptor of a file log, or -1; the worker keeps it across fork. */
-int log_fd(void);
 
 /* svc may be NULL.  err, when nonzero, appends ": strerror(err)". */
 void log_at(int level, const char *svc, int err, const char *fmt, ...)

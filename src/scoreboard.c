@@ -151,19 +151,3 @@ void slot_read(const struct slot *s, struct slot *out)
     out->busy_since = LOAD(&s->busy_since);
     out->open_conns = LOAD(&s->open_conns);
 }
-
-void scoreboard_count(const struct scoreboard *sb, uint32_t service,
-                      struct slot_counts *out)
-{
-    out->total = out->idle = out->busy = 0;
-    for (size_t i = 0; i < sb->nslots; i++) {
-        const struct slot *s = &sb->slots[i];
-        int32_t            st = get_state(s);
-
-        if (st == SLOT_FREE || LOAD(&s->service) != service)
-            continue;
-        out->total++;
-        out->idle += st == SLOT_IDLE;
-        out->busy += st == SLOT_BUSY;
-    }
-}

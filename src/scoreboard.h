@@ -61,13 +61,4 @@ void slot_set_conns(struct slot *s, unsigned n);
 /* Master: a snapshot of one slot's fields (atomic loads). */
 void slot_read(const struct slot *s, struct slot *out);
 
-/* Master: counts over the slots of one service. */
-struct slot_counts {
-    int total; /* every non-free slot */
-    int idle;  /* IDLE */
-    int busy;  /* BUSY */
-};
-void scoreboard_count(const struct scoreboard *sb, uint32_t service,
-                      struct slot_counts *out);
-
 #endif
