@@ -82,26 +82,50 @@ static ssize_t host_read(pf_conn *c, void *buf, size_t len)
     }
 }
 
+/* Send what the socket takes now.  Returns the bytes sent (0 when it is
+ * full), or -1 with errno. */
+static ssize_t send_nowait(int fd, const char *p, size_t len, int flags)
+{
+    size_t  done = 0;
+    ssize_t n;
+
+    while (done < len) {
+        n = send(fd, p + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT | flags);
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        return -1;
+    }
+    return (ssize_t)done;
+}
+
 static int write_flags(pf_conn *c, const void *buf, size_t len, int flags)
 {
     const char *p = buf;
     ssize_t     n;
 
-    while (len > 0) {
-        n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT | flags);
-        if (n > 0) {
-            p += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+    for (;;) {
+        n = send_nowait(c->fd, p, len, flags);
+        if (n == -1)
             return -1;
+        p += n;
+        len -= (size_t)n;
+        if (len == 0)
+            return 0;
         if (wait_fd(c->fd, POLLOUT, c->write_timeout_ms) == -1)
             return -1;
     }
-    return 0;
+}
+
+static ssize_t host_send_nowait(pf_conn *c, const void *buf, size_t len,
+                                int more)
+{
+    return send_nowait(c->fd, buf, len, more ? MSG_MORE : 0);
 }
 
 static int host_write(pf_conn *c, const void *buf, size_t len)
@@ -157,6 +181,7 @@ const struct pf_api host_api = {
     .reply = host_reply,
     .write_more = host_write_more,
     .sendfile = host_sendfile,
+    .send_nowait = host_send_nowait,
 };
 
 void service_pub_init(pf_service *pub, const char *name, const void *conf,

@@ -157,6 +157,7 @@ struct pf_api {
     int (*reply)(pf_dgram *d, const void *buf, size_t len);
     int (*write_more)(pf_conn *c, const void *buf, size_t len);
     int (*sendfile)(pf_conn *c, int fd, off_t offset, size_t len);
+    ssize_t (*send_nowait)(pf_conn *c, const void *buf, size_t len, int more);
 };
 
 /* The descriptor.  Fill it with PF_MODULE_DECLARE; unused hooks stay NULL. */
@@ -259,6 +260,15 @@ static inline int pf_write_more(pf_conn *c, const void *buf, size_t len)
 static inline int pf_sendfile(pf_conn *c, int fd, off_t offset, size_t len)
 {
     return c->api->sendfile(c, fd, offset, len);
+}
+
+/* Send what the socket takes now, never waiting (more: MSG_MORE).  Returns
+ * the bytes sent, 0 when the socket is full, or -1 with errno.  For a
+ * module that keeps the rest itself and returns PF_WRITE. */
+static inline ssize_t pf_send_nowait(pf_conn *c, const void *buf, size_t len,
+                                     int more)
+{
+    return c->api->send_nowait(c, buf, len, more);
 }
 
 /* Send a datagram back to the sender of d.  Returns 0 or -1 with errno. */

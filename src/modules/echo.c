@@ -63,19 +63,13 @@ static int echo_setup(pf_conn *c)
 static int flush(pf_conn *c)
 {
     struct echo_pending *p = c->data;
-    ssize_t              n;
+    ssize_t n = pf_send_nowait(c, p->buf + p->off, p->len - p->off, 0);
 
-    while (p->off < p->len) {
-        n = send(c->fd, p->buf + p->off, p->len - p->off,
-                 MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-            p->off += (size_t)n;
-            continue;
-        }
-        if (n == -1 && errno == EINTR)
-            continue;
-        return n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 1 : -1;
-    }
+    if (n == -1)
+        return -1;
+    p->off += (size_t)n;
+    if (p->off < p->len)
+        return 1;
     free(p);
     c->data = NULL;
     return 0;
@@ -86,28 +80,17 @@ static int flush(pf_conn *c)
 static int echo_back(pf_conn *c, const char *buf, size_t n)
 {
     struct echo_pending *p;
-    ssize_t              w;
+    ssize_t              w = pf_send_nowait(c, buf, n, 0);
 
-    while (n > 0) {
-        w = send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w > 0) {
-            buf += w;
-            n -= (size_t)w;
-            continue;
-        }
-        if (w == -1 && errno == EINTR)
-            continue;
-        if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
+    if (w == -1)
         return -1;
-    }
-    if (n == 0)
+    if ((size_t)w == n)
         return 0;
-    p = malloc(sizeof(*p) + n);
+    p = malloc(sizeof(*p) + n - (size_t)w);
     if (p == NULL)
         return -1;
-    memcpy(p->buf, buf, n);
-    p->len = n;
+    memcpy(p->buf, buf + w, n - (size_t)w);
+    p->len = n - (size_t)w;
     p->off = 0;
     c->data = p;
     return 1;

@@ -232,22 +232,12 @@ static int not_modified(const struct http_request *req, const char *etag,
 static int send_now(pf_conn *c, const char *p, size_t n, int more)
 {
     struct http_conn *hc = c->data;
-    ssize_t           r;
-    int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0);
+    ssize_t           r = pf_send_nowait(c, p, n, more);
 
-    while (n > 0) {
-        r = send(c->fd, p, n, flags);
-        if (r > 0) {
-            p += r;
-            n -= (size_t)r;
-            continue;
-        }
-        if (r == -1 && errno == EINTR)
-            continue;
-        if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
+    if (r == -1)
         return -1;
-    }
+    p += r;
+    n -= (size_t)r;
     if (n == 0)
         return 0;
     hc->out = malloc(n);
@@ -346,25 +336,18 @@ static int send_body(pf_conn *c)
     const struct http_state *hs = c->svc->data;
     struct http_conn        *hc = c->data;
     ssize_t                  n;
-    size_t                   done = 0;
 
-    while (done < hc->out_len) {
-        n = send(c->fd, hc->out + done, hc->out_len - done,
-                 MSG_NOSIGNAL | MSG_DONTWAIT | (hc->left ? MSG_MORE : 0));
-        if (n > 0) {
-            done += (size_t)n;
-            continue;
-        }
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            memmove(hc->out, hc->out + done, hc->out_len - done);
-            hc->out_len -= done;
+    if (hc->out != NULL) {
+        n = pf_send_nowait(c, hc->out, hc->out_len, hc->left > 0);
+        if (n >= 0 && (size_t)n < hc->out_len) {
+            memmove(hc->out, hc->out + n, hc->out_len - (size_t)n);
+            hc->out_len -= (size_t)n;
             return 1;
         }
-        hc->close = 1;
-        hc->left = 0;
-        break;
+        if (n == -1) {
+            hc->close = 1;
+            hc->left = 0;
+        }
     }
     free(hc->out);
     hc->out = NULL;
