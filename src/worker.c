@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -122,6 +123,8 @@ void worker_resume(struct wctx *w)
 
 /* --- connections held by this worker (prefork mode) ---------------------- */
 
+#define TRIM_DELAY_MS 1000
+
 static void conn_link(struct wctx *w, struct conn *c)
 {
     c->prev_c = NULL;
@@ -145,6 +148,23 @@ static void conn_close(struct wctx *w, struct conn *c)
         c->next_c->prev_c = c->prev_c;
     slot_set_conns(w->slot, --w->nconns);
     conn_free(c);
+    if (w->nconns == 0 && w->trim_at == 0)
+        w->trim_at = mono_ms() + TRIM_DELAY_MS;
+}
+
+/*
+ * Connections' buffers are freed when they close, but glibc keeps the
+ * pages, so a worker that once held many connections stays that big when
+ * idle.  A second after the last one closed (at most once a second under
+ * load), malloc_trim() hands free pages back to the kernel.
+ */
+static void trim_heap(struct wctx *w, int64_t now)
+{
+    if (w->trim_at == 0 || now < w->trim_at)
+        return;
+    w->trim_at = 0;
+    if (w->nconns == 0)
+        malloc_trim(0);
 }
 
 /* Hand c back to the loop until it is readable (writable, for PF_WRITE)
@@ -370,6 +390,8 @@ static int loop_timeout(const struct wctx *w)
         left = 1000; /* acceptor_poll enforces worker_timeout */
     if (w->mod->tick != NULL && w->next_tick - now < left)
         left = w->next_tick - now;
+    if (w->trim_at != 0 && (left < 0 || w->trim_at - now < left))
+        left = w->trim_at > now ? w->trim_at - now : 0;
     if (left < 0 && t == NULL && !w->draining && w->acc == NULL &&
         w->mod->tick == NULL)
         return -1;
@@ -439,6 +461,7 @@ static void worker_loop(struct wctx *w)
             w->mod->tick(&w->svc->pub);
             w->next_tick = mono_ms() + 1000;
         }
+        trim_heap(w, mono_ms());
     }
 }
 

@@ -46,6 +46,7 @@ struct wctx {
     int                     draining;
     int64_t                 drain_deadline;
     int64_t                 next_tick; /* the module's tick() is due */
+    int64_t                 trim_at;   /* give idle heap back (0: no need) */
     struct acceptor        *acc;       /* forking and threading modes */
 };
 
