@@ -95,6 +95,7 @@ enum {
     SK_WORKER_TIMEOUT,
     SK_MAX_REQUESTS,
     SK_MAX_REQUESTS_JITTER,
+    SK_RLIMIT_NOFILE,
     NSERVER_KEYS
 };
 
@@ -169,6 +170,14 @@ static const struct key server_keys[NSERVER_KEYS] = {
                                 .min = 0,
                                 .max = INT_MAX,
                                 .help = "random extra 0..N on max_requests"},
+    [SK_RLIMIT_NOFILE] = {.name = "rlimit_nofile",
+                          .type = T_INT,
+                          SERVER(rlimit_nofile),
+                          .def = "0",
+                          .min = 0,
+                          .max = 1 << 30,
+                          .help = "open file limit of the master and "
+                                  "workers (0: as inherited)"},
 };
 
 enum {

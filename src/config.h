@@ -64,6 +64,7 @@ struct config {
     long long worker_timeout_ms;
     long long max_requests;
     long long max_requests_jitter;
+    long long rlimit_nofile; /* 0: leave RLIMIT_NOFILE as inherited */
 
     struct service_conf *svc;
     size_t               nsvc;

@@ -4,7 +4,11 @@
  * daemonize() is the classic double fork: the first child calls setsid()
  * to lose the controlling terminal, the second can never acquire one
  * again because it is not a session leader.  The umask is left as the
- * administrator set it; files the server creates follow it.
+ * administrator set it; files the server creates follow it.  The process
+ * the administrator started does not leave at once: it waits on a pipe
+ * until the final process reports that it is serving (exit 0) or closes
+ * the pipe without a word because start-up failed (exit 1), so an init
+ * script that runs `prefork` knows whether the server came up.
  *
  * drop_privileges() runs in each worker after fork, once the master has
  * bound every socket as root.  It sets supplementary groups, then the gid,
@@ -20,6 +24,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -40,6 +45,18 @@ static int fork_and_leave(void)
     if (pid > 0)
         _exit(0);
     return 0;
+}
+
+/* The process the administrator started: wait for the daemon's word. */
+_Noreturn static void wait_ready(int fd)
+{
+    char    c;
+    ssize_t n;
+
+    do
+        n = read(fd, &c, 1);
+    while (n == -1 && errno == EINTR);
+    _exit(n == 1 ? 0 : 1);
 }
 
 static int null_stdio(void)
@@ -66,23 +83,84 @@ static int null_stdio(void)
     return 0;
 }
 
-int daemonize(void)
+int daemonize(int lockfd)
 {
+    int   p[2];
+    pid_t pid;
+
     fflush(NULL);
-    if (fork_and_leave() == -1)
-        return -1;
-    if (setsid() == -1) {
-        log_syserr(NULL, "daemonize: setsid");
+    if (pipe2(p, O_CLOEXEC) == -1) {
+        log_syserr(NULL, "daemonize: pipe");
         return -1;
     }
-    if (fork_and_leave() == -1)
+    pid = fork();
+    if (pid == -1) {
+        log_syserr(NULL, "daemonize: fork");
+        close(p[0]);
+        close(p[1]);
         return -1;
+    }
+    if (pid > 0) {
+        /* Closing it drops our pidfile lock, for the daemon to take. */
+        if (lockfd != -1)
+            close(lockfd);
+        close(p[1]);
+        wait_ready(p[0]);
+    }
+    close(p[0]);
+    if (setsid() == -1) {
+        log_syserr(NULL, "daemonize: setsid");
+        goto fail;
+    }
+    if (fork_and_leave() == -1)
+        goto fail;
     /* Do not keep a mounted filesystem busy. */
     if (chdir("/") == -1) {
         log_syserr(NULL, "daemonize: chdir /");
+        goto fail;
+    }
+    if (null_stdio() == -1)
+        goto fail;
+    return p[1];
+fail:
+    close(p[1]);
+    return -1;
+}
+
+void daemon_ready(int fd)
+{
+    ssize_t n;
+
+    if (fd == -1)
+        return;
+    do
+        n = write(fd, "", 1);
+    while (n == -1 && errno == EINTR);
+    /* A failure only makes the starting process exit 1; nothing to undo. */
+    close(fd);
+}
+
+int set_nofile_limit(long long n, char *err, size_t errlen)
+{
+    struct rlimit rl;
+
+    if (n <= 0)
+        return 0;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+        errbuf_set(err, errlen, "getrlimit(RLIMIT_NOFILE): %s",
+                   strerror(errno));
         return -1;
     }
-    return null_stdio();
+    rl.rlim_cur = (rlim_t)n;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)n)
+        rl.rlim_max = (rlim_t)n; /* only root may raise the hard limit */
+    if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+        errbuf_set(err, errlen, "rlimit_nofile %lld: %s%s", n, strerror(errno),
+                   errno == EPERM ? " (raising the hard limit needs root)"
+                                  : "");
+        return -1;
+    }
+    return 0;
 }
 
 /* getpwnam/getgrnam return NULL both for "no such entry" and for a lookup
@@ -121,6 +199,17 @@ static int lookup(const char *user, const char *group, uid_t *uid, gid_t *gid,
             return -1;
         }
         *gid = gr->gr_gid;
+    }
+    return 0;
+}
+
+int user_ids(const char *user, const char *group, uid_t *uid, gid_t *gid)
+{
+    char err[256];
+
+    if (lookup(user, group, uid, gid, err, sizeof(err)) == -1) {
+        log_error(NULL, "%s", err);
+        return -1;
     }
     return 0;
 }

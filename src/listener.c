@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -475,4 +476,83 @@ void listener_unlink(const struct addr *a)
     /* Only a socket: a file put there since is not ours to remove. */
     if (lstat(sun->sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
         (void)unlink(sun->sun_path);
+}
+
+/* ---- sockets handed over by systemd or an old master ------------------ */
+
+static int getint(int fd, int level, int name, int *v)
+{
+    socklen_t len = sizeof(*v);
+
+    return getsockopt(fd, level, name, v, &len);
+}
+
+static int adopt_address(int fd, int type, struct addr *a, char *err,
+                         size_t errlen)
+{
+    struct sockaddr_un *sun = (struct sockaddr_un *)&a->ss;
+    size_t              n;
+
+    memset(a, 0, sizeof(*a));
+    a->len = sizeof(a->ss);
+    if (getsockname(fd, (struct sockaddr *)&a->ss, &a->len) == -1) {
+        errbuf_set(err, errlen, "getsockname: %s", strerror(errno));
+        return -1;
+    }
+    if (a->ss.ss_family != AF_UNIX) {
+        if (a->ss.ss_family != AF_INET && a->ss.ss_family != AF_INET6) {
+            errbuf_set(err, errlen, "address family %d is not served",
+                       (int)a->ss.ss_family);
+            return -1;
+        }
+        a->kind = type == SOCK_DGRAM ? ADDR_UDP : ADDR_TCP;
+        return canonical(a, err, errlen);
+    }
+    n = a->len > offsetof(struct sockaddr_un, sun_path)
+            ? a->len - offsetof(struct sockaddr_un, sun_path)
+            : 0;
+    if (type != SOCK_STREAM || n < 2 || sun->sun_path[0] == '\0') {
+        errbuf_set(err, errlen,
+                   "only UNIX stream sockets with a path are "
+                   "served");
+        return -1;
+    }
+    sun->sun_path[n - 1] = '\0';
+    a->kind = ADDR_UNIX;
+    snprintf(a->text, sizeof(a->text), "unix:%s", sun->sun_path);
+    return 0;
+}
+
+int listener_adopt(int fd, struct addr *a, int *reuseport, char *err,
+                   size_t errlen)
+{
+    int type = 0, listening = 0, flags;
+
+    if (getint(fd, SOL_SOCKET, SO_TYPE, &type) == -1) {
+        errbuf_set(err, errlen, "not a socket: %s", strerror(errno));
+        return -1;
+    }
+    if (type != SOCK_STREAM && type != SOCK_DGRAM) {
+        errbuf_set(err, errlen, "socket type %d is not served", type);
+        return -1;
+    }
+    if (adopt_address(fd, type, a, err, errlen) == -1)
+        return -1;
+    if (type == SOCK_STREAM &&
+        (getint(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening) == -1 ||
+         !listening)) {
+        errbuf_set(err, errlen, "%s: not a listening socket", a->text);
+        return -1;
+    }
+    *reuseport = 0;
+    if (getint(fd, SOL_SOCKET, SO_REUSEPORT, reuseport) == -1)
+        *reuseport = 0;
+    *reuseport = *reuseport != 0;
+    flags = fcntl(fd, F_GETFL);
+    if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+        errbuf_set(err, errlen, "%s: fcntl: %s", a->text, strerror(errno));
+        return -1;
+    }
+    return 0;
 }

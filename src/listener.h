@@ -39,6 +39,15 @@ int addr_parse_list(const char *text, const char *dir, struct addr **out,
 int listener_open(const struct addr *a, int backlog, int reuseport, char *err,
                   size_t errlen);
 
+/*
+ * Take over a socket bound by someone else (systemd, an old master): find
+ * its address and kind, check that a stream socket listens, and make it
+ * non-blocking and close-on-exec.  *reuseport tells whether SO_REUSEPORT is
+ * set.  Returns 0, or -1 with a reason in err.
+ */
+int listener_adopt(int fd, struct addr *a, int *reuseport, char *err,
+                   size_t errlen);
+
 /* Remove the socket file of a UNIX listener the master created. */
 void listener_unlink(const struct addr *a);
 

@@ -37,6 +37,7 @@ static struct {
     int           fd; /* TO_FILE only */
     int           level;
     char          path[4096];
+    int           echo; /* errors also to stderr (start-up) */
 } lg = {.kind = TO_STDERR, .fd = -1, .level = PF_LOG_INFO};
 
 static const char *const level_names[] = {
@@ -149,6 +150,18 @@ int log_reopen(void)
     return 0;
 }
 
+void log_chown(uid_t uid)
+{
+    if (lg.kind == TO_FILE && fchown(lg.fd, uid, (gid_t)-1) == -1)
+        log_at(PF_LOG_WARN, NULL, errno, "cannot give %s to uid %ld", lg.path,
+               (long)uid);
+}
+
+void log_echo_stderr(int on)
+{
+    lg.echo = on;
+}
+
 void log_close(void)
 {
     close_current();
@@ -214,6 +227,8 @@ void log_vat(int level, const char *svc, int err, const char *fmt, va_list ap)
     if (level > lg.level)
         return;
     blen = format_body(body, sizeof(body), svc, err, fmt, ap);
+    if (lg.echo && level <= PF_LOG_ERROR && lg.kind != TO_STDERR)
+        dprintf(STDERR_FILENO, "prefork: %.*s\n", (int)blen, body);
     if (lg.kind == TO_SYSLOG) {
         syslog(level, "%s", body);
         errno = saved;

@@ -8,6 +8,7 @@
 #ifndef PF_LOG_H
 #define PF_LOG_H
 
+#include <sys/types.h>
 #include <stdarg.h>
 
 /* Levels are syslog's numbers (PF_LOG_* in <prefork/module.h>). */
@@ -16,8 +17,14 @@
  * reason printed to stderr (where else?).  Until called, logs go to stderr. */
 int log_open(const char *target, int level);
 /* Reopen the same target (USR1).  Returns 0 or -1 (and keeps the old one). */
-int         log_reopen(void);
-void        log_close(void);
+int  log_reopen(void);
+void log_close(void);
+/* Make the error log file (if it is one) uid's, so that workers running
+ * as that user can reopen it on USR1, as nginx does. */
+void log_chown(uid_t uid);
+/* While on, errors logged to a file or syslog are also printed to stderr:
+ * a master that fails to start says why where it was started. */
+void        log_echo_stderr(int on);
 int         log_level_parse(const char *name); /* -1 when unknown */
 const char *log_level_name(int level);
 

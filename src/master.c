@@ -19,18 +19,22 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "inherit.h"
 #include "log.h"
 #include "master.h"
 #include "modload.h"
 #include "pidfile.h"
 #include "pool.h"
 #include "scoreboard.h"
+#include "sdnotify.h"
+#include "upgrade.h"
 
 #define SCOREBOARD_SLOTS 1024
 #define FAST_STOP_MS     5000 /* TERM: how long workers get before KILL */
+#define HANDOFF_POLL_MS  20   /* upgrade: how often to look for workers up */
 
-static volatile sig_atomic_t sig_term, sig_quit, sig_hup, sig_usr1, sig_ttin,
-    sig_ttou, sig_chld;
+static volatile sig_atomic_t sig_term, sig_quit, sig_hup, sig_usr1, sig_usr2,
+    sig_ttin, sig_ttou, sig_chld;
 
 /* Every signal the master handles, and the flag it raises. */
 static const struct {
@@ -42,6 +46,7 @@ static const struct {
     {SIGQUIT, &sig_quit}, /* graceful shutdown */
     {SIGHUP, &sig_hup},   /* reload */
     {SIGUSR1, &sig_usr1}, /* reopen logs */
+    {SIGUSR2, &sig_usr2}, /* binary upgrade */
     {SIGTTIN, &sig_ttin}, /* one worker more per service */
     {SIGTTOU, &sig_ttou}, /* one worker fewer per service */
     {SIGCHLD, &sig_chld}, /* a worker exited */
@@ -108,8 +113,8 @@ static void signal_workers(struct master *m, int sig)
 
     for (i = 0; i < m->nw; i++)
         if (kill(m->w[i].pid, sig) == -1 && errno != ESRCH)
-            log_syswarn(m->w[i].svc->sc->name, "kill(%d, %d)", (int)m->w[i].pid,
-                        sig);
+            log_syswarn(m->w[i].svc->sc->name, "kill(%d, SIG%s)",
+                        (int)m->w[i].pid, sigabbrev_np(sig));
 }
 
 /* Free reloaded-away generations whose last worker has gone. */
@@ -141,8 +146,10 @@ static void reap(struct master *m)
         for (i = 0; i < m->nw; i++)
             if (m->w[i].pid == pid)
                 break;
-        if (i == m->nw)
+        if (i == m->nw) {
+            (void)upgrade_reaped(m, pid, status);
             continue;
+        }
         pool_reaped(m, &m->w[i], status, now);
         m->w[i] = m->w[--m->nw];
     }
@@ -188,6 +195,18 @@ static int push_old(struct master *m, struct generation *g)
     return 0;
 }
 
+/* Workers that run as `user` reopen the error log themselves on USR1:
+ * the file must be theirs to open. */
+static void give_log_to_workers(const struct config *cfg)
+{
+    uid_t uid;
+    gid_t gid;
+
+    if (geteuid() == 0 && cfg->user != NULL &&
+        user_ids(cfg->user, cfg->group, &uid, &gid) == 0)
+        log_chown(uid);
+}
+
 static void apply_log_settings(const struct config *old,
                                const struct config *cfg)
 {
@@ -199,20 +218,35 @@ static void apply_log_settings(const struct config *old,
                   cfg->error_log);
 }
 
+static int apply_nofile_limit(const struct config *cfg)
+{
+    char err[256];
+
+    if (set_nofile_limit(cfg->rlimit_nofile, err, sizeof(err)) == -1) {
+        log_error(NULL, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static void reload(struct master *m)
 {
     struct generation *g;
     size_t             i;
 
     log_notice(NULL, "reloading %s", m->conf_path);
+    notify_reloading();
     g = load_generation(m);
     if (g == NULL || push_old(m, m->cur) == -1) {
         if (g != NULL)
             generation_destroy(g, &m->ls);
         log_error(NULL, "reload failed, keeping the running configuration");
+        notify_ready(0);
         return;
     }
     apply_log_settings(m->cur->cfg, g->cfg);
+    give_log_to_workers(g->cfg);
+    apply_nofile_limit(g->cfg);
     if ((m->cur->cfg->pidfile == NULL) != (g->cfg->pidfile == NULL) ||
         (g->cfg->pidfile != NULL &&
          strcmp(m->cur->cfg->pidfile, g->cfg->pidfile) != 0))
@@ -226,9 +260,11 @@ static void reload(struct master *m)
             log_syswarn(NULL, "kill(%d, QUIT)", (int)m->w[i].pid);
     }
     m->cur = g;
+    scoreboard_set_services(m->sb, g);
     pool_maintain(m, mono_ms(), 0);
     release_old(m);
     log_notice(NULL, "configuration reloaded: %zu services", g->nsvc);
+    notify_ready(0);
 }
 
 static void resize(struct master *m, int delta)
@@ -249,8 +285,10 @@ static void resize(struct master *m, int delta)
 
 static void reopen_logs(struct master *m)
 {
-    if (log_reopen() == 0) /* a failure is logged by log_reopen */
+    if (log_reopen() == 0) { /* a failure is logged by log_reopen */
+        give_log_to_workers(m->cur->cfg);
         log_notice(NULL, "error log reopened");
+    }
     signal_workers(m, SIGUSR1);
 }
 
@@ -261,6 +299,9 @@ static void stop_workers(struct master *m, int sig, int64_t grace_ms)
     int     killed = 0;
 
     m->stopping = 1;
+    /* A successor has told systemd it is the main process now. */
+    if (m->upgrade_pid == 0)
+        notify_stopping();
     signal_workers(m, sig);
     lsock_set_close(&m->ls);
     while (m->nw > 0) {
@@ -305,6 +346,9 @@ static void master_loop(struct master *m)
             return;
         }
         if (sig_quit) {
+            if (m->upgrade_pid != 0)
+                log_notice(NULL, "the new master %d has taken over",
+                           (int)m->upgrade_pid);
             log_notice(NULL, "graceful shutdown");
             stop_workers(m, SIGQUIT, m->cur->cfg->shutdown_timeout_ms + 1000);
             return;
@@ -318,11 +362,19 @@ static void master_loop(struct master *m)
             sig_usr1 = 0;
             reopen_logs(m);
         }
+        if (sig_usr2) {
+            sig_usr2 = 0;
+            (void)upgrade_start(m);
+        }
         if (sig_ttin || sig_ttou) {
             resize(m, sig_ttin ? 1 : -1);
             sig_ttin = sig_ttou = 0;
         }
         now = mono_ms();
+        if (m->old_master != 0 && upgrade_handoff(m, now) && m->give_up) {
+            stop_workers(m, SIGTERM, FAST_STOP_MS);
+            return;
+        }
         if (now >= next_tick) {
             pool_check_timeouts(m, now);
             pool_maintain(m, now, 1);
@@ -331,8 +383,26 @@ static void master_loop(struct master *m)
             pool_maintain(m, now, 0);
         }
         due = pool_next_due(m);
+        if (m->old_master != 0 && due > now + HANDOFF_POLL_MS)
+            due = now + HANDOFF_POLL_MS;
         master_wait(due < next_tick ? due : next_tick);
     }
+}
+
+/* The binary this process runs, as a path: readlink at start-up, before
+ * an upgrade replaces the file and the link reads "... (deleted)". */
+static char *self_path(void)
+{
+    char    buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+
+    if (n <= 0 || (size_t)n >= sizeof(buf) - 1) {
+        log_syswarn(NULL, "readlink(/proc/self/exe): SIGUSR2 upgrades are "
+                          "disabled");
+        return NULL;
+    }
+    buf[n] = '\0';
+    return strdup(buf);
 }
 
 static void master_free(struct master *m)
@@ -342,12 +412,17 @@ static void master_free(struct master *m)
     for (i = 0; i < m->nold; i++)
         generation_destroy(m->old[i], &m->ls);
     free(m->old);
+    /* Socket files belong to whichever master serves after this one. */
+    if (m->upgrade_pid != 0 || m->old_master != 0)
+        lsock_set_disown(&m->ls);
     generation_destroy(m->cur, &m->ls);
-    free(m->ls.v);
+    lsock_set_free(&m->ls);
     free(m->w);
     if (m->pidfd != -1)
         pidfile_remove(m->pidfile, m->pidfd);
     free(m->pidfile);
+    free(m->exe);
+    free(m->conf_abs);
     if (m->sb != NULL)
         scoreboard_destroy(m->sb);
 }
@@ -357,11 +432,17 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
     struct master m = {
         .conf_path = conf_path, .foreground = foreground, .pidfd = -1};
     struct diag d = DIAG_INIT;
-    int         rc = 1;
+    int         rc = 1, ready_fd = -1;
 
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     if (log_open(cfg->error_log, cfg->log_level) == -1)
         goto fail_cfg;
+    log_echo_stderr(1);
+    give_log_to_workers(cfg);
+    /* Both are needed after a daemon's chdir("/") and a binary upgrade. */
+    m.exe = self_path();
+    if ((m.conf_abs = realpath(conf_path, NULL)) != NULL)
+        m.conf_path = m.conf_abs;
     if (cfg->pidfile != NULL) {
         if ((m.pidfile = strdup(cfg->pidfile)) == NULL ||
             (m.pidfd = pidfile_create(cfg->pidfile)) == -1)
@@ -370,30 +451,39 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
     if (geteuid() == 0 && cfg->user == NULL)
         log_warn(NULL, "running as root with no 'user' set: "
                        "workers will run as root");
-    if ((m.sb = scoreboard_create(SCOREBOARD_SLOTS)) == NULL) {
+    if ((m.sb = scoreboard_create(cfg->pidfile, SCOREBOARD_SLOTS)) == NULL) {
         log_syserr(NULL, "scoreboard");
         goto fail_cfg;
     }
-    if (signals_init() == -1)
+    if (signals_init() == -1 || apply_nofile_limit(cfg) == -1 ||
+        inherit_sockets(&m.ls) == -1)
         goto fail_cfg;
+    m.old_master = inherit_old_master();
     m.cur = generation_create(cfg, &m.ls, &m.next_id, &d);
     if (m.cur == NULL) {
         log_diag(&d);
         goto fail_cfg;
     }
+    lsock_set_prune(&m.ls);
     /* Daemonize after binding, so a bind error still reaches the terminal.
      * The pidfile lock does not survive fork: pidfile_write takes it again
      * in the final process (waiting for the exiting parent to let go). */
-    if (cfg->daemonize && !foreground && daemonize() == -1)
+    if (cfg->daemonize && !foreground && (ready_fd = daemonize(m.pidfd)) == -1)
         goto fail;
+    scoreboard_set_services(m.sb, m.cur);
     if (m.pidfd != -1 && pidfile_write(m.pidfd) == -1)
         goto fail;
     log_notice(NULL, "prefork " PACKAGE_VERSION " started, pid %d",
                (int)getpid());
+    log_echo_stderr(0);
+    daemon_ready(ready_fd);
+    ready_fd = -1;
     pool_maintain(&m, mono_ms(), 0);
+    if (m.old_master == 0)
+        notify_ready(0);
     master_loop(&m);
     log_notice(NULL, "exiting");
-    rc = 0;
+    rc = m.give_up ? 1 : 0;
     goto fail;
 fail_cfg:
     if (m.cur == NULL) {
@@ -401,6 +491,8 @@ fail_cfg:
         config_free(cfg);
     }
 fail:
+    if (ready_fd != -1)
+        close(ready_fd);
     diag_free(&d);
     master_free(&m);
     log_close();

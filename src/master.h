@@ -26,7 +26,9 @@ struct worker {
 
 /* The one process-wide state of the master. */
 struct master {
-    const char         *conf_path;
+    const char         *conf_path; /* absolute when it could be made so */
+    char               *conf_abs;
+    char               *exe; /* this binary, for a binary upgrade */
     int                 foreground;
     struct generation  *cur;
     struct generation **old; /* reloaded away, draining */
@@ -39,6 +41,12 @@ struct master {
     char               *pidfile;
     uint32_t            next_id;
     int                 stopping; /* no respawns: shutting down */
+
+    /* Binary upgrade (upgrade.c). */
+    pid_t   upgrade_pid;      /* old master: the new master it started */
+    pid_t   old_master;       /* new master: the one it is replacing */
+    int64_t handoff_deadline; /* new master: give up after this (mono ms) */
+    int     give_up;          /* new master: the take-over failed */
 };
 
 /* Run the master with a checked, prepared config (modules loaded).  Takes

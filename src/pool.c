@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -189,24 +190,36 @@ void pool_reaped(struct master *m, struct worker *w, int status, int64_t now)
                  s->failures, (long long)(s->next_spawn - now));
 }
 
-int pool_retire_one(struct master *m, struct service *s)
+/* Ask one worker of s to quit, preferring an idle one, and log it with
+ * why (the pool's reason, or NULL). */
+static int retire(struct master *m, struct service *s, const char *why)
 {
     struct worker *pick = NULL;
+    int            idle = 0;
     size_t         i;
 
-    for (i = 0; i < m->nw; i++) {
+    for (i = 0; i < m->nw && !idle; i++) {
         struct worker *w = &m->w[i];
         if (w->svc != s || w->retiring || w->killed)
             continue;
-        if (pick == NULL || m->sb->slots[w->slot].state == SLOT_IDLE)
+        idle = m->sb->slots[w->slot].state == SLOT_IDLE;
+        if (pick == NULL || idle)
             pick = w;
     }
     if (pick == NULL)
         return -1;
+    log_info(s->sc->name, "%s%sretiring worker %d (%s)", why ? why : "",
+             why ? ": " : "", (int)pick->pid,
+             idle ? "idle" : "busy: it finishes its connections first");
     pick->retiring = 1;
     if (kill(pick->pid, SIGQUIT) == -1 && errno != ESRCH)
         log_syswarn(s->sc->name, "kill(%d, QUIT)", (int)pick->pid);
     return 0;
+}
+
+int pool_retire_one(struct master *m, struct service *s)
+{
+    return retire(m, s, NULL);
 }
 
 static void pool_count(const struct master *m, const struct service *s,
@@ -226,6 +239,28 @@ static void pool_count(const struct master *m, const struct service *s,
     }
 }
 
+/* Why a pool changes by d (neither filling it to its size nor
+ * replacing a dead worker), for the log. */
+static void pool_reason(char *buf, size_t len, const struct pool_limits *l,
+                        int live, int idle, int d)
+{
+    if (d > 0)
+        snprintf(buf, len,
+                 "pool: %d of %d workers idle, fewer than min_spare = %d: "
+                 "starting %d",
+                 idle, live, l->min_spare, d);
+    else if (!l->dynamic)
+        snprintf(buf, len, "pool: %d workers, more than its size %d", live,
+                 l->base);
+    else if (live > l->max_workers)
+        snprintf(buf, len, "pool: %d workers, more than max_workers = %d", live,
+                 l->max_workers);
+    else
+        snprintf(buf, len,
+                 "pool: %d of %d workers idle, more than max_spare = %d", idle,
+                 live, l->max_spare);
+}
+
 static void service_maintain(struct master *m, struct service *s, int64_t now,
                              int tick)
 {
@@ -237,8 +272,10 @@ static void service_maintain(struct master *m, struct service *s, int64_t now,
                 .max_spare = sc->max_spare,
                 .max_workers = sc->max_workers,
     };
-    int live, idle, d, rate = s->spawn_rate;
+    char why[160] = "";
+    int  live, idle, d, rate = s->spawn_rate;
 
+    scoreboard_set_target(m->sb, s->id, s->target); /* TTIN, TTOU */
     pool_count(m, s, &live, &idle);
     /* Between ticks a dynamic pool is only kept at its minimum. */
     if (!tick && sc->dynamic && live >= s->target)
@@ -248,15 +285,19 @@ static void service_maintain(struct master *m, struct service *s, int64_t now,
         return;
     if (d > 0 && s->failures > 0)
         d = 1;
-    if (tick && sc->dynamic && live >= s->target && d != 0)
-        log_info(sc->name, "pool: %d workers, %d idle (spare %d..%d): %s %d",
-                 live, idle, sc->min_spare, sc->max_spare,
-                 d > 0 ? "starting" : "retiring", d > 0 ? d : -d);
+    if (d == 0)
+        return;
+    /* Filling the pool to its size is no decision; growing past it and
+     * shrinking are, and say why. */
+    if (d < 0 || live >= s->target)
+        pool_reason(why, sizeof(why), &l, live, idle, d);
+    if (d > 0 && live >= s->target)
+        log_info(sc->name, "%s", why);
     for (; d > 0; d--)
         if (pool_spawn(m, s) == -1)
             break;
     for (; d < 0; d++)
-        if (pool_retire_one(m, s) == -1)
+        if (retire(m, s, why) == -1)
             break;
 }
 

@@ -1,31 +1,64 @@
 /*
- * scoreboard.c -- the shared-memory table of worker slots.
+ * scoreboard.c -- the shared-memory table of worker slots, and the status
+ * file it lives in.
  *
- * One anonymous shared mapping made by the master before it forks, so every
- * worker inherits the same pages.  Each field has exactly one writer (the
- * master at fork and after reaping, or the worker in between), so plain
- * atomic stores are enough: no locks, nothing a dying worker could leave
- * held.  The state is stored last with release ordering and loaded first
- * with acquire ordering, so a reader that sees a state also sees the fields
+ * One shared mapping made by the master before it forks, so every worker
+ * inherits the same pages.  Each field has exactly one writer (the master
+ * at fork and after reaping, or the worker in between), so plain atomic
+ * stores are enough: no locks, nothing a dying worker could leave held.
+ * The state is stored last with release ordering and loaded first with
+ * acquire ordering, so a reader that sees a state also sees the fields
  * written before it.  A snapshot is not a transaction: the master may see
  * BUSY with busy_since already back to 0 when the worker finishes while it
  * reads, and must treat that as "not stuck".
+ *
+ * When the master has a pidfile the mapping is a file beside it (as
+ * Apache's ScoreBoardFile), which `prefork -s status` maps read-only.  On a
+ * tmpfs such as /run that costs nothing more than anonymous memory; the
+ * file is sparse, and only the pages in use are ever allocated.  The master
+ * makes it under a temporary name and renames it into place, so that two
+ * masters (a binary upgrade) each keep their own file, and at exit removes
+ * the name only while it is still its own.
+ *
+ * The service table changes only when the master publishes a new
+ * configuration or reaps a worker; it brackets both with a sequence number
+ * (odd while it writes), and a reader in another process copies until it
+ * sees the same even number before and after, so the served total never
+ * counts a reaped worker twice or not at all.
  */
 #define _GNU_SOURCE
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "config.h"
+#include "diag.h"
+#include "log.h"
 #include "scoreboard.h"
+#include "service.h"
 
 /* Lock-based atomics would use a lock table private to each process. */
 _Static_assert(__atomic_always_lock_free(sizeof(int64_t), 0),
                "the scoreboard needs lock-free 64-bit atomics");
+_Static_assert(CONFIG_MAX_LINE < SB_NAME_MAX,
+               "a service name must fit its scoreboard entry");
+_Static_assert(sizeof(SB_MAGIC) <= sizeof(((struct sb_header *)0)->magic),
+               "the magic must fit the header");
 
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define LOAD(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
+
+/* How often a reader tries to copy the table while the master writes it:
+ * a rewrite takes microseconds, so a thousand 1 ms naps is plenty. */
+#define SNAPSHOT_TRIES 1000
 
 int64_t mono_ms(void)
 {
@@ -37,33 +70,348 @@ int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static size_t map_size(size_t n)
+char *scoreboard_path(const char *pidfile)
 {
-    return sizeof(struct scoreboard) + n * sizeof(struct slot);
+    static const char pid[] = ".pid", status[] = ".status";
+    size_t            len = strlen(pidfile), keep = len;
+    char             *p;
+
+    if (len >= sizeof(pid) - 1 &&
+        strcmp(pidfile + len - (sizeof(pid) - 1), pid) == 0)
+        keep = len - (sizeof(pid) - 1);
+    p = malloc(keep + sizeof(status));
+    if (p == NULL)
+        return NULL;
+    memcpy(p, pidfile, keep);
+    memcpy(p + keep, status, sizeof(status));
+    return p;
 }
 
-struct scoreboard *scoreboard_create(size_t n)
+/* --- layout ----------------------------------------------------------------- */
+
+static size_t round64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+static size_t svc_offset(void)
+{
+    return round64(sizeof(struct sb_header));
+}
+
+static size_t slot_offset(size_t max_services)
+{
+    return round64(svc_offset() + max_services * sizeof(struct sb_service));
+}
+
+static size_t map_size(size_t max_services, size_t nslots)
+{
+    return slot_offset(max_services) + nslots * sizeof(struct slot);
+}
+
+/* Point sb's fields into the mapping at base. */
+static void view_init(struct scoreboard *sb, void *base, size_t max_services,
+                      size_t nslots, size_t size)
+{
+    sb->hdr = base;
+    sb->svc = (struct sb_service *)((char *)base + svc_offset());
+    sb->slots = (struct slot *)((char *)base + slot_offset(max_services));
+    sb->max_services = max_services;
+    sb->nslots = nslots;
+    sb->size = size;
+}
+
+static void header_init(struct sb_header *h, size_t nslots)
+{
+    struct timespec now;
+
+    memcpy(h->magic, SB_MAGIC, sizeof(SB_MAGIC));
+    h->layout = SB_LAYOUT;
+    h->header_size = sizeof(struct sb_header);
+    h->service_size = sizeof(struct sb_service);
+    h->slot_size = sizeof(struct slot);
+    h->max_services = SB_MAX_SERVICES;
+    h->nslots = (uint32_t)nslots;
+    h->master_pid = getpid();
+    if (clock_gettime(CLOCK_REALTIME, &now) == 0)
+        h->start_time = now.tv_sec;
+    h->start_mono_ms = mono_ms();
+    snprintf(h->version, sizeof(h->version), "%s", PACKAGE_VERSION);
+}
+
+/* --- the master's mapping --------------------------------------------------- */
+
+/* Make the file under a temporary name, size and map it, then rename it
+ * over sb->path.  Returns the mapping or MAP_FAILED with errno set. */
+static void *file_map(struct scoreboard *sb, size_t size)
+{
+    struct stat st;
+    char       *tmp;
+    void       *base = MAP_FAILED;
+    int         fd = -1, saved;
+
+    if (asprintf(&tmp, "%s.XXXXXX", sb->path) == -1)
+        return MAP_FAILED;
+    fd = mkostemp(tmp, O_CLOEXEC); /* O_EXCL, never someone else's file */
+    if (fd == -1)
+        goto fail;
+    /* Readable by anyone who may run `prefork -s status`. */
+    if (fchmod(fd, 0644) == -1 || ftruncate(fd, (off_t)size) == -1 ||
+        fstat(fd, &st) == -1)
+        goto fail;
+    base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED)
+        goto fail;
+    /* Whole before it has its name: a reader never sees a blank header. */
+    header_init(base, sb->nslots);
+    if (rename(tmp, sb->path) == -1)
+        goto fail;
+    sb->dev = st.st_dev;
+    sb->ino = st.st_ino;
+    close(fd);
+    free(tmp);
+    return base;
+fail:
+    saved = errno;
+    if (base != MAP_FAILED)
+        munmap(base, size);
+    if (fd != -1) {
+        unlink(tmp);
+        close(fd);
+    }
+    free(tmp);
+    errno = saved;
+    return MAP_FAILED;
+}
+
+struct scoreboard *scoreboard_create(const char *pidfile, size_t n)
 {
     struct scoreboard *sb;
+    size_t             size;
+    void              *base;
 
-    if (n == 0 || n > (SIZE_MAX - sizeof(*sb)) / sizeof(struct slot)) {
+    if (n == 0 || n > UINT32_MAX ||
+        n > (SIZE_MAX - slot_offset(SB_MAX_SERVICES)) / sizeof(struct slot)) {
         errno = EINVAL;
         return NULL;
     }
-    /* Anonymous pages come zeroed: every slot starts SLOT_FREE. */
-    sb = mmap(NULL, map_size(n), PROT_READ | PROT_WRITE,
-              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (sb == MAP_FAILED)
+    size = map_size(SB_MAX_SERVICES, n);
+    sb = calloc(1, sizeof(*sb));
+    if (sb == NULL)
         return NULL;
     sb->nslots = n;
+    base = MAP_FAILED;
+    if (pidfile != NULL) {
+        if ((sb->path = scoreboard_path(pidfile)) == NULL)
+            goto fail;
+        base = file_map(sb, size);
+        /* The status file is for looking, not for serving: without it
+         * the master runs as it would without a pidfile. */
+        if (base == MAP_FAILED) {
+            log_syswarn(NULL,
+                        "cannot create the status file %s; "
+                        "`prefork -s status` will not work",
+                        sb->path);
+            free(sb->path);
+            sb->path = NULL;
+        }
+    }
+    if (base == MAP_FAILED) {
+        /* Anonymous pages come zeroed: every slot starts SLOT_FREE. */
+        base = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (base == MAP_FAILED)
+            goto fail;
+        header_init(base, n);
+    }
+    view_init(sb, base, SB_MAX_SERVICES, n, size);
     return sb;
+fail:
+    free(sb->path);
+    free(sb);
+    return NULL;
+}
+
+/* Remove the status file if its name is still ours: after a binary
+ * upgrade it names the new master's file, which must stay. */
+static void file_remove(const struct scoreboard *sb)
+{
+    struct stat st;
+
+    if (stat(sb->path, &st) == -1 || st.st_dev != sb->dev ||
+        st.st_ino != sb->ino)
+        return;
+    if (unlink(sb->path) == -1 && errno != ENOENT)
+        log_syswarn(NULL, "cannot remove status file %s", sb->path);
 }
 
 void scoreboard_destroy(struct scoreboard *sb)
 {
-    if (sb != NULL)
-        (void)munmap(sb, map_size(sb->nslots));
+    if (sb == NULL)
+        return;
+    if (sb->path != NULL)
+        file_remove(sb);
+    if (sb->hdr != NULL)
+        (void)munmap(sb->hdr, sb->size);
+    free(sb->path);
+    free(sb);
 }
+
+int scoreboard_rename(struct scoreboard *sb, const char *pidfile)
+{
+    char *to;
+
+    if (sb->path == NULL)
+        return 0;
+    if ((to = scoreboard_path(pidfile)) == NULL)
+        return -1;
+    if (strcmp(to, sb->path) != 0 && rename(sb->path, to) == -1) {
+        free(to);
+        return -1;
+    }
+    free(sb->path);
+    sb->path = to;
+    return 0;
+}
+
+/* --- the service table (master) ---------------------------------------- */
+
+static void seq_begin(struct sb_header *h)
+{
+    STORE(&h->seq, h->seq + 1);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void seq_end(struct sb_header *h)
+{
+    __atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
+}
+
+static struct sb_service *find_service(struct scoreboard *sb, uint32_t id)
+{
+    for (uint32_t i = 0; i < sb->hdr->nservices; i++)
+        if (sb->svc[i].id == id)
+            return &sb->svc[i];
+    return NULL;
+}
+
+/* Copy s into dst, cut short of cap at a UTF-8 character boundary. */
+static void copy_text(char *dst, size_t cap, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--;
+    }
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+/* The listen addresses of s, one per line, as many as fit. */
+static void listen_text(char *dst, size_t cap, const struct service *s)
+{
+    size_t used = 0;
+
+    dst[0] = '\0';
+    for (size_t i = 0; i < s->sc->nlisten; i++) {
+        const char *a = s->sc->listen[i].text;
+        size_t      need = strlen(a) + (used > 0);
+
+        if (used + need >= cap)
+            break;
+        used += (size_t)snprintf(dst + used, cap - used, "%s%s",
+                                 used > 0 ? "\n" : "", a);
+    }
+}
+
+static void entry_fill(struct sb_service *e, const struct service *s)
+{
+    memset(e, 0, sizeof(*e));
+    e->id = s->id;
+    e->flags = SB_SVC_CURRENT;
+    e->target = s->target;
+    copy_text(e->mode, sizeof(e->mode), mode_name(s->sc->mode));
+    copy_text(e->name, sizeof(e->name), s->sc->name);
+    listen_text(e->listen, sizeof(e->listen), s);
+}
+
+static int has_workers(const struct scoreboard *sb, uint32_t id)
+{
+    struct slot snap;
+
+    for (size_t i = 0; i < sb->nslots; i++) {
+        slot_read(&sb->slots[i], &snap);
+        if (snap.state != SLOT_FREE && snap.service == id)
+            return 1;
+    }
+    return 0;
+}
+
+static struct sb_service *find_name(struct sb_service *v, size_t n,
+                                    const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].name, name) == 0)
+            return &v[i];
+    return NULL;
+}
+
+void scoreboard_set_services(struct scoreboard *sb, const struct generation *g)
+{
+    struct sb_header  *h = sb->hdr;
+    struct sb_service *next, *same;
+    size_t             n = 0, ncur, i;
+
+    next = calloc(SB_MAX_SERVICES, sizeof(*next));
+    if (next == NULL) {
+        log_error(NULL, "out of memory: the status file keeps the old "
+                        "list of services");
+        return;
+    }
+    for (i = 0; i < g->nsvc && n < SB_MAX_SERVICES; i++)
+        entry_fill(&next[n++], &g->svc[i]);
+    if (i < g->nsvc)
+        log_warn(NULL, "the status file lists the first %d services only",
+                 SB_MAX_SERVICES);
+    ncur = n;
+    /* Services reloaded away stay listed while their workers drain; once
+     * gone, their count goes to the service that took their name. */
+    for (i = 0; i < h->nservices; i++) {
+        const struct sb_service *old = &sb->svc[i];
+        size_t                   k;
+
+        for (k = 0; k < ncur && next[k].id != old->id; k++)
+            ;
+        if (k < ncur) { /* the same service, published again */
+            next[k].exited_served += old->exited_served;
+            continue;
+        }
+        if (n < SB_MAX_SERVICES && has_workers(sb, old->id)) {
+            next[n] = *old;
+            next[n++].flags &= ~SB_SVC_CURRENT;
+        } else if ((same = find_name(next, ncur, old->name)) != NULL) {
+            same->exited_served += old->exited_served;
+        }
+    }
+    seq_begin(h);
+    memcpy(sb->svc, next, n * sizeof(*next));
+    h->nservices = (uint32_t)n;
+    h->master_pid = getpid(); /* after daemonize, the final process */
+    seq_end(h);
+    free(next);
+}
+
+void scoreboard_set_target(struct scoreboard *sb, uint32_t id, int target)
+{
+    struct sb_service *e = find_service(sb, id);
+
+    if (e != NULL && LOAD(&e->target) != target)
+        STORE(&e->target, target);
+}
+
+/* --- slots ------------------------------------------------------------------ */
 
 static void set_state(struct slot *s, int32_t st)
 {
@@ -96,15 +444,24 @@ int scoreboard_claim(struct scoreboard *sb, uint32_t service)
 
 void scoreboard_release(struct scoreboard *sb, int i)
 {
-    struct slot *s;
+    struct sb_service *e;
+    struct slot       *s;
 
     if (i < 0 || (size_t)i >= sb->nslots)
         return;
     s = &sb->slots[i];
+    /* The count moves from the slot to its service in one step, as seen
+     * by a reader that checks the sequence number. */
+    seq_begin(sb->hdr);
+    e = find_service(sb, LOAD(&s->service));
+    if (e != NULL)
+        STORE(&e->exited_served, e->exited_served + LOAD(&s->served));
     STORE(&s->pid, 0);
+    STORE(&s->served, 0);
     STORE(&s->busy_since, 0);
     STORE(&s->open_conns, 0);
     set_state(s, SLOT_FREE);
+    seq_end(sb->hdr);
 }
 
 void slot_set_pid(struct slot *s, pid_t pid)
@@ -150,4 +507,148 @@ void slot_read(const struct slot *s, struct slot *out)
     out->started_ms = LOAD(&s->started_ms);
     out->busy_since = LOAD(&s->busy_since);
     out->open_conns = LOAD(&s->open_conns);
+}
+
+/* --- reading another master's file ---------------------------------------- */
+
+/* Is the header one this version lays out the same way, and does the file
+ * hold all it announces?  Returns 0, or -1 with the reason in err. */
+static int header_check(const struct sb_header *h, size_t fsize,
+                        const char *path, char *err, size_t errlen)
+{
+    if (memcmp(h->magic, SB_MAGIC, sizeof(SB_MAGIC)) != 0) {
+        errbuf_set(err, errlen, "%s: not a prefork status file", path);
+        return -1;
+    }
+    if (h->layout != SB_LAYOUT || h->header_size != sizeof(struct sb_header) ||
+        h->service_size != sizeof(struct sb_service) ||
+        h->slot_size != sizeof(struct slot)) {
+        errbuf_set(err, errlen,
+                   "%s: status file layout %u, this prefork " PACKAGE_VERSION
+                   " reads layout %u (is the master another version?)",
+                   path, (unsigned)h->layout, (unsigned)SB_LAYOUT);
+        return -1;
+    }
+    if (h->max_services > SB_MAX_SERVICES || h->nslots == 0 ||
+        map_size(h->max_services, h->nslots) > fsize) {
+        errbuf_set(err, errlen, "%s: status file is damaged", path);
+        return -1;
+    }
+    return 0;
+}
+
+struct scoreboard *scoreboard_open(const char *path, char *err, size_t errlen)
+{
+    struct scoreboard *sb = NULL;
+    struct sb_header   h;
+    struct stat        st;
+    void              *base = MAP_FAILED;
+    int                fd;
+
+    do
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    while (fd == -1 && errno == EINTR);
+    if (fd == -1) {
+        errbuf_set(err, errlen, "%s: %s", path,
+                   errno == ENOENT
+                       ? "no such file (the master keeps none: is it "
+                         "another version, or was the file removed?)"
+                       : strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) == -1) {
+        errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if ((size_t)st.st_size < sizeof(h)) {
+        errbuf_set(err, errlen, "%s: not a prefork status file", path);
+        goto fail;
+    }
+    base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
+        errbuf_set(err, errlen, "%s: mmap: %s", path, strerror(errno));
+        goto fail;
+    }
+    memcpy(&h, base, sizeof(h));
+    if (header_check(&h, (size_t)st.st_size, path, err, errlen) == -1)
+        goto fail;
+    if ((sb = calloc(1, sizeof(*sb))) == NULL) {
+        errbuf_set(err, errlen, "out of memory");
+        goto fail;
+    }
+    view_init(sb, base, h.max_services, h.nslots, (size_t)st.st_size);
+    close(fd);
+    return sb;
+fail:
+    if (base != MAP_FAILED)
+        munmap(base, (size_t)st.st_size);
+    close(fd);
+    return NULL;
+}
+
+/* One attempt: 1 when the copy is consistent. */
+static int snapshot_once(const struct scoreboard *sb, struct sb_snapshot *out)
+{
+    const struct sb_header *h = sb->hdr;
+    uint32_t                seq = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
+    size_t                  n;
+
+    if (seq & 1)
+        return 0;
+    n = LOAD(&h->nservices);
+    if (n > sb->max_services)
+        return 0;
+    out->master_pid = (pid_t)LOAD(&h->master_pid);
+    out->start_time = LOAD(&h->start_time);
+    out->start_mono_ms = LOAD(&h->start_mono_ms);
+    memcpy(out->version, h->version, sizeof(out->version));
+    out->version[sizeof(out->version) - 1] = '\0';
+    memcpy(out->svc, sb->svc, n * sizeof(*out->svc));
+    out->nsvc = n;
+    for (size_t i = 0; i < sb->nslots; i++)
+        slot_read(&sb->slots[i], &out->slots[i]);
+    out->nslots = sb->nslots;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return LOAD(&h->seq) == seq;
+}
+
+int scoreboard_snapshot(const struct scoreboard *sb, struct sb_snapshot *out,
+                        char *err, size_t errlen)
+{
+    struct timespec nap = {0, 1000000};
+
+    memset(out, 0, sizeof(*out));
+    out->svc = calloc(SB_MAX_SERVICES, sizeof(*out->svc));
+    out->slots = calloc(sb->nslots, sizeof(*out->slots));
+    if (out->svc == NULL || out->slots == NULL) {
+        errbuf_set(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < SNAPSHOT_TRIES; i++) {
+        if (snapshot_once(sb, out)) {
+            /* The file is another process's: trust no string in it. */
+            for (size_t k = 0; k < out->nsvc; k++) {
+                struct sb_service *e = &out->svc[k];
+
+                e->mode[sizeof(e->mode) - 1] = '\0';
+                e->name[sizeof(e->name) - 1] = '\0';
+                e->listen[sizeof(e->listen) - 1] = '\0';
+            }
+            return 0;
+        }
+        nanosleep(&nap, NULL);
+    }
+    errbuf_set(err, errlen, "the master kept rewriting the status file");
+fail:
+    scoreboard_snapshot_free(out);
+    return -1;
+}
+
+void scoreboard_snapshot_free(struct sb_snapshot *snap)
+{
+    free(snap->svc);
+    free(snap->slots);
+    snap->svc = NULL;
+    snap->slots = NULL;
+    snap->nsvc = snap->nslots = 0;
 }

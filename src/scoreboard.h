@@ -1,10 +1,18 @@
 /*
- * scoreboard.h -- one shared-memory slot per worker process.
+ * scoreboard.h -- one shared-memory slot per worker process, and the table
+ * of services that `prefork -s status` reads.
  *
  * The master maps the scoreboard before forking anything; every worker
  * writes only its own slot, the master reads them all to size pools, find
  * stuck workers and report status.  Fields are written with atomic stores so
  * the master never reads a torn value.
+ *
+ * With a pidfile the mapping is a file (the pidfile's name with `.status`
+ * for `.pid`), so that another process can map it read-only and report it;
+ * without one it is anonymous memory.  The file starts with a header: a
+ * magic and a layout version, the master's pid, version and start time, and
+ * the services of the running configuration (kept by the master), then the
+ * slots.
  */
 #ifndef PF_SCOREBOARD_H
 #define PF_SCOREBOARD_H
@@ -31,23 +39,112 @@ struct slot {
     uint32_t open_conns; /* connections the worker holds now */
 };
 
+/* The file's first bytes, and the number of its layout: a reader refuses
+ * a file whose layout it does not know (a master of another version). */
+#define SB_MAGIC        "PFSCORE"
+#define SB_LAYOUT       1
+#define SB_NAME_MAX     200 /* a section name fits on an INI line */
+#define SB_LISTEN_MAX   512 /* listen addresses, one per line */
+#define SB_MODE_MAX     16
+#define SB_VERSION_MAX  32
+#define SB_MAX_SERVICES 256
+
+/* Flags of a service entry. */
+#define SB_SVC_CURRENT                                                         \
+    1u /* of the running configuration (else reloaded
+                             away, its workers draining) */
+
+/* One service, written by the master only. */
+struct sb_service {
+    uint32_t id;     /* = struct slot.service of its workers */
+    uint32_t flags;  /* SB_SVC_* */
+    int32_t  target; /* the pool size (the minimum of a dynamic pool) */
+    uint32_t pad;
+    uint64_t exited_served; /* served by its workers that have exited */
+    char     mode[SB_MODE_MAX];
+    char     name[SB_NAME_MAX];
+    char     listen[SB_LISTEN_MAX]; /* canonical addresses, '\n' between */
+};
+
+struct sb_header {
+    char     magic[8];      /* SB_MAGIC */
+    uint32_t layout;        /* SB_LAYOUT */
+    uint32_t header_size;   /* sizeof(struct sb_header) */
+    uint32_t service_size;  /* sizeof(struct sb_service) */
+    uint32_t slot_size;     /* sizeof(struct slot) */
+    uint32_t max_services;  /* entries the table has room for */
+    uint32_t nslots;        /* slots after the table */
+    uint32_t nservices;     /* entries in use */
+    uint32_t seq;           /* odd while the master rewrites the table */
+    int64_t  master_pid;    /* set when the services are published */
+    int64_t  start_time;    /* realtime seconds */
+    int64_t  start_mono_ms; /* monotonic */
+    char     version[SB_VERSION_MAX]; /* the master's PACKAGE_VERSION */
+};
+
+/* The master's (and after fork each worker's) view of the mapping. */
 struct scoreboard {
-    size_t      nslots;
-    struct slot slots[];
+    struct sb_header  *hdr;
+    struct sb_service *svc;   /* max_services entries */
+    struct slot       *slots; /* nslots */
+    size_t             max_services;
+    size_t             nslots;
+    size_t             size; /* of the mapping */
+    char              *path; /* the status file, NULL when anonymous */
+    dev_t              dev;  /* its identity, so that at exit the master */
+    ino_t              ino;  /* removes only its own file */
+};
+
+/* A consistent copy of a scoreboard, taken by scoreboard_snapshot(). */
+struct sb_snapshot {
+    pid_t              master_pid;
+    int64_t            start_time;
+    int64_t            start_mono_ms;
+    char               version[SB_VERSION_MAX];
+    struct sb_service *svc;
+    size_t             nsvc;
+    struct slot       *slots; /* every slot, the free ones included */
+    size_t             nslots;
 };
 
 /* Monotonic clock in milliseconds, comparable across processes. */
 int64_t mono_ms(void);
 
-/* Map a shared anonymous scoreboard of n slots (master, before forking).
- * Returns NULL with errno set on failure. */
-struct scoreboard *scoreboard_create(size_t n);
-void               scoreboard_destroy(struct scoreboard *sb);
+/* The status file that goes with a pidfile: a trailing ".pid" replaced by
+ * ".status", else ".status" appended.  Returns a string the caller frees,
+ * or NULL (out of memory). */
+char *scoreboard_path(const char *pidfile);
+
+/* Map a shared scoreboard of n slots (master, before forking): anonymous
+ * memory when pidfile is NULL, else the status file that goes with it,
+ * made under a temporary name in the same directory and renamed into
+ * place, so that a master starting next to another one never writes into
+ * the other's file; when the file cannot be made, that is logged and the
+ * scoreboard is anonymous.  Returns NULL with errno set on failure. */
+struct scoreboard *scoreboard_create(const char *pidfile, size_t n);
+/* Unmap; in the master, also remove the file when path still names it. */
+void scoreboard_destroy(struct scoreboard *sb);
+/* Master: move the status file to the name that goes with pidfile, as the
+ * pidfile moves to PIDFILE.oldbin and back during a binary upgrade, so
+ * that a new master does not replace it and a master that serves on after
+ * a failed upgrade gets its name back.  Returns 0 (also when there is no
+ * file), or -1 with errno set. */
+int scoreboard_rename(struct scoreboard *sb, const char *pidfile);
+
+struct generation;
+/* Master: publish the services of g, the running configuration, with its
+ * own pid.  Entries of earlier configurations stay while they have
+ * workers; the served count of one removed goes to the new service of the
+ * same name.  Call at start-up and after every reload. */
+void scoreboard_set_services(struct scoreboard *sb, const struct generation *g);
+/* Master: the pool size of service id changed (TTIN, TTOU). */
+void scoreboard_set_target(struct scoreboard *sb, uint32_t id, int target);
 
 /* Master: claim a free slot for a worker of service about to be forked.
  * Returns its index, or -1 when every slot is taken. */
 int scoreboard_claim(struct scoreboard *sb, uint32_t service);
-/* Master: the worker in slot i is gone; the slot is free again. */
+/* Master: the worker in slot i is gone; what it served is added to its
+ * service's count and the slot is free again. */
 void scoreboard_release(struct scoreboard *sb, int i);
 /* Master: record the pid of the worker just forked into slot s. */
 void slot_set_pid(struct slot *s, pid_t pid);
@@ -60,5 +157,16 @@ void slot_set_conns(struct slot *s, unsigned n);
 
 /* Master: a snapshot of one slot's fields (atomic loads). */
 void slot_read(const struct slot *s, struct slot *out);
+
+/* Another process (`prefork -s status`): map the status file at path
+ * read-only and check that it is one this version can read.  Returns the
+ * view, or NULL with the reason in err. */
+struct scoreboard *scoreboard_open(const char *path, char *err, size_t errlen);
+/* Copy the header, the services and every slot, retrying while the master
+ * rewrites the table.  Returns 0, or -1 with the reason in err; free the
+ * copy with scoreboard_snapshot_free(). */
+int  scoreboard_snapshot(const struct scoreboard *sb, struct sb_snapshot *out,
+                         char *err, size_t errlen);
+void scoreboard_snapshot_free(struct sb_snapshot *snap);
 
 #endif

@@ -4,6 +4,12 @@
  * Listeners are matched across reloads by their canonical address and
  * reuseport setting: a match keeps its descriptor, so connections already
  * queued on it are accepted by the new workers instead of being reset.
+ *
+ * Sockets passed in at start-up join the same set.  Those systemd names
+ * after a service (FileDescriptorName=NAME for [NAME]) replace that
+ * service's `listen` addresses; any other is taken by the service that
+ * listens on its address, which is also how a binary upgrade hands every
+ * listener to the new master.  What no service takes is closed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +24,7 @@
 #include "modload.h"
 #include "service.h"
 
+/* A systemd socket's SO_REUSEPORT is the unit's business, not ours. */
 static struct lsock *lsock_find(const struct lsock_set *set,
                                 const struct addr *a, int reuseport)
 {
@@ -25,7 +32,7 @@ static struct lsock *lsock_find(const struct lsock_set *set,
 
     for (i = 0; i < set->n; i++)
         if (strcmp(set->v[i]->addr.text, a->text) == 0 &&
-            set->v[i]->reuseport == reuseport)
+            (set->v[i]->reuseport == reuseport || set->v[i]->name != NULL))
             return set->v[i];
     return NULL;
 }
@@ -40,6 +47,7 @@ static void lsock_close(struct lsock *l)
     if (l->created_file)
         listener_unlink(&l->addr);
     free(l->fds);
+    free(l->name);
     free(l);
 }
 
@@ -76,13 +84,15 @@ static struct lsock *lsock_open(const struct addr         *a,
     return l;
 }
 
-/* Reuse a bound listener, applying a changed backlog. */
+/* Reuse a bound listener, applying a changed backlog (but not to a
+ * socket systemd made: its unit says how it listens). */
 static void lsock_adopt(struct lsock *l, const struct service_conf *sc)
 {
     size_t i;
 
     l->refs++;
-    if (l->addr.kind == ADDR_UDP || l->backlog == sc->backlog)
+    if (l->addr.kind == ADDR_UDP || l->backlog == sc->backlog ||
+        l->name != NULL)
         return;
     for (i = 0; i < l->nfds; i++)
         if (listen(l->fds[i], sc->backlog) == -1)
@@ -116,6 +126,34 @@ static void lsock_unref(struct lsock_set *set, struct lsock *l)
     lsock_close(l);
 }
 
+static void service_add_lsock(struct service *s, struct lsock *l)
+{
+    s->ls[s->nls++] = l;
+    s->socktypes |= l->addr.kind == ADDR_UDP ? PF_DGRAM : PF_STREAM;
+}
+
+/* Take the sockets systemd named after the service.  Returns how many. */
+static size_t service_bind_named(struct service *s, struct lsock_set *set)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < set->n; i++)
+        n += set->v[i]->name != NULL &&
+             strcmp(set->v[i]->name, s->sc->name) == 0;
+    if (n == 0 || (s->ls = calloc(n, sizeof(*s->ls))) == NULL)
+        return 0;
+    for (i = 0; i < set->n; i++) {
+        struct lsock *l = set->v[i];
+        if (l->name == NULL || strcmp(l->name, s->sc->name) != 0)
+            continue;
+        lsock_adopt(l, s->sc);
+        service_add_lsock(s, l);
+        log_info(s->sc->name, "listening on %s, passed by systemd",
+                 l->addr.text);
+    }
+    return n;
+}
+
 static int service_bind(struct service *s, const struct config *cfg,
                         struct lsock_set *set, struct diag *d)
 {
@@ -123,6 +161,8 @@ static int service_bind(struct service *s, const struct config *cfg,
     char                       err[256];
     size_t                     i;
 
+    if (service_bind_named(s, set) > 0)
+        return 0;
     s->ls = calloc(sc->nlisten, sizeof(*s->ls));
     if (s->ls == NULL)
         return -1;
@@ -133,8 +173,9 @@ static int service_bind(struct service *s, const struct config *cfg,
         } else {
             l = lsock_open(&sc->listen[i], sc, err, sizeof(err));
             if (l == NULL) {
-                diag_add(d, cfg->file, sc->listen_line, "[%s] %s: %s", sc->name,
-                         sc->listen[i].text, err);
+                /* err names the address */
+                diag_add(d, cfg->file, sc->listen_line, "[%s] %s", sc->name,
+                         err);
                 return -1;
             }
             l->refs = 1;
@@ -143,8 +184,7 @@ static int service_bind(struct service *s, const struct config *cfg,
                 return -1;
             }
         }
-        s->ls[s->nls++] = l;
-        s->socktypes |= l->addr.kind == ADDR_UDP ? PF_DGRAM : PF_STREAM;
+        service_add_lsock(s, l);
     }
     return 0;
 }
@@ -196,6 +236,103 @@ void generation_destroy(struct generation *g, struct lsock_set *set)
         config_free(g->cfg);
     }
     free(g);
+}
+
+static struct lsock *inherited_group(const struct lsock_set *set,
+                                     const struct addr *a, int reuseport,
+                                     const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < set->n; i++) {
+        struct lsock *l = set->v[i];
+        if (l->inherited && l->reuseport && reuseport &&
+            strcmp(l->addr.text, a->text) == 0 &&
+            (l->name == NULL) == (name == NULL) &&
+            (name == NULL || strcmp(l->name, name) == 0))
+            return l;
+    }
+    return NULL;
+}
+
+int lsock_inherit(struct lsock_set *set, int fd, const struct addr *a,
+                  int reuseport, const char *name, int owned)
+{
+    struct lsock *l = inherited_group(set, a, reuseport, name);
+    int          *fds;
+
+    if (l != NULL) {
+        fds = realloc(l->fds, (l->nfds + 1) * sizeof(*fds));
+        if (fds == NULL)
+            goto fail;
+        l->fds = fds;
+        l->fds[l->nfds++] = fd;
+        return 0;
+    }
+    if ((l = calloc(1, sizeof(*l))) == NULL ||
+        (l->fds = malloc(sizeof(*l->fds))) == NULL ||
+        (name != NULL && (l->name = strdup(name)) == NULL) ||
+        set_add(set, l) == -1) {
+        if (l != NULL) {
+            free(l->fds);
+            free(l->name);
+        }
+        free(l);
+        goto fail;
+    }
+    l->addr = *a;
+    l->reuseport = reuseport;
+    l->backlog = -1;
+    l->fds[0] = fd;
+    l->nfds = 1;
+    l->inherited = 1;
+    l->created_file = owned && a->kind == ADDR_UNIX;
+    return 0;
+fail:
+    close(fd);
+    return -1;
+}
+
+void lsock_set_prune(struct lsock_set *set)
+{
+    size_t i;
+
+    for (i = 0; i < set->n;) {
+        struct lsock *l = set->v[i];
+        if (l->refs > 0) {
+            i++;
+            continue;
+        }
+        if (l->name != NULL)
+            log_warn(NULL,
+                     "socket %s (named '%s') passed in matches no "
+                     "service: closed",
+                     l->addr.text, l->name);
+        else
+            log_warn(NULL, "socket %s passed in matches no service: closed",
+                     l->addr.text);
+        set->v[i] = set->v[--set->n];
+        lsock_close(l);
+    }
+}
+
+void lsock_set_disown(struct lsock_set *set)
+{
+    size_t i;
+
+    for (i = 0; i < set->n; i++)
+        set->v[i]->created_file = 0;
+}
+
+void lsock_set_free(struct lsock_set *set)
+{
+    size_t i;
+
+    for (i = 0; i < set->n; i++)
+        lsock_close(set->v[i]);
+    free(set->v);
+    set->v = NULL;
+    set->n = 0;
 }
 
 void lsock_set_close(struct lsock_set *set)

@@ -27,7 +27,9 @@ struct lsock {
     int        *fds; /* one, or one per worker slot with reuseport */
     size_t      nfds;
     int         refs;
-    int         created_file; /* a UNIX socket file we made */
+    int         created_file; /* a UNIX socket file we own: unlink at end */
+    char       *name;         /* systemd's FileDescriptorName, or NULL */
+    int         inherited;    /* passed in by systemd or an old master */
 };
 
 struct service {
@@ -66,6 +68,23 @@ struct generation *generation_create(struct config *cfg, struct lsock_set *set,
 /* Drop the generation's listeners (closing those no one else uses) and free
  * it with its config and modules. */
 void generation_destroy(struct generation *g, struct lsock_set *set);
+
+/*
+ * A listening socket passed in at start-up (fd already checked by
+ * listener_adopt): added to set with no user, beside any other inherited
+ * descriptor of the same address (a reuseport group).  `name` is systemd's
+ * FileDescriptorName or NULL; `owned` makes the master remove a UNIX
+ * socket's file at exit.  Returns 0, or -1 (out of memory; fd is closed).
+ */
+int lsock_inherit(struct lsock_set *set, int fd, const struct addr *a,
+                  int reuseport, const char *name, int owned);
+/* After the first generation: close inherited sockets no service took. */
+void lsock_set_prune(struct lsock_set *set);
+/* Binary upgrade: the new master owns the socket files from now on. */
+void lsock_set_disown(struct lsock_set *set);
+
+/* Close and free every lsock still in set (shutting down). */
+void lsock_set_free(struct lsock_set *set);
 
 /* Close every listening descriptor (shutting down: new connections are
  * refused from here on); socket files go with generation_destroy. */

@@ -209,11 +209,36 @@ int h_config(struct h_server *s, const char *fmt, ...)
     return rc;
 }
 
+/* In the child: the server's extra environment and descriptors 3, 4...
+ * (moved out of the way first, so that no dup2 clobbers another). */
+static void pass_on(const struct h_server *s)
+{
+    int  high[H_MAXPASS];
+    char pid[32];
+
+    for (int i = 0; i < s->npass; i++)
+        if ((high[i] = fcntl(s->pass[i], F_DUPFD, 64)) < 0)
+            _exit(127);
+    for (int i = 0; i < s->npass; i++)
+        if (dup2(high[i], 3 + i) < 0)
+            _exit(127);
+    for (int i = 0; i < H_MAXPASS && s->env[i] != NULL; i++) {
+        if (strcmp(s->env[i], "LISTEN_PID") == 0) {
+            snprintf(pid, sizeof pid, "LISTEN_PID=%d", (int)getpid());
+            putenv(strdup(pid));
+        } else {
+            putenv((char *)s->env[i]);
+        }
+    }
+}
+
 /* In the child: look like a process a shell started, then exec. */
-static void exec_child(const char *const argv[], int out, int err)
+static void exec_child(const char *const argv[], int out, int err,
+                       const struct h_server *s)
 {
     sigset_t all;
     int      in = open("/dev/null", O_RDONLY);
+    int      keep = s != NULL ? s->npass : 0;
 
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -223,14 +248,17 @@ static void exec_child(const char *const argv[], int out, int err)
     sigprocmask(SIG_SETMASK, &all, NULL);
     if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
         _exit(127);
-    close_range(3, ~0u, 0);
+    if (s != NULL)
+        pass_on(s);
+    close_range(3 + (unsigned)keep, ~0u, 0);
     execv(argv[0], (char *const *)argv);
     _exit(127);
 }
 
 /* Fork and exec argv with stdout and stderr on the given descriptors.
  * Returns the pid or -1. */
-static pid_t spawn(const char *const argv[], int out, int err)
+static pid_t spawn(const char *const argv[], int out, int err,
+                   const struct h_server *s)
 {
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -238,7 +266,7 @@ static pid_t spawn(const char *const argv[], int out, int err)
     if (pid == 0) {
         if (getppid() != parent) /* died before PDEATHSIG was set */
             _exit(127);
-        exec_child(argv, out, err);
+        exec_child(argv, out, err, s);
     }
     return pid;
 }
@@ -287,7 +315,7 @@ int h_start(struct h_server *s)
     argv[n++] = "-c";
     argv[n++] = s->conf;
     argv[n] = NULL;
-    s->pid = spawn(argv, out, err);
+    s->pid = spawn(argv, out, err, s);
     if (s->pid < 0) {
         s->pid = 0;
         goto fail;
@@ -490,6 +518,7 @@ static int sink_read(struct sink *k)
                 return 1;
             k->buf = nb;
             k->cap += 16384;
+            k->buf[k->len] = '\0'; /* a stream that stays empty reads "" */
         }
         n = read(k->fd, k->buf + k->len, k->cap - k->len - 1);
         if (n > 0) {
@@ -516,7 +545,7 @@ int h_run(const char *const argv[], int ms, struct h_result *r)
     if (pipe2(po, O_CLOEXEC | O_NONBLOCK) < 0 ||
         pipe2(pe, O_CLOEXEC | O_NONBLOCK) < 0)
         goto out;
-    pid = spawn(argv, po[1], pe[1]);
+    pid = spawn(argv, po[1], pe[1], NULL);
     close(po[1]);
     close(pe[1]);
     if (pid < 0)

@@ -28,6 +28,8 @@
 #define H_START_MS 10000
 #define H_STOP_MS  5000
 
+#define H_MAXPASS 8
+
 /* One prefork master and the temporary directory it runs in. */
 struct h_server {
     char  dir[64];   /* mkdtemp; removed by h_cleanup() */
@@ -38,6 +40,13 @@ struct h_server {
     char  err[128];
     pid_t pid;    /* the master; once reaped, -pid (its process group) */
     int   status; /* its wait status once reaped */
+
+    /* Set before h_start() to hand the master more than a config: extra
+     * environment ("NAME=value"; a bare "LISTEN_PID" becomes the master's
+     * own pid, as systemd sets it) and descriptors it gets as 3, 4... */
+    const char *env[H_MAXPASS];
+    int         pass[H_MAXPASS];
+    int         npass;
 };
 
 /* Output of a command run to completion by h_run(). */

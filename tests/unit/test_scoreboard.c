@@ -3,18 +3,26 @@
  *
  * Claiming and releasing slots, per-service counts, the state changes a
  * worker makes, and the point of it all: a forked child's writes are seen
- * by the parent, both while the child runs and after it has exited.
+ * by the parent, both while the child runs and after it has exited.  Then
+ * the status file: where it goes, who removes it, what a reader refuses,
+ * and the service table across reaps and reloads.
  */
 #define _GNU_SOURCE
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "scoreboard.h"
+#include "service.h"
 
 static struct slot snap(const struct scoreboard *sb, int i)
 {
@@ -35,7 +43,7 @@ static void sleep_ms(long ms)
 Test(scoreboard, refuses_zero_slots)
 {
     errno = 0;
-    cr_expect_null(scoreboard_create(0));
+    cr_expect_null(scoreboard_create(NULL, 0));
     cr_expect_eq(errno, EINVAL);
 }
 
@@ -53,7 +61,7 @@ Test(scoreboard, mono_ms_moves_forward)
 
 Test(scoreboard, claims_until_full_and_reuses_released_slots)
 {
-    struct scoreboard *sb = scoreboard_create(3);
+    struct scoreboard *sb = scoreboard_create(NULL, 3);
     int64_t            before = mono_ms();
     int                seen[3] = {0};
 
@@ -84,7 +92,7 @@ Test(scoreboard, claims_until_full_and_reuses_released_slots)
 
 Test(scoreboard, a_reclaimed_slot_starts_clean)
 {
-    struct scoreboard *sb = scoreboard_create(1);
+    struct scoreboard *sb = scoreboard_create(NULL, 1);
     struct slot        s;
     int                i;
 
@@ -111,7 +119,7 @@ Test(scoreboard, a_reclaimed_slot_starts_clean)
 
 Test(scoreboard, state_transitions)
 {
-    struct scoreboard *sb = scoreboard_create(2);
+    struct scoreboard *sb = scoreboard_create(NULL, 2);
     struct slot       *w;
     struct slot        s;
     int64_t            before;
@@ -166,7 +174,7 @@ Test(scoreboard, state_transitions)
 
 Test(scoreboard, child_writes_are_seen_after_exit, .timeout = 10)
 {
-    struct scoreboard *sb = scoreboard_create(4);
+    struct scoreboard *sb = scoreboard_create(NULL, 4);
     struct slot        s;
     pid_t              pid;
     int                i, status;
@@ -201,7 +209,7 @@ Test(scoreboard, child_writes_are_seen_after_exit, .timeout = 10)
 
 Test(scoreboard, child_state_is_seen_while_it_runs, .timeout = 10)
 {
-    struct scoreboard *sb = scoreboard_create(2);
+    struct scoreboard *sb = scoreboard_create(NULL, 2);
     int64_t            deadline;
     pid_t              pid;
     int                i, p[2], status;
@@ -235,5 +243,400 @@ Test(scoreboard, child_state_is_seen_while_it_runs, .timeout = 10)
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_expect_eq(snap(sb, i).state, SLOT_IDLE);
     cr_expect_eq(snap(sb, i).served, 1);
+    scoreboard_destroy(sb);
+}
+
+/* --- the status file ------------------------------------------------------ */
+
+static char tmpdir[64];
+
+static void make_tmpdir(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/pf-sb-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+static void remove_tmpdir(void)
+{
+    DIR           *d = opendir(tmpdir);
+    struct dirent *e;
+    char           p[512];
+
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
+        unlink(p);
+    }
+    if (d != NULL)
+        closedir(d);
+    rmdir(tmpdir);
+}
+
+static int h_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL)
+        return -1;
+    fputs(text, f);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static const char *in_tmp(const char *name)
+{
+    static char p[2][256];
+    static int  k;
+
+    k = 1 - k;
+    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
+    return p[k];
+}
+
+static int entries_in_tmpdir(void)
+{
+    DIR           *d = opendir(tmpdir);
+    struct dirent *e;
+    int            n = 0;
+
+    while (d != NULL && (e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+/* A generation as service.c would build it, from names and listen
+ * addresses ("a|b" for two). */
+struct fake_gen {
+    struct service_conf sc[4];
+    struct service      svc[4];
+    struct addr         addr[4][3];
+    struct generation   g;
+};
+
+static void fake_add(struct fake_gen *f, uint32_t id, const char *name,
+                     const char *listen, int target)
+{
+    size_t               i = f->g.nsvc++;
+    struct service_conf *sc = &f->sc[i];
+    const char          *p = listen;
+
+    cr_assert_lt(i, 4);
+    sc->name = (char *)name;
+    sc->mode = MODE_PREFORK;
+    sc->listen = f->addr[i];
+    while (*p != '\0' && sc->nlisten < 3) {
+        const char *bar = strchr(p, '|');
+        size_t      len = bar != NULL ? (size_t)(bar - p) : strlen(p);
+
+        snprintf(f->addr[i][sc->nlisten++].text, sizeof f->addr[i][0].text,
+                 "%.*s", (int)len, p);
+        p += len + (bar != NULL);
+    }
+    f->svc[i].id = id;
+    f->svc[i].sc = sc;
+    f->svc[i].target = target;
+    f->g.svc = f->svc;
+}
+
+static struct sb_service *entry(struct scoreboard *sb, uint32_t id)
+{
+    for (uint32_t i = 0; i < sb->hdr->nservices; i++)
+        if (sb->svc[i].id == id)
+            return &sb->svc[i];
+    return NULL;
+}
+
+Test(status_file, path_follows_the_pidfile)
+{
+    static const struct {
+        const char *pidfile, *status;
+    } cases[] = {
+        {"/run/prefork.pid", "/run/prefork.status"},
+        {"/run/prefork", "/run/prefork.status"},
+        {"/run/x.pid.old", "/run/x.pid.old.status"},
+        {"/run/x.PID", "/run/x.PID.status"},
+        {"/run/.pid", "/run/.status"},
+        {"pid", "pid.status"},
+        {"a.pid", "a.status"},
+        {"", ".status"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = scoreboard_path(cases[i].pidfile);
+
+        cr_assert_not_null(got);
+        cr_expect_str_eq(got, cases[i].status, "pidfile '%s'",
+                         cases[i].pidfile);
+        free(got);
+    }
+}
+
+Test(status_file, made_beside_the_pidfile_and_removed_at_exit,
+     .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    struct scoreboard *sb = scoreboard_create(in_tmp("prefork.pid"), 8);
+    struct stat        st;
+
+    cr_assert_not_null(sb, "scoreboard_create: %s", strerror(errno));
+    cr_assert_eq(stat(in_tmp("prefork.status"), &st), 0,
+                 "no status file beside the pidfile");
+    cr_expect_eq(st.st_mode & 07777, 0644, "mode %o", st.st_mode & 07777);
+    cr_expect_eq(st.st_ino, sb->ino);
+    cr_expect_eq(entries_in_tmpdir(), 1, "a temporary file was left behind");
+    cr_expect_eq(memcmp(sb->hdr->magic, SB_MAGIC, sizeof SB_MAGIC), 0);
+    cr_expect_eq(sb->hdr->layout, SB_LAYOUT);
+    cr_expect_eq(sb->hdr->nslots, 8);
+    cr_expect_eq(sb->hdr->master_pid, getpid());
+    cr_expect_str_eq(sb->hdr->version, PACKAGE_VERSION);
+    cr_expect_eq(sb->nslots, 8);
+    cr_expect_eq(snap(sb, 7).state, SLOT_FREE);
+    scoreboard_destroy(sb);
+    cr_expect_neq(stat(in_tmp("prefork.status"), &st), 0,
+                  "the status file outlived its master");
+}
+
+Test(status_file, no_file_is_no_reason_not_to_serve)
+{
+    struct scoreboard *sb = scoreboard_create("/nonexistent/dir/p.pid", 2);
+
+    cr_assert_not_null(sb, "a master without its status file did not start");
+    cr_expect_null(sb->path);
+    cr_expect_geq(scoreboard_claim(sb, 1), 0);
+    scoreboard_destroy(sb);
+}
+
+Test(status_file, each_master_keeps_its_own_file, .init = make_tmpdir,
+     .fini = remove_tmpdir)
+{
+    struct scoreboard *old = scoreboard_create(in_tmp("p.pid"), 4);
+    struct scoreboard *new = scoreboard_create(in_tmp("p.pid"), 4);
+    struct stat st;
+    int         i;
+
+    cr_assert_not_null(old);
+    cr_assert_not_null(new);
+    cr_assert_eq(stat(in_tmp("p.status"), &st), 0);
+    cr_expect_eq(st.st_ino, new->ino, "the newer master does not own the name");
+    cr_expect_neq(old->ino, new->ino);
+    i = scoreboard_claim(old, 1);
+    slot_done(&old->slots[i], 9);
+    cr_expect_eq(snap(new, i).state, SLOT_FREE,
+                 "the old master wrote into the new one's file");
+    scoreboard_destroy(old);
+    cr_expect_eq(stat(in_tmp("p.status"), &st), 0,
+                 "the old master removed the new one's file");
+    scoreboard_destroy(new);
+    cr_expect_neq(stat(in_tmp("p.status"), &st), 0);
+}
+
+Test(status_file, moves_with_the_pidfile, .init = make_tmpdir,
+     .fini = remove_tmpdir)
+{
+    struct scoreboard *old = scoreboard_create(in_tmp("p.pid"), 4), *new;
+    struct stat        st;
+
+    cr_assert_not_null(old);
+    /* Upgrade: the old master's files become PIDFILE.oldbin(.status)... */
+    cr_assert_eq(scoreboard_rename(old, in_tmp("p.pid.oldbin")), 0, "%s",
+                 strerror(errno));
+    cr_assert_eq(stat(in_tmp("p.pid.oldbin.status"), &st), 0);
+    cr_expect_eq(st.st_ino, old->ino);
+    cr_expect_neq(stat(in_tmp("p.status"), &st), 0);
+    /* ...the new one fails and leaves its file behind... */
+    new = scoreboard_create(in_tmp("p.pid"), 4);
+    cr_assert_not_null(new);
+    free(new->path);
+    new->path = NULL; /* as if killed: nothing removed */
+    scoreboard_destroy(new);
+    /* ...and the old one takes the name back. */
+    cr_assert_eq(scoreboard_rename(old, in_tmp("p.pid")), 0);
+    cr_assert_eq(stat(in_tmp("p.status"), &st), 0);
+    cr_expect_eq(st.st_ino, old->ino);
+    cr_expect_eq(entries_in_tmpdir(), 1);
+    cr_expect_eq(scoreboard_rename(old, in_tmp("p.pid")), 0, "a no-op");
+    scoreboard_destroy(old);
+    cr_expect_eq(entries_in_tmpdir(), 0);
+}
+
+Test(status_file, reader_refuses_foreign_files, .init = make_tmpdir,
+     .fini = remove_tmpdir)
+{
+    struct scoreboard *sb = scoreboard_create(in_tmp("p.pid"), 4), *r;
+    const char        *path = in_tmp("p.status");
+    char               err[512] = "";
+
+    cr_assert_not_null(sb);
+    r = scoreboard_open(path, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    scoreboard_destroy(r);
+
+    sb->hdr->layout = SB_LAYOUT + 1;
+    cr_expect_null(scoreboard_open(path, err, sizeof err));
+    cr_expect(strstr(err, "layout 2") != NULL && strstr(err, "layout 1"),
+              "unclear message: %s", err);
+    sb->hdr->layout = SB_LAYOUT;
+    sb->hdr->slot_size++;
+    cr_expect_null(scoreboard_open(path, err, sizeof err),
+                   "a file with other slots was read");
+    sb->hdr->slot_size--;
+    sb->hdr->magic[0] = 'X';
+    cr_expect_null(scoreboard_open(path, err, sizeof err));
+    cr_expect(strstr(err, "not a prefork status file") != NULL, "%s", err);
+    sb->hdr->magic[0] = SB_MAGIC[0];
+    sb->hdr->nslots = 1u << 30;
+    cr_expect_null(scoreboard_open(path, err, sizeof err));
+    cr_expect(strstr(err, "damaged") != NULL, "%s", err);
+    sb->hdr->nslots = 4;
+    scoreboard_destroy(sb);
+
+    cr_expect_null(scoreboard_open(path, err, sizeof err));
+    cr_expect(strstr(err, "no such file") != NULL, "%s", err);
+    cr_assert_eq(h_write(path, "short"), 0);
+    cr_expect_null(scoreboard_open(path, err, sizeof err));
+    cr_expect(strstr(err, "not a prefork status file") != NULL, "%s", err);
+}
+
+Test(status_file, reader_sees_services_and_slots, .init = make_tmpdir,
+     .fini = remove_tmpdir)
+{
+    struct fake_gen    f = {0};
+    struct scoreboard *sb = scoreboard_create(in_tmp("p.pid"), 4), *r;
+    struct sb_snapshot s;
+    char               err[512] = "";
+    int                i;
+
+    cr_assert_not_null(sb);
+    fake_add(&f, 10, "web", "tcp://127.0.0.1:80|tcp://[::1]:80", 3);
+    fake_add(&f, 11, "echo", "unix:/tmp/e.sock", 1);
+    f.sc[1].mode = MODE_THREADING;
+    scoreboard_set_services(sb, &f.g);
+    i = scoreboard_claim(sb, 11);
+    slot_set_pid(&sb->slots[i], 4321);
+    slot_set_state(&sb->slots[i], SLOT_IDLE);
+    slot_busy(&sb->slots[i]);
+
+    r = scoreboard_open(in_tmp("p.status"), err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    cr_assert_eq(scoreboard_snapshot(r, &s, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(s.master_pid, getpid());
+    cr_expect_str_eq(s.version, PACKAGE_VERSION);
+    cr_assert_eq(s.nsvc, 2);
+    cr_expect_str_eq(s.svc[0].name, "web");
+    cr_expect_str_eq(s.svc[0].listen, "tcp://127.0.0.1:80\ntcp://[::1]:80");
+    cr_expect_str_eq(s.svc[0].mode, "prefork");
+    cr_expect_eq(s.svc[0].target, 3);
+    cr_expect_eq(s.svc[0].flags, SB_SVC_CURRENT);
+    cr_expect_str_eq(s.svc[1].name, "echo");
+    cr_expect_str_eq(s.svc[1].mode, "threading");
+    cr_assert_eq(s.nslots, 4);
+    cr_expect_eq(s.slots[i].pid, 4321);
+    cr_expect_eq(s.slots[i].service, 11);
+    cr_expect_eq(s.slots[i].state, SLOT_BUSY);
+    cr_expect_gt(s.slots[i].busy_since, 0);
+    scoreboard_snapshot_free(&s);
+
+    /* Later writes show in a later snapshot: the file is shared. */
+    slot_done(&sb->slots[i], 1);
+    scoreboard_set_target(sb, 10, 5);
+    cr_assert_eq(scoreboard_snapshot(r, &s, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(s.slots[i].state, SLOT_IDLE);
+    cr_expect_eq(s.slots[i].served, 1);
+    cr_expect_eq(s.svc[0].target, 5);
+    scoreboard_snapshot_free(&s);
+    scoreboard_destroy(r);
+    scoreboard_destroy(sb);
+}
+
+Test(status_file, snapshot_waits_out_a_rewrite, .timeout = 10)
+{
+    struct scoreboard *sb = scoreboard_create(NULL, 2);
+    struct sb_snapshot s;
+    char               err[256] = "";
+
+    cr_assert_not_null(sb);
+    sb->hdr->seq = 1; /* a master stopped half-way through a rewrite */
+    cr_expect_eq(scoreboard_snapshot(sb, &s, err, sizeof err), -1);
+    cr_expect(strstr(err, "rewriting") != NULL, "%s", err);
+    cr_expect_null(s.svc);
+    sb->hdr->seq = 2;
+    cr_expect_eq(scoreboard_snapshot(sb, &s, err, sizeof err), 0);
+    scoreboard_snapshot_free(&s);
+    scoreboard_destroy(sb);
+}
+
+Test(status_file, exited_workers_still_count)
+{
+    struct fake_gen    f = {0};
+    struct scoreboard *sb = scoreboard_create(NULL, 4);
+    int                a, b;
+
+    cr_assert_not_null(sb);
+    fake_add(&f, 1, "a", "", 1);
+    fake_add(&f, 2, "b", "", 1);
+    scoreboard_set_services(sb, &f.g);
+    a = scoreboard_claim(sb, 1);
+    b = scoreboard_claim(sb, 2);
+    slot_done(&sb->slots[a], 5);
+    slot_done(&sb->slots[b], 7);
+    scoreboard_release(sb, a);
+    cr_expect_eq(sb->hdr->seq % 2, 0, "the sequence was left odd");
+    cr_expect_eq(entry(sb, 1)->exited_served, 5);
+    cr_expect_eq(entry(sb, 2)->exited_served, 0);
+    cr_expect_eq(snap(sb, a).served, 0, "the count stayed in the free slot");
+    a = scoreboard_claim(sb, 1);
+    slot_done(&sb->slots[a], 2);
+    scoreboard_release(sb, a);
+    cr_expect_eq(entry(sb, 1)->exited_served, 7);
+    cr_expect_eq(sb->hdr->seq % 2, 0, "the sequence was left odd");
+    /* Publishing the same services again loses nothing. */
+    scoreboard_set_services(sb, &f.g);
+    cr_expect_eq(sb->hdr->nservices, 2);
+    cr_expect_eq(entry(sb, 1)->exited_served, 7);
+    scoreboard_destroy(sb);
+}
+
+Test(status_file, reload_keeps_draining_services_and_their_counts)
+{
+    struct fake_gen    g1 = {0}, g2 = {0}, g3 = {0};
+    struct scoreboard *sb = scoreboard_create(NULL, 4);
+    struct sb_service *e;
+    int                a, b;
+
+    cr_assert_not_null(sb);
+    fake_add(&g1, 1, "a", "", 1);
+    fake_add(&g1, 2, "b", "", 1);
+    scoreboard_set_services(sb, &g1.g);
+    a = scoreboard_claim(sb, 1);
+    b = scoreboard_claim(sb, 2);
+    slot_done(&sb->slots[a], 3);
+    slot_done(&sb->slots[b], 4);
+    scoreboard_release(sb, b); /* b's worker is gone before the reload */
+
+    /* Reload: a and c.  The old a still has a worker: listed, not
+     * current; the old b has none and no successor: dropped. */
+    fake_add(&g2, 3, "a", "", 1);
+    fake_add(&g2, 4, "c", "", 1);
+    scoreboard_set_services(sb, &g2.g);
+    cr_assert_eq(sb->hdr->nservices, 3);
+    cr_expect_eq(sb->svc[0].id, 3);
+    cr_expect_eq(sb->svc[1].id, 4);
+    cr_expect_eq(sb->svc[2].id, 1);
+    cr_expect_eq(sb->svc[0].flags & SB_SVC_CURRENT, SB_SVC_CURRENT);
+    cr_expect_eq(sb->svc[2].flags & SB_SVC_CURRENT, 0);
+    cr_expect_null(entry(sb, 2));
+
+    /* The old a's worker exits; the next reload folds its count into
+     * the a of that configuration. */
+    scoreboard_release(sb, a);
+    cr_expect_eq(entry(sb, 1)->exited_served, 3);
+    fake_add(&g3, 5, "a", "", 1);
+    scoreboard_set_services(sb, &g3.g);
+    cr_assert_eq(sb->hdr->nservices, 1);
+    e = entry(sb, 5);
+    cr_assert_not_null(e);
+    cr_expect_eq(e->exited_served, 3);
+    cr_expect_eq(e->flags, SB_SVC_CURRENT);
     scoreboard_destroy(sb);
 }
