@@ -209,6 +209,14 @@ int h_config(struct h_server *s, const char *fmt, ...)
     return rc;
 }
 
+int h_config_echo(struct h_server *s, const char *server, int port, int workers)
+{
+    return h_config(s,
+                    "%s[echo]\nmodule = echo\nlisten = 127.0.0.1:%d\n"
+                    "workers = %d\n",
+                    server, port, workers);
+}
+
 /* In the child: the server's extra environment and descriptors 3, 4...
  * (moved out of the way first, so that no dup2 clobbers another). */
 static void pass_on(const struct h_server *s)

@@ -65,6 +65,10 @@ int h_init(struct h_server *s);
  * module_path, then the text (which may go on with more [server] keys). */
 int h_config(struct h_server *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* h_config() of the usual server: the [server] keys in `server` (may be
+ * ""), then one echo service on 127.0.0.1:port with `workers` workers. */
+int h_config_echo(struct h_server *s, const char *server, int port,
+                  int workers);
 /* Start `prefork -f -c s->conf` and wait until the pidfile exists.
  * Returns 0, or -1 when the master exited or did not get that far. */
 int h_start(struct h_server *s);

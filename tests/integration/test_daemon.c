@@ -93,12 +93,7 @@ Test(daemon, daemonize_returns_once_serving, .fini = h_teardown, .timeout = 40)
     cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     cr_assert_eq(h_init(&srv), 0);
     port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config(&srv,
-                          "daemonize = yes\n"
-                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
-                          "workers = 2\n",
-                          LO, port),
-                 0);
+    cr_assert_eq(h_config_echo(&srv, "daemonize = yes\n", port, 2), 0);
     cr_assert_eq(run_daemon(&r), 0, "prefork exited %d: %s", r.code, r.err);
     h_result_free(&r);
     /* Up by the time the command returned: no waiting here. */
@@ -135,11 +130,8 @@ Test(daemon, daemonize_failure_exits_1, .fini = h_teardown, .timeout = 40)
     cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
     cr_assert_eq(listen(fd, 1), 0);
     cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-    cr_assert_eq(h_config(&srv,
-                          "daemonize = yes\n"
-                          "[echo]\nmodule = echo\nlisten = %s:%d\n",
-                          LO, ntohs(sin.sin_port)),
-                 0);
+    cr_assert_eq(
+        h_config_echo(&srv, "daemonize = yes\n", ntohs(sin.sin_port), 1), 0);
     cr_assert_eq(run_daemon(&r), 1, "prefork exited %d", r.code);
     cr_assert(strstr(r.err, "Address already in use") != NULL, "stderr: %s",
               r.err);
@@ -151,7 +143,7 @@ Test(daemon, rlimit_nofile_reaches_workers, .fini = h_teardown, .timeout = 40)
 {
     struct rlimit rl;
     pid_t         w[4];
-    char          path[64], *limits;
+    char          path[64], server[64], *limits;
     long long     want = 1000;
 
     if (getenv("PF_VALGRIND") != NULL)
@@ -160,11 +152,8 @@ Test(daemon, rlimit_nofile_reaches_workers, .fini = h_teardown, .timeout = 40)
     if (rl.rlim_max != RLIM_INFINITY && (long long)rl.rlim_max < want)
         want = (long long)rl.rlim_max;
     cr_assert_eq(h_init(&srv), 0);
-    cr_assert_eq(h_config(&srv,
-                          "rlimit_nofile = %lld\n"
-                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
-                          "workers = 1\n",
-                          want, LO, h_free_port(LO, SOCK_STREAM)),
+    snprintf(server, sizeof server, "rlimit_nofile = %lld\n", want);
+    cr_assert_eq(h_config_echo(&srv, server, h_free_port(LO, SOCK_STREAM), 1),
                  0);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     cr_assert(H_WAIT(5000, h_workers(&srv, w, 4) == 1));
@@ -183,6 +172,7 @@ Test(daemon, rlimit_nofile_above_the_hard_limit_is_refused, .fini = h_teardown,
      .timeout = 40)
 {
     struct rlimit rl;
+    char          server[64];
 
     if (geteuid() == 0)
         cr_skip_test("root may raise the hard limit");
@@ -190,11 +180,9 @@ Test(daemon, rlimit_nofile_above_the_hard_limit_is_refused, .fini = h_teardown,
     if (rl.rlim_max == RLIM_INFINITY)
         cr_skip_test("no hard limit");
     cr_assert_eq(h_init(&srv), 0);
-    cr_assert_eq(h_config(&srv,
-                          "rlimit_nofile = %lld\n"
-                          "[echo]\nmodule = echo\nlisten = %s:%d\n",
-                          (long long)rl.rlim_max + 1, LO,
-                          h_free_port(LO, SOCK_STREAM)),
+    snprintf(server, sizeof server, "rlimit_nofile = %lld\n",
+             (long long)rl.rlim_max + 1);
+    cr_assert_eq(h_config_echo(&srv, server, h_free_port(LO, SOCK_STREAM), 1),
                  0);
     cr_assert_eq(h_start(&srv), -1, "started above the hard limit");
     cr_assert(H_WAIT(5000, !h_alive(&srv)));
@@ -214,12 +202,8 @@ Test(daemon, workers_drop_to_nobody, .fini = h_teardown, .timeout = 40)
     cr_assert(pw != NULL && gr != NULL, "no nobody/nogroup on this system");
     cr_assert_eq(h_init(&srv), 0);
     port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config(&srv,
-                          "user = nobody\ngroup = nogroup\n"
-                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
-                          "workers = 2\n",
-                          LO, port),
-                 0);
+    cr_assert_eq(
+        h_config_echo(&srv, "user = nobody\ngroup = nogroup\n", port, 2), 0);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     cr_assert(H_WAIT(5000, h_workers(&srv, w, 4) == 2));
     cr_assert_eq(h_echo_once(LO, port, 2000), 0, "%s", h_diag(&srv));
@@ -268,11 +252,7 @@ Test(daemon, root_without_user_warns, .fini = h_teardown, .timeout = 40)
     if (geteuid() != 0)
         cr_skip_test("only a root master warns");
     cr_assert_eq(h_init(&srv), 0);
-    cr_assert_eq(h_config(&srv,
-                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
-                          "workers = 1\n",
-                          LO, h_free_port(LO, SOCK_STREAM)),
-                 0);
+    cr_assert_eq(h_config_echo(&srv, "", h_free_port(LO, SOCK_STREAM), 1), 0);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     cr_assert(
         H_WAIT(2000, h_file_contains(srv.log, "workers will run as root")),

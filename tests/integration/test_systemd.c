@@ -109,11 +109,7 @@ Test(systemd, notify_ready_reloading_stopping, .fini = h_teardown,
     cr_assert_eq(h_init(&srv), 0);
     fd = notify_socket(env, sizeof env);
     port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config(&srv,
-                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
-                          "workers = 1\n",
-                          LO, port),
-                 0);
+    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
     srv.env[0] = env;
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     expect_message(fd, "READY=1", "STOPPING");
@@ -144,11 +140,7 @@ Test(systemd, named_socket_replaces_listen, .fini = h_teardown, .timeout = 40)
     cr_assert_eq(h_init(&srv), 0);
     lfd = bound_socket(SOCK_STREAM, &port);
     other = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config(&srv,
-                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
-                          "workers = 2\n",
-                          LO, other),
-                 0);
+    cr_assert_eq(h_config_echo(&srv, "", other, 2), 0);
     srv.env[0] = "LISTEN_FDS=1";
     srv.env[1] = "LISTEN_FDNAMES=echo";
     srv.env[2] = "LISTEN_PID";
@@ -221,11 +213,7 @@ Test(systemd, unusable_or_unmatched_sockets_are_closed, .fini = h_teardown,
     ffd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     cr_assert(ffd >= 0);
     eport = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config(&srv,
-                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
-                          "workers = 1\n",
-                          LO, eport),
-                 0);
+    cr_assert_eq(h_config_echo(&srv, "", eport, 1), 0);
     srv.env[0] = "LISTEN_FDS=2";
     srv.env[1] = "LISTEN_FDNAMES=stray:file";
     srv.env[2] = "LISTEN_PID";

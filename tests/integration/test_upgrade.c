@@ -155,11 +155,7 @@ Test(upgrade, usr2_under_load_refuses_nothing, .fini = h_teardown,
     subreaper();
     cr_assert_eq(h_init(&srv), 0);
     port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config(&srv,
-                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
-                          "workers = 2\nbacklog = 1024\n",
-                          LO, port),
-                 0);
+    cr_assert_eq(h_config_echo(&srv, "", port, 2), 0);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     cr_assert(H_WAIT(5000, h_nworkers(&srv) == 2));
     for (int i = 0; i < LOADERS; i++) {
@@ -200,11 +196,7 @@ Test(upgrade, a_new_binary_that_fails_leaves_the_old_serving,
     subreaper();
     cr_assert_eq(h_init(&srv), 0);
     port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config(&srv,
-                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
-                          "workers = 1\n",
-                          LO, port),
-                 0);
+    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     old = srv.pid;
     /* The new master reads the config again: a broken one stops it. */
@@ -218,11 +210,7 @@ Test(upgrade, a_new_binary_that_fails_leaves_the_old_serving,
     cr_assert(h_alive(&srv));
     cr_assert_eq(h_echo_once(LO, port, 2000), 0);
     /* The status file has its name back too. */
-    cr_assert_eq(h_config(&srv,
-                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
-                          "workers = 1\n",
-                          LO, port),
-                 0);
+    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
     {
         const char *argv[] = {H_PREFORK, "-s", "status", "-c", srv.conf, NULL};
         struct h_result r;
@@ -305,11 +293,7 @@ Test(upgrade, systemd_follows_the_new_master, .fini = h_teardown, .timeout = 60)
     snprintf(env, sizeof env, "NOTIFY_SOCKET=%s", sun.sun_path);
     srv.env[0] = env;
     port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config(&srv,
-                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
-                          "workers = 1\n",
-                          LO, port),
-                 0);
+    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     collect(fd, all, sizeof all, "READY=1", 10000);
     cr_assert(strstr(all, "READY=1") != NULL, "no READY: '%s'", all);
