@@ -17,17 +17,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifdef PF_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
-
 #include "inherit.h"
 #include "listener.h"
 #include "log.h"
+#include "sdnotify.h"
 
 #define ENV_FDS   "PREFORK_LISTEN_FDS"
 #define ENV_NAMES "PREFORK_LISTEN_FDNAMES"
 #define ENV_OLD   "PREFORK_OLD_MASTER"
+
+/* systemd's first passed descriptor (SD_LISTEN_FDS_START). */
+#define LISTEN_FDS_START 3
 
 static pid_t old_master;
 
@@ -54,20 +54,25 @@ static int adopt(struct lsock_set *set, int fd, const char *name, int owned)
     return 1;
 }
 
-#ifdef PF_HAVE_SYSTEMD
 static int from_systemd(struct lsock_set *set)
 {
-    char **names = NULL;
-    int    n, i, rc, added = 0;
+    const struct sd_lib *sd = sd_lib();
+    char               **names = NULL;
+    int                  n, i, rc, added = 0;
 
-    n = sd_listen_fds_with_names(1, &names);
+    if (sd == NULL) {
+        if (getenv("LISTEN_FDS") != NULL)
+            log_warn(NULL, "LISTEN_FDS ignored: no libsystemd to read it with");
+        return 0;
+    }
+    n = sd->listen_fds_with_names(1, &names);
     if (n < 0) {
         log_error(NULL, "LISTEN_FDS: %s", strerror(-n));
         return -1;
     }
     for (i = 0; i < n && added >= 0; i++) {
-        rc = adopt(set, SD_LISTEN_FDS_START + i,
-                   names != NULL ? names[i] : NULL, 0);
+        rc = adopt(set, LISTEN_FDS_START + i, names != NULL ? names[i] : NULL,
+                   0);
         added = rc < 0 ? -1 : added + rc;
     }
     for (i = 0; names != NULL && names[i] != NULL; i++)
@@ -75,16 +80,6 @@ static int from_systemd(struct lsock_set *set)
     free(names);
     return added;
 }
-#else
-static int from_systemd(struct lsock_set *set)
-{
-    (void)set;
-    if (getenv("LISTEN_FDS") != NULL)
-        log_warn(NULL, "LISTEN_FDS ignored: prefork was built without "
-                       "libsystemd");
-    return 0;
-}
-#endif
 
 /* A decimal number in [lo, hi] ending at *end (',' ':' or NUL). */
 static long parse_num(const char *s, char **end, long lo, long hi)

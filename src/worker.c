@@ -33,6 +33,7 @@
 #include "log.h"
 #include "modload.h"
 #include "scoreboard.h"
+#include "sdnotify.h"
 #include "service.h"
 #include "worker.h"
 
@@ -514,6 +515,7 @@ void worker_main(struct service *svc, const struct config *cfg,
     };
 
     signals_init();
+    sd_lib_release();
     /* If the master dies, finish what is in flight and go. */
     if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1)
         log_syswarn(svc->sc->name, "prctl(PR_SET_PDEATHSIG)");

@@ -82,6 +82,20 @@ static void expect_message(int fd, const char *want, const char *forbid)
     cr_assert_fail("no '%s' from the master%s", want, h_diag(&srv));
 }
 
+/* Does process pid have libsystemd mapped? */
+static int maps_libsystemd(pid_t pid)
+{
+    char path[64], *maps;
+    int  found;
+
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    maps = h_read_file(path);
+    cr_assert(maps != NULL, "no %s", path);
+    found = strstr(maps, "libsystemd.so") != NULL;
+    free(maps);
+    return found;
+}
+
 /* A socket bound by the test, as a .socket unit would bind it. */
 static int bound_socket(int type, int *port)
 {
@@ -114,6 +128,13 @@ Test(systemd, notify_ready_reloading_stopping, .fini = h_teardown,
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     expect_message(fd, "READY=1", "STOPPING");
     cr_assert_eq(h_echo_once(LO, port, 2000), 0, "not serving once READY");
+    /* libsystemd is the master's business: its workers let go of it. */
+    {
+        pid_t w[2];
+        cr_assert_eq(h_workers(&srv, w, 2), 1);
+        cr_assert(maps_libsystemd(srv.pid), "the master has no libsystemd");
+        cr_assert(!maps_libsystemd(w[0]), "a worker still maps libsystemd");
+    }
 
     h_signal(&srv, SIGHUP);
     expect_message(fd, "RELOADING=1", NULL);
