@@ -504,7 +504,8 @@ def peer_prefork(ctx):
     http, echo = free_port(), free_port()
     ini = prefork_ini(d, ctx['module_path'], [
         ('http', {'module': 'http', 'listen': f'127.0.0.1:{http}',
-                  'root': ctx['root'], 'keepalive_timeout': '65s'}),
+                  'root': ctx['root'], 'keepalive_timeout': '65s',
+                  'file_cache_valid': '1s'}),
         ('echo', {'module': 'echo', 'listen': f'127.0.0.1:{echo}'}),
         ('udp', {'module': 'udp_echo', 'listen': f'udp://127.0.0.1:{echo}'}),
     ])

@@ -905,6 +905,31 @@ Test(http, changed_files_are_served_fresh, .fini = h_teardown, .timeout = 20)
     resp_free(&r);
 }
 
+/* file_cache_valid: a file rewritten in place is served as it was for
+ * up to that long, then as it is. */
+Test(http, file_cache_valid_serves_a_changed_file_later, .fini = h_teardown,
+     .timeout = 20)
+{
+    struct resp r;
+    int64_t     changed;
+
+    start_http(1, "prefork", "file_cache_valid = 500ms\n");
+    put_text("www/later.txt", "first");
+    fetch("GET", "/later.txt", NULL, &r);
+    check_file(&r, "first", 5, NULL, "before any change");
+    resp_free(&r);
+    put_text("www/later.txt", "again"); /* rewritten in place, same size */
+    changed = h_now_ms();
+    fetch("GET", "/later.txt", NULL, &r);
+    if (h_now_ms() - changed < 400)
+        check_file(&r, "first", 5, NULL, "within file_cache_valid");
+    resp_free(&r);
+    h_sleep_ms(600);
+    fetch("GET", "/later.txt", NULL, &r);
+    check_file(&r, "again", 5, NULL, "after file_cache_valid");
+    resp_free(&r);
+}
+
 Test(http, if_none_match, .fini = h_teardown, .timeout = 20)
 {
     struct resp r;

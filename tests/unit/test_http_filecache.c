@@ -58,7 +58,7 @@ TestSuite(filecache, .init = setup, .fini = teardown);
 
 Test(filecache, a_small_file_is_kept_with_its_content)
 {
-    struct filecache *fc = fc_new(16);
+    struct filecache *fc = fc_new(16, 0);
     struct fc_entry  *e, *h;
 
     write_file(path, "hello");
@@ -77,7 +77,7 @@ Test(filecache, a_small_file_is_kept_with_its_content)
 
 Test(filecache, entries_expire_after_a_second)
 {
-    struct filecache *fc = fc_new(16);
+    struct filecache *fc = fc_new(16, 0);
 
     write_file(path, "hello");
     fc_release(fc, put(fc, "/f.txt", 1000));
@@ -88,7 +88,7 @@ Test(filecache, entries_expire_after_a_second)
 
 Test(filecache, a_changed_file_is_a_miss)
 {
-    struct filecache *fc = fc_new(16);
+    struct filecache *fc = fc_new(16, 0);
 
     write_file(path, "hello");
     fc_release(fc, put(fc, "/f.txt", 1000));
@@ -99,7 +99,7 @@ Test(filecache, a_changed_file_is_a_miss)
 
 Test(filecache, a_replaced_file_is_a_miss)
 {
-    struct filecache *fc = fc_new(16);
+    struct filecache *fc = fc_new(16, 0);
     char              other[sizeof(path) + 4];
 
     write_file(path, "hello");
@@ -113,7 +113,7 @@ Test(filecache, a_replaced_file_is_a_miss)
 
 Test(filecache, large_files_are_kept_open_without_their_content)
 {
-    struct filecache *fc = fc_new(16);
+    struct filecache *fc = fc_new(16, 0);
     struct fc_entry  *e;
     char             *big = malloc(FC_SMALL + 2);
 
@@ -131,7 +131,7 @@ Test(filecache, large_files_are_kept_open_without_their_content)
 
 Test(filecache, an_evicted_entry_lives_while_in_use)
 {
-    struct filecache *fc = fc_new(1); /* every key shares one slot */
+    struct filecache *fc = fc_new(1, 0); /* every key shares one slot */
     struct fc_entry  *a, *b;
     char              c;
 
@@ -143,5 +143,42 @@ Test(filecache, an_evicted_entry_lives_while_in_use)
     cr_assert_eq(a->body[0], 'h');
     fc_release(fc, a);
     fc_release(fc, b);
+    fc_free(fc);
+}
+
+Test(filecache, file_cache_valid_trusts_an_entry_for_that_long)
+{
+    struct filecache *fc = fc_new(16, 200);
+    struct fc_entry  *e, *h;
+
+    write_file(path, "hello");
+    e = put(fc, "/f.txt", 1000);
+    fc_release(fc, e);
+    write_file(path, "hello"); /* same size, new ctime */
+    h = fc_get(fc, "/f.txt", 1199);
+    cr_assert_eq(h, e, "within file_cache_valid the file is not looked at");
+    fc_release(fc, h);
+    cr_assert_null(fc_get(fc, "/f.txt", 1200),
+                   "after file_cache_valid the change is seen");
+    fc_free(fc);
+}
+
+Test(filecache, a_trusted_entry_checked_unchanged_is_trusted_again)
+{
+    struct filecache *fc = fc_new(16, 200);
+    struct fc_entry  *e, *h;
+
+    write_file(path, "hello");
+    e = put(fc, "/f.txt", 1000);
+    fc_release(fc, e);
+    h = fc_get(fc, "/f.txt", 1300); /* checked: unchanged */
+    cr_assert_eq(h, e);
+    fc_release(fc, h);
+    write_file(path, "hello");
+    h = fc_get(fc, "/f.txt", 1450); /* within 200 ms of that check */
+    cr_assert_eq(h, e, "trusted again for file_cache_valid after a check");
+    fc_release(fc, h);
+    cr_assert_null(fc_get(fc, "/f.txt", 2001),
+                   "the path is opened afresh after a second regardless");
     fc_free(fc);
 }

@@ -20,6 +20,7 @@
 struct filecache {
     pthread_mutex_t   mu;
     size_t            n;
+    int64_t           trust_ms; /* no fstat this long after a check */
     struct fc_entry **slot;
 };
 
@@ -32,7 +33,7 @@ static size_t hash(const char *s)
     return h;
 }
 
-struct filecache *fc_new(size_t slots)
+struct filecache *fc_new(size_t slots, int64_t trust_ms)
 {
     struct filecache *fc = calloc(1, sizeof(*fc));
 
@@ -44,6 +45,7 @@ struct filecache *fc_new(size_t slots)
         return NULL;
     }
     fc->n = slots;
+    fc->trust_ms = trust_ms;
     pthread_mutex_init(&fc->mu, NULL);
     return fc;
 }
@@ -77,19 +79,28 @@ void fc_free(struct filecache *fc)
     free(fc);
 }
 
-/* Is e still the file it was? */
-static int still_valid(const struct fc_entry *e, int64_t now)
+/* Is e still the file it was?  Within trust_ms of the last look, taken
+ * on trust (file_cache_valid); otherwise asked with one fstat. */
+static int still_valid(const struct filecache *fc, struct fc_entry *e,
+                       int64_t now)
 {
     struct stat st;
 
-    if (now - e->opened > FC_VALID_MS || fstat(e->fd, &st) == -1)
+    if (now - e->opened > FC_VALID_MS)
         return 0;
-    return st.st_nlink > 0 && st.st_ino == e->st.st_ino &&
-           st.st_size == e->st.st_size &&
-           st.st_mtim.tv_sec == e->st.st_mtim.tv_sec &&
-           st.st_mtim.tv_nsec == e->st.st_mtim.tv_nsec &&
-           st.st_ctim.tv_sec == e->st.st_ctim.tv_sec &&
-           st.st_ctim.tv_nsec == e->st.st_ctim.tv_nsec;
+    if (fc->trust_ms > 0 && now - e->checked < fc->trust_ms)
+        return 1;
+    if (fstat(e->fd, &st) == -1)
+        return 0;
+    if (st.st_nlink == 0 || st.st_ino != e->st.st_ino ||
+        st.st_size != e->st.st_size ||
+        st.st_mtim.tv_sec != e->st.st_mtim.tv_sec ||
+        st.st_mtim.tv_nsec != e->st.st_mtim.tv_nsec ||
+        st.st_ctim.tv_sec != e->st.st_ctim.tv_sec ||
+        st.st_ctim.tv_nsec != e->st.st_ctim.tv_nsec)
+        return 0;
+    e->checked = now;
+    return 1;
 }
 
 struct fc_entry *fc_get(struct filecache *fc, const char *key, int64_t now)
@@ -100,7 +111,7 @@ struct fc_entry *fc_get(struct filecache *fc, const char *key, int64_t now)
     pthread_mutex_lock(&fc->mu);
     e = fc->slot[i];
     if (e != NULL && strcmp(e->key, key) == 0) {
-        if (still_valid(e, now)) {
+        if (still_valid(fc, e, now)) {
             e->refs++;
         } else {
             fc->slot[i] = NULL;
@@ -148,6 +159,7 @@ struct fc_entry *fc_put(struct filecache *fc, const char *key, int fd,
     e->fd = fd;
     e->st = *st;
     e->opened = now;
+    e->checked = now;
     e->refs = 2; /* the slot's and the caller's */
     pthread_mutex_lock(&fc->mu);
     if (fc->slot[i] != NULL)

@@ -24,15 +24,19 @@ struct fc_entry {
     char       *key; /* the URL path it answers, e.g. "/" or "/a.html" */
     int         fd;
     struct stat st;
-    int64_t     opened; /* mono ms it was last opened from the root */
-    char       *body;   /* the content when st_size <= FC_SMALL */
-    unsigned    refs;   /* the cache's own, plus one per user */
+    int64_t     opened;  /* mono ms it was last opened from the root */
+    int64_t     checked; /* mono ms it was last found unchanged */
+    char       *body;    /* the content when st_size <= FC_SMALL */
+    unsigned    refs;    /* the cache's own, plus one per user */
 };
 
 struct filecache;
 
-/* A cache of `slots` entries (direct-mapped by key).  NULL on ENOMEM. */
-struct filecache *fc_new(size_t slots);
+/* A cache of `slots` entries (direct-mapped by key).  An entry is checked
+ * with fstat on every fc_get, or with trust_ms > 0 at most once per
+ * trust_ms; either way its path is opened again after a second.  NULL on
+ * ENOMEM. */
+struct filecache *fc_new(size_t slots, int64_t trust_ms);
 void              fc_free(struct filecache *fc);
 
 /* The entry for key if it is there and still describes its file; the

@@ -796,7 +796,7 @@ static int http_worker_init(pf_service *svc)
                "the root with realpath",
                strerror(errno));
     hs->mime = mime_shared;
-    hs->cache = fc_new(FILE_CACHE_SLOTS);
+    hs->cache = fc_new(FILE_CACHE_SLOTS, hs->conf->file_cache_valid);
     if (hs->mime == NULL || hs->cache == NULL)
         goto fail;
     if (conf->access_log != NULL &&
@@ -871,6 +871,14 @@ static const struct pf_key http_keys[] = {
      .max = 3600000,
      .offset = offsetof(struct http_conf, send_timeout),
      .help = "time a client may take to accept more of a response"},
+    {.name = "file_cache_valid",
+     .type = PF_KEY_DURATION,
+     .def = "0",
+     .min = 0,
+     .max = 1000,
+     .offset = offsetof(struct http_conf, file_cache_valid),
+     .help = "how long a cached file is served without checking it "
+             "(0: checked on every request)"},
     {.name = "max_header_size",
      .type = PF_KEY_SIZE,
      .def = "8k",

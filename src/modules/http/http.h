@@ -22,6 +22,7 @@ struct http_conf {
     long long keepalive_timeout; /* ms */
     long long header_timeout;    /* ms */
     long long send_timeout;      /* ms */
+    long long file_cache_valid;  /* ms; 0: fstat on every request */
     long long max_header_size;   /* bytes */
     int       autoindex;
 };
