@@ -169,14 +169,17 @@ static void trim_heap(struct wctx *w, int64_t now)
 }
 
 /* Hand c back to the loop until it is readable (writable, for PF_WRITE)
- * or its idle time is up.  Returns 0, or -1 when c had to be closed. */
+ * or its idle time is up; the first time, c joins the epoll set (events
+ * 0 means it is not there yet).  Returns 0, or -1 when c had to be
+ * closed. */
 static int conn_park(struct wctx *w, struct conn *c, int next)
 {
     unsigned want = next == PF_WRITE ? EPOLLOUT : EPOLLIN;
 
     if (want != c->events) {
         struct epoll_event ev = {.events = want, .data.ptr = &c->tag};
-        if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->pub.fd, &ev) == -1) {
+        int                op = c->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+        if (epoll_ctl(w->epfd, op, c->pub.fd, &ev) == -1) {
             log_syserr(w->svc->sc->name, "epoll_ctl(connection)");
             conn_close(w, c);
             return -1;
@@ -208,29 +211,21 @@ static void conn_ready(struct wctx *w, struct conn *c);
 
 static void conn_start(struct wctx *w, struct conn *c)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->tag};
-
     if (w->mod->setup != NULL && w->mod->setup(&c->pub) == -1) {
         conn_free(c);
         return;
     }
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->pub.fd, &ev) == -1) {
-        log_syserr(w->svc->sc->name, "epoll_ctl(connection)");
-        if (w->mod->finish != NULL)
-            w->mod->finish(&c->pub);
-        conn_free(c);
-        return;
-    }
-    c->events = EPOLLIN;
+    c->events = 0;
     conn_link(w, c);
-    if (conn_park(w, c, PF_MORE) == -1)
-        return;
     /* Most clients speak first and their bytes are already here: serve
      * them now rather than after another trip through epoll, so that a
      * worker busy with this connection is not waiting in epoll to take
-     * the next one. */
+     * the next one.  One that is answered and closed at once never
+     * enters the epoll set at all. */
     if (readable_now(c->pub.fd))
         conn_ready(w, c);
+    else
+        conn_park(w, c, PF_MORE);
 }
 
 static void conn_ready(struct wctx *w, struct conn *c)

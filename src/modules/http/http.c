@@ -50,6 +50,7 @@ struct http_conn {
     int64_t   head_deadline; /* mono ms the current head must be in by */
     long long discard;       /* body bytes still to read and drop */
     int       close;         /* answer what is in flight, then close */
+    int       full;          /* the last read stopped at a full buffer */
     /* A response on its way out: first out[0..out_len), what the socket
      * did not take of a head (and small body), then left bytes of file
      * from off.  The file is entry's when entry is set, else ours. */
@@ -599,6 +600,7 @@ static int fill(pf_conn *c)
     ssize_t           n;
     int               got = 0;
 
+    hc->full = 0;
     while (hc->len < hc->cap) {
         size_t room = hc->cap - hc->len;
         n = recv(c->fd, hc->buf + hc->len, room, MSG_DONTWAIT);
@@ -617,6 +619,7 @@ static int fill(pf_conn *c)
             continue;
         return errno == EAGAIN || errno == EWOULDBLOCK ? got : -1;
     }
+    hc->full = 1;
     return 1;
 }
 
@@ -675,8 +678,11 @@ static int http_handle(pf_conn *c)
         serve_one(c, &req, (size_t)r);
         if (pending(hc))
             continue; /* send it before reading on */
-        /* The buffer was full: read what waited behind it. */
-        if (!eof && hc->len < hc->cap && fill(c) == -1)
+        /* The buffer was full: read what waited behind it.  Otherwise
+         * the socket was empty at the last read, and epoll will say when
+         * more comes; a connection closing reads nothing more at all. */
+        if (!eof && !hc->close && hc->full && hc->len < hc->cap &&
+            fill(c) == -1)
             eof = 1;
     }
     if (hc->close || eof)
