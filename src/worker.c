@@ -244,9 +244,8 @@ static void conn_ready(struct wctx *w, struct conn *c)
         conn_park(w, c, next);
 }
 
-static void conns_expire(struct wctx *w)
+static void conns_expire(struct wctx *w, int64_t now)
 {
-    int64_t       now = mono_ms();
     struct timer *t;
 
     while ((t = timerheap_peek(&w->timers)) != NULL && t->deadline <= now) {
@@ -434,6 +433,7 @@ static void worker_loop(struct wctx *w)
 {
     struct epoll_event ev[MAX_EVENTS];
     sigset_t           waitmask;
+    int64_t            now;
     int                i, n;
 
     sigemptyset(&waitmask);
@@ -450,14 +450,16 @@ static void worker_loop(struct wctx *w)
         }
         for (i = 0; i < n; i++)
             dispatch(w, &ev[i]);
-        conns_expire(w);
+        /* One clock read serves the timers, the tick and the trim. */
+        now = mono_ms();
+        conns_expire(w, now);
         if (w->acc != NULL)
             acceptor_poll(w);
-        if (w->mod->tick != NULL && mono_ms() >= w->next_tick) {
+        if (w->mod->tick != NULL && now >= w->next_tick) {
             w->mod->tick(&w->svc->pub);
-            w->next_tick = mono_ms() + 1000;
+            w->next_tick = now + 1000;
         }
-        trim_heap(w, mono_ms());
+        trim_heap(w, now);
     }
 }
 

@@ -82,6 +82,22 @@ static void expect_message(int fd, const char *want, const char *forbid)
     cr_assert_fail("no '%s' from the master%s", want, h_diag(&srv));
 }
 
+/* Hand the master fds as systemd does: from descriptor 3, with
+ * LISTEN_FDS, LISTEN_FDNAMES (names colon-separated) and LISTEN_PID. */
+static void as_systemd(const char *names, const int *fds, int n)
+{
+    static char count[32], fdnames[128];
+
+    snprintf(count, sizeof count, "LISTEN_FDS=%d", n);
+    snprintf(fdnames, sizeof fdnames, "LISTEN_FDNAMES=%s", names);
+    srv.env[0] = count;
+    srv.env[1] = fdnames;
+    srv.env[2] = "LISTEN_PID";
+    for (int i = 0; i < n; i++)
+        srv.pass[i] = fds[i];
+    srv.npass = n;
+}
+
 /* Does process pid have libsystemd mapped? */
 static int maps_libsystemd(pid_t pid)
 {
@@ -162,11 +178,7 @@ Test(systemd, named_socket_replaces_listen, .fini = h_teardown, .timeout = 40)
     lfd = bound_socket(SOCK_STREAM, &port);
     other = h_free_port(LO, SOCK_STREAM);
     cr_assert_eq(h_config_echo(&srv, "", other, 2), 0);
-    srv.env[0] = "LISTEN_FDS=1";
-    srv.env[1] = "LISTEN_FDNAMES=echo";
-    srv.env[2] = "LISTEN_PID";
-    srv.pass[0] = lfd;
-    srv.npass = 1;
+    as_systemd("echo", &lfd, 1);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     close(lfd);
     cr_assert_eq(h_echo_once(LO, port, 2000), 0,
@@ -202,12 +214,7 @@ Test(systemd, unnamed_sockets_match_by_address, .fini = h_teardown,
                           "workers = 1\n",
                           LO, tport, LO, uport),
                  0);
-    srv.env[0] = "LISTEN_FDS=2";
-    srv.env[1] = "LISTEN_FDNAMES=prefork.socket:prefork.socket";
-    srv.env[2] = "LISTEN_PID";
-    srv.pass[0] = tfd;
-    srv.pass[1] = ufd;
-    srv.npass = 2;
+    as_systemd("prefork.socket:prefork.socket", (int[]){tfd, ufd}, 2);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     cr_assert_eq(h_echo_once(LO, tport, 2000), 0, "%s", h_diag(&srv));
     s = h_udp(LO, uport);
@@ -235,12 +242,7 @@ Test(systemd, unusable_or_unmatched_sockets_are_closed, .fini = h_teardown,
     cr_assert(ffd >= 0);
     eport = h_free_port(LO, SOCK_STREAM);
     cr_assert_eq(h_config_echo(&srv, "", eport, 1), 0);
-    srv.env[0] = "LISTEN_FDS=2";
-    srv.env[1] = "LISTEN_FDNAMES=stray:file";
-    srv.env[2] = "LISTEN_PID";
-    srv.pass[0] = lfd;
-    srv.pass[1] = ffd;
-    srv.npass = 2;
+    as_systemd("stray:file", (int[]){lfd, ffd}, 2);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     cr_assert_eq(h_echo_once(LO, eport, 2000), 0, "%s", h_diag(&srv));
     cr_assert(h_file_contains(srv.log, "matches no service: closed"), "%s",
