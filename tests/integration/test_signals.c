@@ -372,7 +372,8 @@ static int closed_when_idle(int port, int ms)
 Test(signals, hup_applies_a_changed_module_key, .fini = h_teardown,
      .timeout = 30)
 {
-    int port = tcp_port();
+    int   port = tcp_port();
+    pid_t old;
 
     cr_assert_eq(h_init(&srv), 0);
     h_config(&srv,
@@ -382,6 +383,7 @@ Test(signals, hup_applies_a_changed_module_key, .fini = h_teardown,
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     cr_assert(!closed_when_idle(port, 1500),
               "closed before the configured 60s idle_timeout");
+    cr_assert_eq(h_workers(&srv, &old, 1), 1);
     h_config(&srv,
              "[echo]\nmodule = echo\nlisten = %s:%d\nworkers = 1\n"
              "idle_timeout = 300ms\n",
@@ -389,6 +391,9 @@ Test(signals, hup_applies_a_changed_module_key, .fini = h_teardown,
     h_signal(&srv, SIGHUP);
     cr_assert(H_WAIT(5000, h_file_contains(srv.log, "configuration reloaded")),
               "no reload%s", h_diag(&srv));
+    /* Until it has drained, the old worker may still take a connection,
+     * and it keeps the old idle_timeout for it. */
+    cr_assert(H_WAIT(5000, kill(old, 0) == -1), "the old worker did not exit");
     cr_assert(closed_when_idle(port, 3000),
               "idle_timeout = 300ms from the reload was not applied%s",
               h_diag(&srv));
