@@ -142,12 +142,14 @@ static void set_want_out(struct conn *c, int want)
     c->want_out = want;
 }
 
-/* Returns -1 when the connection is finished and has been freed. */
+/* Returns -1 when the connection is finished and has been freed.  The
+ * last answer on a closing connection goes with MSG_MORE: close(2) then
+ * sends it together with the FIN, in one segment. */
 static int flush(struct conn *c)
 {
     while (c->out_off < c->out_len) {
         ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-                         MSG_NOSIGNAL);
+                         MSG_NOSIGNAL | (c->closing ? MSG_MORE : 0));
 
         if (n < 0 && errno == EINTR)
             continue;

@@ -653,13 +653,16 @@ PEERS = [
 ]
 
 
-def start_servers(ctx, servers):
-    """Starts every peer it can into servers, which the caller stops."""
+def start_servers(ctx, servers, wanted):
+    """Starts every peer it can (of those wanted, when some are named) into
+    servers, which the caller stops."""
     for make in PEERS:
         try:
             server = make(ctx)
         except Skip as e:
             skipped(str(e))
+            continue
+        if wanted and server.name not in wanted | {'prefork'}:
             continue
         servers.append(server)  # listed before it starts, so always stopped
         try:
@@ -763,14 +766,14 @@ def pairs(servers, scenarios):
     return [(sc, sv) for sc in scenarios for sv in servers if sv.supports(sc)]
 
 
-def available_scenarios(helpers):
+def available_scenarios(helpers, only):
     echo = bool(helpers['echoload'])
     have = {'wrk': bool(shutil.which('wrk')), 'echo': echo, 'udp': echo}
     for sc in SCENARIOS:
         if not have[sc['tool']]:
             skipped(f'scenario ({sc["id"]}) needs '
                     f'{"wrk" if sc["tool"] == "wrk" else "echoload"}')
-    return [sc for sc in SCENARIOS if have[sc['tool']]]
+    return [sc for sc in SCENARIOS if have[sc['tool']] and sc['id'] in only]
 
 
 def warm_up(servers, scenarios, helpers):
@@ -1149,7 +1152,16 @@ def parse_args():
     p.add_argument('--module-path',
                    default=os.path.join(TOP, 'src', 'modules', '.libs'))
     p.add_argument('--out', default=os.path.join(HERE, 'results'))
+    p.add_argument('--scenarios', default='abcdef',
+                   help='the letters of the scenarios to run (default all); '
+                   'the curve (i) runs with (a)')
+    p.add_argument('--servers', default='',
+                   help='comma-separated names of the servers to run '
+                   '(default all); prefork always runs')
     args = p.parse_args()
+    known = ''.join(sc['id'] for sc in SCENARIOS)
+    if not args.scenarios or set(args.scenarios) - set(known):
+        p.error(f'--scenarios takes letters of {known}')
     if args.quick:
         args.rounds, args.seconds = 1, 1
     args.prefork = os.path.abspath(args.prefork)
@@ -1167,10 +1179,11 @@ def run_all(args, work, res):
     helpers = build_helpers(work)
     ctx = {'work': work, 'root': make_docroot(work), 'helpers': helpers,
            'prefork': args.prefork, 'module_path': args.module_path}
-    scenarios = available_scenarios(helpers)
+    scenarios = available_scenarios(helpers, args.scenarios)
     servers = []
+    wanted = {n for n in args.servers.split(',') if n}
     try:
-        start_servers(ctx, servers)
+        start_servers(ctx, servers, wanted)
         say(f'servers: {", ".join(s.name for s in servers)}; warming up')
         warm_up(servers, scenarios, helpers)
         res['memory'] = idle_memory(servers)

@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <linux/tcp.h> /* tcp_info with tcpi_segs_in */
 #include <poll.h>
 #include <regex.h>
 #include <signal.h>
@@ -727,6 +728,72 @@ Test(http, connection_close_is_honoured, .fini = h_teardown, .timeout = 20)
                  "the server kept the connection after Connection: close");
     resp_free(&r);
     conn_close(&c);
+}
+
+/* Segments this socket has received (tcp_info.tcpi_segs_in, Linux 4.2). */
+static unsigned segs_in(int fd)
+{
+    struct tcp_info ti;
+    socklen_t       len = sizeof ti;
+
+    cr_assert_eq(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0,
+                 "TCP_INFO: %s", strerror(errno));
+    return ti.tcpi_segs_in;
+}
+
+/* The last response of a connection leaves together with the FIN: the
+ * client gets the SYN-ACK, the ACK of its request and one segment with the
+ * answer and the end of stream, not a fourth for the FIN alone. */
+Test(http, a_closing_response_carries_the_fin, .fini = h_teardown,
+     .timeout = 20)
+{
+    struct conn c;
+    struct resp r;
+
+    start_http(1, "prefork", "");
+    for (int i = 0; i < 3; i++) { /* the first fills the file cache */
+        conn_open(&c);
+        send_req(&c, "GET", "/k1.xyzzy", "Connection: close\r\n");
+        expect_resp(&c, &r, 0, "GET with Connection: close");
+        check_sized(&r, K1, "GET with Connection: close");
+        cr_assert_eq(conn_closed(&c, 2000), 0, "the connection stayed open");
+        if (i > 0)
+            cr_assert_leq(segs_in(c.fd), 3,
+                          "request %d: the answer and the FIN came in %u "
+                          "segments with the handshake's",
+                          i + 1, segs_in(c.fd));
+        resp_free(&r);
+        conn_close(&c);
+    }
+}
+
+/* Bytes the server has not read when it closes make close(2) reset the
+ * connection, and a reset drops what is still held to send: an answer
+ * with more input behind it is never held back for the close. */
+Test(http, a_closing_response_with_unread_input_arrives, .fini = h_teardown,
+     .timeout = 20)
+{
+    static const char head[] =
+        "GET /k1.xyzzy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    size_t      len = sizeof head - 1 + 65536;
+    char       *raw = malloc(len);
+    struct conn c;
+    struct resp r;
+
+    cr_assert(raw != NULL);
+    memcpy(raw, head, sizeof head - 1);
+    memset(raw + sizeof head - 1, 'x', len - (sizeof head - 1));
+    start_http(1, "prefork", "");
+    for (int i = 0; i < 3; i++) {
+        conn_open(&c);
+        conn_send(&c, raw, len); /* more than the server reads at once */
+        expect_resp(&c, &r, 0, "GET with Connection: close and more behind");
+        check_sized(&r, K1, "GET with Connection: close and more behind");
+        resp_free(&r);
+        conn_close(&c);
+    }
+    free(raw);
+    still_serving("closing connections with unread input");
 }
 
 Test(http, http10_closes_by_default, .fini = h_teardown, .timeout = 20)

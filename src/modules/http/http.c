@@ -50,6 +50,7 @@ struct http_conn {
     int64_t   head_deadline; /* mono ms the current head must be in by */
     long long discard;       /* body bytes still to read and drop */
     int       close;         /* answer what is in flight, then close */
+    int       last;          /* ...and the client has sent nothing more */
     int       full;          /* the last read stopped at a full buffer */
     /* A response on its way out: first out[0..out_len), what the socket
      * did not take of a head (and small body), then left bytes of file
@@ -228,12 +229,14 @@ static int not_modified(const struct http_request *req, const char *etag,
 }
 
 /* Send n bytes of p without waiting, keeping in hc->out what the socket
- * does not take now.  MSG_MORE when a file follows.  Returns 0, or -1 when
- * the connection is dead. */
+ * does not take now.  MSG_MORE when a file follows, and on the last
+ * response of a connection (hc->last): close(2) then sends the held bytes
+ * with the FIN, one segment where there would be two.  Returns 0, or -1
+ * when the connection is dead. */
 static int send_now(pf_conn *c, const char *p, size_t n, int more)
 {
     struct http_conn *hc = c->data;
-    ssize_t           r = pf_send_nowait(c, p, n, more);
+    ssize_t           r = pf_send_nowait(c, p, n, more || hc->last);
 
     if (r == -1)
         return -1;
@@ -339,7 +342,7 @@ static int send_body(pf_conn *c)
     ssize_t                  n;
 
     if (hc->out != NULL) {
-        n = pf_send_nowait(c, hc->out, hc->out_len, hc->left > 0);
+        n = pf_send_nowait(c, hc->out, hc->out_len, hc->left > 0 || hc->last);
         if (n >= 0 && (size_t)n < hc->out_len) {
             memmove(hc->out, hc->out + n, hc->out_len - (size_t)n);
             hc->out_len -= (size_t)n;
@@ -584,6 +587,11 @@ static void serve_one(pf_conn *c, const struct http_request *req,
     } else {
         if (!req->keep_alive)
             hc->close = 1;
+        /* Holding the answer for close(2) is safe only when nothing is
+         * left unread: close with unread bytes resets the connection and
+         * drops what it holds. */
+        hc->last = hc->close && hc->len == headlen && !hc->full &&
+                   !req->has_length && !req->chunked;
         answer(c, req, &o);
     }
     log_request(c, req, &o);
