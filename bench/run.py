@@ -681,6 +681,7 @@ def to_ms(value, unit):
 def parse_wrk(out):
     rate = re.search(r'Requests/sec:\s+([\d.]+)', out)
     reqs = re.search(r'(\d+) requests in', out)
+    p50 = re.search(r'50%\s+([\d.]+)(us|ms|s|m)\b', out)
     p99 = re.search(r'99%\s+([\d.]+)(us|ms|s|m)\b', out)
     sock = re.search(r'Socket errors: connect (\d+), read (\d+), write (\d+), '
                      r'timeout (\d+)', out)
@@ -688,6 +689,7 @@ def parse_wrk(out):
     if not rate or not reqs:
         raise Skip(f'wrk said: {out.strip()[-300:]}')
     return {'rate': float(rate.group(1)), 'requests': int(reqs.group(1)),
+            'p50_ms': to_ms(*p50.groups()) if p50 else None,
             'p99_ms': to_ms(*p99.groups()) if p99 else None,
             'errors': sum(map(int, sock.groups())) if sock else 0,
             'non2xx': int(bad.group(1)) if bad else 0, 'failed': False}
@@ -719,6 +721,7 @@ def run_echoload(port, scenario, seconds, helpers):
     if 'rate' not in kv:
         raise Skip(f'echoload exited {status}: {out.strip()[-300:]}')
     return {'rate': float(kv['rate']), 'requests': int(kv['count']),
+            'p50_ms': float(kv['p50_us']) / 1000,
             'p99_ms': float(kv['p99_us']) / 1000, 'errors': int(kv['errors']),
             'mismatches': int(kv['mismatches']), 'lost': int(kv['lost']),
             'failed': status != 0,
@@ -928,7 +931,7 @@ def summarize(runs):
                           + r.get('mismatches', 0) for r in rs),
             'lost': sum(r.get('lost', 0) for r in rs),
         }
-        for k in ('p99_ms', 'cpu_us_per_req', 'server_cpu_pct',
+        for k in ('p50_ms', 'p99_ms', 'cpu_us_per_req', 'server_cpu_pct',
                   'server_core_busy_pct', 'load_core_busy_pct'):
             summary[key][k] = median_of(ok, k)
     return summary
@@ -999,9 +1002,10 @@ def error_cell(s):
 
 def md_details(summary, scenarios, servers):
     lines = ['## Every server, every scenario', '']
-    lines += table(['scenario', 'server', 'median /s', 'min', 'max', 'p99 ms',
-                    'server CPU µs/req', 'server CPU %', 'CPU0 / CPU1 busy %',
-                    'errors', 'prefork ÷ this'], 'llrrrrrrrrr')
+    lines += table(['scenario', 'server', 'median /s', 'min', 'max', 'p50 ms',
+                    'p99 ms', 'server CPU µs/req', 'server CPU %',
+                    'CPU0 / CPU1 busy %', 'errors', 'prefork ÷ this'],
+                   'llrrrrrrrrrr')
     for sc in scenarios:
         pf = summary.get((sc['id'], 'prefork'), {})
         for sv in servers:
@@ -1010,7 +1014,7 @@ def md_details(summary, scenarios, servers):
                 continue
             lines.append(row([
                 f'({sc["id"]})', sv.name, fmt(s['median']), fmt(s['min']),
-                fmt(s['max']), fmt(s['p99_ms'], 2),
+                fmt(s['max']), fmt(s['p50_ms'], 2), fmt(s['p99_ms'], 2),
                 fmt(s['cpu_us_per_req'], 1), fmt(s['server_cpu_pct']),
                 f'{fmt(s["server_core_busy_pct"])} / '
                 f'{fmt(s["load_core_busy_pct"])}',
