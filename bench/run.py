@@ -656,12 +656,14 @@ PEERS = [
 def start_servers(ctx, servers, wanted):
     """Starts every peer it can (of those wanted, when some are named) into
     servers, which the caller stops."""
+    named = set()
     for make in PEERS:
         try:
             server = make(ctx)
         except Skip as e:
             skipped(str(e))
             continue
+        named.add(server.name)
         if wanted and server.name not in wanted | {'prefork'}:
             continue
         servers.append(server)  # listed before it starts, so always stopped
@@ -670,6 +672,9 @@ def start_servers(ctx, servers, wanted):
         except Skip as e:
             servers.remove(server)  # start() has stopped it
             skipped(str(e))
+    unknown = ', '.join(sorted(wanted - named))
+    if unknown:
+        skipped(f'--servers: no server named {unknown}')
 
 
 # ---- load generators -----------------------------------------------------
