@@ -9,7 +9,8 @@ compares work per core:
   (c) a 64 KiB file and (d) a 1 MiB file, keep-alive          (wrk)
   (e) TCP echo of 64-byte messages over 50 connections        (echoload)
   (f) UDP echo of 64-byte datagrams, 16 sockets x 4 in flight  (echoload -u)
-  (g) idle memory of one worker: Pss and private (smaps_rollup)
+  (g) idle memory of a worker: Pss and private (smaps_rollup), with every
+      server that has workers started again with MEMORY_WORKERS of them
   (h) prefork only: kill -9 of a worker until its replacement echoes (ms)
   (i) requests/s against connections (1..256) for prefork and the best
       HTTP peer of (a), plotted into results/rps-vs-conns.png
@@ -54,6 +55,7 @@ SERVER_CPU, LOAD_CPU = 0, 1
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 FILES = {'1k.bin': 1024, '64k.bin': 64 * 1024, '1m.bin': 1024 * 1024}
 APACHE_PROCESSES = 64
+MEMORY_WORKERS = 8  # (g): the same number of workers for every server
 CURVE_CONNS = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 CURVE_SECONDS = 2
 WARMUP_SECONDS = 1
@@ -435,13 +437,17 @@ class Server:
                and time.monotonic() < deadline):
             time.sleep(0.05)
 
-    def worker(self):
-        """One worker: a child holding the main listener, else the master."""
+    def workers(self):
+        """The children holding the main listener."""
         tree = process_tree(self.proc.pid)
         port = self.ports.get('http') or self.ports.get('echo')
         inode = listen_inode(port) if port else None
-        kids = [p for p in tree[1:] if inode is None or holds_socket(p, inode)]
-        return kids[0] if kids else tree[0]
+        return [p for p in tree[1:] if inode is None or holds_socket(p, inode)]
+
+    def worker(self):
+        """One worker, else the master."""
+        kids = self.workers()
+        return kids[0] if kids else self.proc.pid
 
     def stop(self):
         """TERM, then KILL, to the server's process group and descendants."""
@@ -486,9 +492,9 @@ def subdir(work, name):
     return d
 
 
-def prefork_ini(d, module_path, services):
-    """A prefork configuration, workers = 1; services: [(name, keys)]."""
-    lines = ['[server]', 'workers = 1', 'pidfile = prefork.pid',
+def prefork_ini(d, module_path, services, workers=1):
+    """A prefork configuration; services: [(name, keys)]."""
+    lines = ['[server]', f'workers = {workers}', 'pidfile = prefork.pid',
              'error_log = stderr', 'log_level = warn',
              f'module_path = {module_path}']
     for name, keys in services:
@@ -502,14 +508,19 @@ def prefork_ini(d, module_path, services):
 def peer_prefork(ctx):
     d = subdir(ctx['work'], 'prefork')
     http, echo = free_port(), free_port()
-    ini = prefork_ini(d, ctx['module_path'], [
+    services = [
         ('http', {'module': 'http', 'listen': f'127.0.0.1:{http}',
                   'root': ctx['root'], 'keepalive_timeout': '65s',
                   'file_cache_valid': '1s'}),
         ('echo', {'module': 'echo', 'listen': f'127.0.0.1:{echo}'}),
         ('udp', {'module': 'udp_echo', 'listen': f'udp://127.0.0.1:{echo}'}),
-    ])
+    ]
     ports = {'http': http, 'http_close': http, 'echo': echo, 'udp': echo}
+    if ctx.get('workers'):  # (g): the http service alone, as the peers
+        services = services[:1]
+        ports = {'http': http, 'http_close': http}
+    ini = prefork_ini(d, ctx['module_path'], services,
+                      ctx.get('workers') or 1)
     return Server('prefork', [ctx['prefork'], '-f', '-c', ini], ports, d)
 
 
@@ -522,7 +533,7 @@ def peer_nginx(ctx):
                      ('client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'))
     user = 'user www-data;' if os.geteuid() == 0 else ''
     conf = f"""{user}
-worker_processes 1;
+worker_processes {ctx.get('workers') or 1};
 daemon off;
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
@@ -561,7 +572,7 @@ def peer_lighttpd(ctx):
 server.bind = "127.0.0.1"
 server.port = {port}
 server.errorlog = "{d}/error.log"
-server.max-worker = 0
+server.max-worker = {ctx.get('workers') or 0}
 server.max-connections = 1024
 server.listen-backlog = 511
 server.max-keep-alive-requests = 65535
@@ -582,7 +593,7 @@ def peer_apache(ctx):
         raise Skip('apache2 (with mod_mpm_prefork) is not installed')
     d = subdir(ctx['work'], 'apache2')
     port = free_port()
-    n = APACHE_PROCESSES
+    n = ctx.get('workers') or APACHE_PROCESSES
     user = 'User www-data\nGroup www-data\n' if os.geteuid() == 0 else ''
     conf = f"""ServerRoot {d}
 ServerName 127.0.0.1
@@ -834,17 +845,56 @@ def run_line(r):
 
 
 def idle_memory(servers):
-    """(g): one idle worker of each server, after the warm-up."""
+    """(g) for the servers that run as one process, after the warm-up."""
     time.sleep(1)
+    return {sv.name: dict(smaps(sv.proc.pid), workers=0, processes=1,
+                          tree_pss_kib=smaps(sv.proc.pid)['pss_kib'])
+            for sv in servers if len(process_tree(sv.proc.pid)) == 1}
+
+
+def pool_memory(ctx, names, helpers):
+    """(g) for the servers with worker processes: each started again with
+    MEMORY_WORKERS workers, loaded with (a) and (b) for WARMUP_SECONDS
+    each, left idle for a second; then every worker is measured."""
     mem = {}
-    for sv in servers:
-        tree = process_tree(sv.proc.pid)
-        worker = sv.worker()
-        total = sum(smaps(p)['pss_kib'] for p in tree)
-        mem[sv.name] = dict(smaps(worker), pid=worker, processes=len(tree),
-                            is_master=worker == sv.proc.pid,
-                            tree_pss_kib=total)
+    warm = [sc for sc in SCENARIOS if sc['id'] in 'ab']
+    mctx = dict(ctx, work=subdir(ctx['work'], 'memory'),
+                workers=MEMORY_WORKERS)
+    for make in (peer_prefork, peer_nginx, peer_lighttpd, peer_apache):
+        try:
+            sv = make(mctx)
+        except Skip:
+            continue  # start_servers has said why
+        if sv.name not in names:
+            continue
+        try:
+            sv.start()
+            for sc in warm:
+                r = measure(sv, sc, WARMUP_SECONDS, helpers)
+                if r['failed']:
+                    say(f'(g) load ({sc["id"]}) {sv.name}: {r["message"]}')
+            time.sleep(1)
+            mem[sv.name] = pool_sizes(sv)
+        except Skip as e:
+            skipped(f'(g) {sv.name}: {e}')
+        finally:
+            sv.stop()
     return mem
+
+
+def pool_sizes(sv):
+    """The median worker's memory, the spread of Pss, the tree's Pss."""
+    each = [smaps(p) for p in sv.workers()]
+    if not each:
+        raise Skip('no worker holds the listener')
+    pss = sorted(m['pss_kib'] for m in each)
+    tree = process_tree(sv.proc.pid)
+    return {'workers': len(each), 'pss_kib': statistics.median(pss),
+            'pss_min_kib': pss[0], 'pss_max_kib': pss[-1],
+            'private_kib': statistics.median(m['private_kib'] for m in each),
+            'rss_kib': statistics.median(m['rss_kib'] for m in each),
+            'processes': len(tree),
+            'tree_pss_kib': sum(smaps(p)['pss_kib'] for p in tree)}
 
 
 def best_peer(summary, scenario_id):
@@ -1045,17 +1095,22 @@ def run_names(runs):
                      f'[{disturbed(r)}]' for r in runs)
 
 
-def md_memory(mem):
-    lines = ['## (g) Idle memory of one worker, KiB (/proc/PID/smaps_rollup)',
-             '']
-    lines += table(['server', 'process', 'Pss', 'Private', 'Rss', 'processes',
-                    'Pss of all'], 'llrrrrr')
-    for name, m in mem.items():
-        role = ('master' if m['processes'] > 1 else 'the only process') \
-            if m['is_master'] else 'a worker'
-        lines.append(row([name, role, fmt(m['pss_kib']),
-                          fmt(m['private_kib']), fmt(m['rss_kib']),
-                          m['processes'], fmt(m['tree_pss_kib'])]))
+def md_memory(pool, single):
+    lines = ['## (g) Idle memory of a worker, KiB (/proc/PID/smaps_rollup)',
+             '', f'Servers with worker processes, each started again with '
+             f'{MEMORY_WORKERS} workers and loaded with (a) and (b); the '
+             'median worker, and the range of Pss over the workers. '
+             'Servers that run as one process, after the warm-up.', '']
+    lines += table(['server', 'workers', 'Pss', 'Pss min–max', 'Private',
+                    'Rss', 'processes', 'Pss of all'], 'lrrrrrrr')
+    alone = [(n, m) for n, m in single.items() if n not in pool]
+    for name, m in list(pool.items()) + alone:
+        spread = (f'{fmt(m["pss_min_kib"])}–{fmt(m["pss_max_kib"])}'
+                  if m['workers'] else '–')
+        lines.append(row([name, m['workers'] or 'the only process',
+                          fmt(m['pss_kib']), spread, fmt(m['private_kib']),
+                          fmt(m['rss_kib']), m['processes'],
+                          fmt(m['tree_pss_kib'])]))
     return lines + ['']
 
 
@@ -1129,7 +1184,7 @@ def report(res, args, servers, scenarios):
              + md_summary(summary, scenarios)
              + md_details(summary, scenarios, servers)
              + md_disturbed(res['runs'])
-             + md_memory(res['memory'])
+             + md_memory(res['memory_pool'], res['memory'])
              + md_respawn(res['respawn_ms'], res['respawn_error'])
              + md_curve(res['curve'], res['plot_note'])
              + [f'Total run time: {res["total_seconds"]:.0f} s.', ''])
@@ -1204,6 +1259,8 @@ def run_all(args, work, res):
     finally:
         for sv in servers:
             sv.stop()
+    res['memory_pool'] = pool_memory(ctx, {sv.name for sv in servers},
+                                      helpers)
     try:
         res['respawn_ms'] = respawn_times(ctx)
     except (Skip, OSError) as e:
@@ -1220,7 +1277,7 @@ def main():
     PINNED = plan_cpus()
     ensure_packages(not args.no_install)
     res = {'machine': machine(args), 'rounds': args.rounds,
-           'seconds': args.seconds, 'memory': {}, 'runs': [], 'curve': {},
+           'seconds': args.seconds, 'memory': {}, 'memory_pool': {}, 'runs': [], 'curve': {},
            'summary_obj': {}, 'respawn_ms': [], 'respawn_error': None,
            'plot_note': '', 'skipped': SKIPPED}
     os.makedirs(args.out, exist_ok=True)
