@@ -33,6 +33,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -765,6 +766,90 @@ Test(http, a_closing_response_carries_the_fin, .fini = h_teardown,
         resp_free(&r);
         conn_close(&c);
     }
+}
+
+/* The inode of the server's end of the client's connection fd, from
+ * /proc/net/tcp (the line whose remote port is the client's port). */
+static unsigned long server_end_inode(int fd)
+{
+    struct sockaddr_in me;
+    socklen_t          len = sizeof me;
+    char               line[512];
+    unsigned long      inode = 0;
+    unsigned           lport, rport;
+    FILE              *f;
+
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+    f = fopen("/proc/net/tcp", "re");
+    cr_assert(f != NULL, "/proc/net/tcp: %s", strerror(errno));
+    while (inode == 0 && fgets(line, sizeof line, f) != NULL) {
+        unsigned long ino;
+        if (sscanf(line, " %*d: %*x:%x %*x:%x %*x %*x:%*x %*x:%*x %*x %*u %*u %lu",
+                   &lport, &rport, &ino) == 3 &&
+            lport == (unsigned)port && rport == ntohs(me.sin_port))
+            inode = ino;
+    }
+    fclose(f);
+    cr_assert(inode != 0, "no server end of port %u in /proc/net/tcp",
+              ntohs(me.sin_port));
+    return inode;
+}
+
+/* TCP_NODELAY on the worker's end of the client's connection fd, read
+ * through a copy of the worker's descriptor (pidfd_getfd, Linux 5.6). */
+static int server_nodelay(pid_t worker, int fd)
+{
+    char           path[64], link[64], want[64];
+    unsigned long  inode = server_end_inode(fd);
+    int            theirs = -1, pidfd, copy, on = -1;
+    socklen_t      len = sizeof on;
+    struct dirent *e;
+    DIR           *d;
+
+    snprintf(want, sizeof want, "socket:[%lu]", inode);
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)worker);
+    d = opendir(path);
+    cr_assert(d != NULL, "%s: %s", path, strerror(errno));
+    while (theirs == -1 && (e = readdir(d)) != NULL) {
+        char    fdpath[320];
+        ssize_t n;
+        snprintf(fdpath, sizeof fdpath, "%s/%s", path, e->d_name);
+        n = readlink(fdpath, link, sizeof link - 1);
+        if (n > 0 && (link[n] = '\0', strcmp(link, want) == 0))
+            theirs = atoi(e->d_name);
+    }
+    closedir(d);
+    cr_assert(theirs != -1, "worker %d does not hold %s", (int)worker, want);
+    pidfd = (int)syscall(SYS_pidfd_open, worker, 0);
+    cr_assert(pidfd >= 0, "pidfd_open: %s", strerror(errno));
+    copy = (int)syscall(SYS_pidfd_getfd, pidfd, theirs, 0);
+    cr_assert(copy >= 0, "pidfd_getfd: %s", strerror(errno));
+    cr_assert_eq(getsockopt(copy, IPPROTO_TCP, TCP_NODELAY, &on, &len), 0);
+    close(copy);
+    close(pidfd);
+    return on;
+}
+
+/* Nagle's algorithm would hold the short last segment of an answer until
+ * the client acknowledged the segments before it: a delayed ACK, tens of
+ * milliseconds.  A connection kept alive answers without it. */
+Test(http, a_kept_alive_connection_sends_without_delay, .fini = h_teardown,
+     .timeout = 20)
+{
+    struct conn c;
+    struct resp r;
+    pid_t       worker;
+
+    start_http(1, "prefork", "");
+    cr_assert_eq(h_workers(&srv, &worker, 1), 1);
+    conn_open(&c);
+    send_req(&c, "GET", "/k1.xyzzy", "");
+    expect_resp(&c, &r, 0, "keep-alive GET");
+    check_sized(&r, K1, "keep-alive GET");
+    cr_assert_eq(server_nodelay(worker, c.fd), 1,
+                 "TCP_NODELAY is off on a kept-alive connection");
+    resp_free(&r);
+    conn_close(&c);
 }
 
 /* Bytes the server has not read when it closes make close(2) reset the

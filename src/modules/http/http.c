@@ -18,6 +18,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,7 @@ struct http_conn {
     int       close;         /* answer what is in flight, then close */
     int       last;          /* ...and the client has sent nothing more */
     int       full;          /* the last read stopped at a full buffer */
+    int       nodelay;       /* TCP_NODELAY is set (or not for this socket) */
     /* A response on its way out: first out[0..out_len), what the socket
      * did not take of a head (and small body), then left bytes of file
      * from off.  The file is entry's when entry is set, else ours. */
@@ -572,6 +575,25 @@ static void discard_body(struct http_conn *hc)
     hc->discard -= (long long)n;
 }
 
+/*
+ * Nagle's algorithm holds an answer's last, short segment back while the
+ * ones before it wait for an acknowledgement.  A connection kept open for
+ * more requests turns it off before its first such answer (as nginx's
+ * tcp_nodelay does); a closing answer needs nothing, close(2) pushes it out
+ * with the FIN.  Best effort: an answer that is held still arrives.
+ */
+static void send_without_delay(pf_conn *c)
+{
+    struct http_conn *hc = c->data;
+    int               one = 1;
+
+    hc->nodelay = 1;
+    if (c->peer->sa_family != AF_INET && c->peer->sa_family != AF_INET6)
+        return;
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+        pf_log(c->svc, PF_LOG_DEBUG, "TCP_NODELAY: %s", strerror(errno));
+}
+
 /* Answer one parsed request whose head is `headlen` bytes of the buffer. */
 static void serve_one(pf_conn *c, const struct http_request *req,
                       size_t headlen)
@@ -592,6 +614,8 @@ static void serve_one(pf_conn *c, const struct http_request *req,
          * drops what it holds. */
         hc->last = hc->close && hc->len == headlen && !hc->full &&
                    !req->has_length && !req->chunked;
+        if (!hc->close && !hc->nodelay)
+            send_without_delay(c);
         answer(c, req, &o);
     }
     log_request(c, req, &o);
