@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -231,27 +232,42 @@ static int not_modified(const struct http_request *req, const char *etag,
     return 0;
 }
 
-/* Send n bytes of p without waiting, keeping in hc->out what the socket
- * does not take now.  MSG_MORE when a file follows, and on the last
- * response of a connection (hc->last): close(2) then sends the held bytes
- * with the FIN, one segment where there would be two.  Returns 0, or -1
- * when the connection is dead. */
-static int send_now(pf_conn *c, const char *p, size_t n, int more)
+/* Send a head and a body (blen may be 0) without waiting, in one
+ * sendmsg, keeping in hc->out what the socket does not take now.  The
+ * body goes from where it is, the file cache, with no copy.  MSG_MORE when
+ * a file follows, and on the last response of a connection (hc->last):
+ * close(2) then sends the held bytes with the FIN, one segment where there
+ * would be two.  Returns 0, or -1 when the connection is dead. */
+static int send_now(pf_conn *c, const char *head, size_t hlen, const char *body,
+                    size_t blen, int more)
 {
     struct http_conn *hc = c->data;
-    ssize_t           r = pf_send_nowait(c, p, n, more || hc->last);
+    struct iovec      iov[2] = {{(void *)head, hlen}, {(void *)body, blen}};
+    struct msghdr     msg = {.msg_iov = iov, .msg_iovlen = blen > 0 ? 2 : 1};
+    int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more || hc->last ? MSG_MORE : 0);
+    size_t  sent = 0;
+    ssize_t r;
 
-    if (r == -1)
+    do
+        r = sendmsg(c->fd, &msg, flags);
+    while (r == -1 && errno == EINTR);
+    if (r == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
         return -1;
-    p += r;
-    n -= (size_t)r;
-    if (n == 0)
+    if (r > 0)
+        sent = (size_t)r;
+    if (sent == hlen + blen)
         return 0;
-    hc->out = malloc(n);
+    hc->out_len = hlen + blen - sent;
+    hc->out = malloc(hc->out_len);
     if (hc->out == NULL)
         return -1;
-    memcpy(hc->out, p, n);
-    hc->out_len = n;
+    if (sent < hlen) {
+        memcpy(hc->out, head + sent, hlen - sent);
+        if (blen > 0)
+            memcpy(hc->out + hlen - sent, body, blen);
+    } else {
+        memcpy(hc->out, body + (sent - hlen), hc->out_len);
+    }
     return 0;
 }
 
@@ -262,11 +278,11 @@ static void send_file(pf_conn *c, const struct http_request *req,
     const struct http_state *hs = c->svc->data;
     struct http_conn        *hc = c->data;
     const struct stat       *st = f->st;
-    char             etag[64], lm[HTTP_DATE_LEN + 1], buf[1024 + FC_SMALL];
-    struct http_head h;
-    off_t            first = 0, last = st->st_size - 1;
-    int              status = 200, r = 0, head_only = req->method == HTTP_HEAD;
-    long long        len = st->st_size;
+    char                     etag[64], lm[HTTP_DATE_LEN + 1], buf[1024];
+    struct http_head         h;
+    off_t                    first = 0, last = st->st_size - 1;
+    int       status = 200, r = 0, head_only = req->method == HTTP_HEAD;
+    long long len = st->st_size;
 
     snprintf(etag, sizeof(etag), "\"%llx-%llx\"",
              (unsigned long long)st->st_mtime, (unsigned long long)st->st_size);
@@ -279,12 +295,12 @@ static void send_file(pf_conn *c, const struct http_request *req,
         if (r == -1) {
             char cr[64];
             snprintf(cr, sizeof(cr), "bytes */%lld", (long long)st->st_size);
-            http_head_init(&h, buf, sizeof(buf) - FC_SMALL, 416);
+            http_head_init(&h, buf, sizeof(buf), 416);
             http_head_add(&h, "Content-Range", "%s", cr);
             http_head_add(&h, "Content-Length", "0");
             http_head_end(&h, keep_value(req, hc->close));
             o->status = 416;
-            if (send_now(c, h.buf, h.len, 0) == -1)
+            if (send_now(c, h.buf, h.len, NULL, 0, 0) == -1)
                 hc->close = 1;
             return;
         }
@@ -294,7 +310,7 @@ static void send_file(pf_conn *c, const struct http_request *req,
         }
     }
     http_date_format(st->st_mtime, lm);
-    http_head_init(&h, buf, sizeof(buf) - FC_SMALL, status);
+    http_head_init(&h, buf, sizeof(buf), status);
     if (status != 304) {
         http_head_add(&h, "Content-Type", "%s", mime_type(hs->mime, name));
         http_head_add(&h, "Content-Length", "%lld", len);
@@ -309,7 +325,7 @@ static void send_file(pf_conn *c, const struct http_request *req,
     http_head_end(&h, keep_value(req, hc->close));
     o->status = status;
     if (head_only || len == 0) {
-        if (h.overflow || send_now(c, h.buf, h.len, 0) == -1)
+        if (h.overflow || send_now(c, h.buf, h.len, NULL, 0, 0) == -1)
             hc->close = 1;
         return;
     }
@@ -319,12 +335,11 @@ static void send_file(pf_conn *c, const struct http_request *req,
         return;
     }
     if (f->body != NULL) { /* head and body in one send */
-        memcpy(h.buf + h.len, f->body + first, (size_t)len);
-        if (send_now(c, h.buf, h.len + (size_t)len, 0) == -1)
+        if (send_now(c, h.buf, h.len, f->body + first, (size_t)len, 0) == -1)
             hc->close = 1;
         return;
     }
-    if (send_now(c, h.buf, h.len, 1) == -1) {
+    if (send_now(c, h.buf, h.len, NULL, 0, 1) == -1) {
         hc->close = 1;
         return;
     }
