@@ -192,6 +192,7 @@ enum {
     VK_THREADS,
     VK_BACKLOG,
     VK_REUSEPORT,
+    VK_DEFER_ACCEPT,
     NSERVICE_KEYS
 };
 
@@ -262,6 +263,15 @@ static const struct key service_keys[NSERVICE_KEYS] = {
                       SERVICE(reuseport),
                       .def = "no",
                       .help = "one socket per worker with SO_REUSEPORT"},
+    [VK_DEFER_ACCEPT] = {.name = "defer_accept",
+                         .type = T_DURATION,
+                         SERVICE(defer_accept_ms),
+                         .def = "0",
+                         .min = 0,
+                         .max = DAY_MS,
+                         .help = "TCP: hand a connection to a worker once "
+                                 "it has sent data, or this long after "
+                                 "(0: at once)"},
 };
 
 static const struct {

@@ -42,7 +42,8 @@ struct service_conf {
     int             threads;
     int             backlog;
     int             reuseport;
-    struct conf_kv *mkeys; /* module keys, in file order */
+    long long       defer_accept_ms; /* TCP_DEFER_ACCEPT; 0: off */
+    struct conf_kv *mkeys;           /* module keys, in file order */
     size_t          nmkeys;
 
     /* Filled by modules_prepare() (module.c). */

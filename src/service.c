@@ -13,6 +13,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,25 @@ static void lsock_close(struct lsock *l)
     free(l);
 }
 
+/*
+ * TCP_DEFER_ACCEPT: the kernel queues a connection for accept only once its
+ * first bytes are in (or the time is up), so a worker wakes once for it and
+ * finds the request there.  Set on every bind and reload, on or off; not on
+ * sockets systemd passes, whose unit says (DeferAcceptSec=).
+ */
+static void lsock_defer(struct lsock *l, const struct service_conf *sc)
+{
+    int    secs = (int)((sc->defer_accept_ms + 999) / 1000);
+    size_t i;
+
+    if (l->addr.kind != ADDR_TCP || l->name != NULL)
+        return;
+    for (i = 0; i < l->nfds; i++)
+        if (setsockopt(l->fds[i], IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
+                       sizeof(secs)) == -1)
+            log_syswarn(sc->name, "TCP_DEFER_ACCEPT on %s", l->addr.text);
+}
+
 /* Bind a new listener: one socket, or with reuseport one per worker so the
  * kernel spreads connections across them.  A UNIX path can be bound only
  * once, so reuseport does not apply to it. */
@@ -81,16 +102,18 @@ static struct lsock *lsock_open(const struct addr         *a,
         }
     }
     l->created_file = a->kind == ADDR_UNIX;
+    lsock_defer(l, sc);
     return l;
 }
 
-/* Reuse a bound listener, applying a changed backlog (but not to a
- * socket systemd made: its unit says how it listens). */
+/* Reuse a bound listener, applying a changed backlog and defer_accept (but
+ * not to a socket systemd made: its unit says how it listens). */
 static void lsock_adopt(struct lsock *l, const struct service_conf *sc)
 {
     size_t i;
 
     l->refs++;
+    lsock_defer(l, sc);
     if (l->addr.kind == ADDR_UDP || l->backlog == sc->backlog ||
         l->name != NULL)
         return;

@@ -332,6 +332,33 @@ MODE_TESTS(prefork)
 MODE_TESTS(forking)
 MODE_TESTS(threading)
 
+/* defer_accept: a connection that has sent nothing is not handed to a
+ * worker yet, so the worker's idle_timeout cannot close it; once it speaks
+ * it is accepted and served. */
+Test(prefork, defer_accept_waits_for_the_first_bytes, .fini = h_teardown,
+     .timeout = 30)
+{
+    int port = h_free_port("127.0.0.1", SOCK_STREAM), silent;
+
+    cr_assert(port > 0, "no free port");
+    cr_assert_eq(h_init(&srv), 0, "mkdtemp failed");
+    cr_assert_eq(h_config(&srv,
+                          "[echo]\nmodule = echo\nlisten = 127.0.0.1:%d\n"
+                          "workers = 1\nidle_timeout = 300ms\n"
+                          "defer_accept = 30s\n",
+                          port),
+                 0);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    silent = h_connect("127.0.0.1", port, 5000);
+    cr_assert(silent >= 0, "connect: %s", strerror(errno));
+    h_sleep_ms(1500); /* five idle_timeouts */
+    cr_assert_eq(h_wait_closed(silent, 0), -1,
+                 "a connection that had sent nothing was accepted and "
+                 "closed by idle_timeout");
+    round_trip(silent, 10, 1, "the first bytes after 1.5 s of silence");
+    close(silent);
+}
+
 /* A client that sends without ever reading fills its socket both ways; the
  * worker keeps what it could not send and parks the connection, so the
  * only worker still serves everyone else. */

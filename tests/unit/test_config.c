@@ -136,6 +136,7 @@ Test(config, service_defaults)
     cr_assert_eq(s->threads, 64);
     cr_assert_eq(s->backlog, 511);
     cr_assert_eq(s->reuseport, 0);
+    cr_assert_eq(s->defer_accept_ms, 0);
     cr_assert_eq(s->nmkeys, 0);
     cr_assert_null(s->mkeys);
     cr_assert_null(s->mod);
@@ -189,7 +190,8 @@ Test(config, every_service_key)
             "max_children = 8\n"
             "threads = 16\n"
             "backlog = 128\n"
-            "reuseport = on\n");
+            "reuseport = on\n"
+            "defer_accept = 1500ms\n");
     s = &cfg->svc[0];
     cr_assert_str_eq(s->module, "/opt/mods/web.so", "modload resolves it");
     cr_assert_eq(s->nlisten, 3);
@@ -209,6 +211,7 @@ Test(config, every_service_key)
     cr_assert_eq(s->threads, 16);
     cr_assert_eq(s->backlog, 128);
     cr_assert_eq(s->reuseport, 1);
+    cr_assert_eq(s->defer_accept_ms, 1500);
 }
 
 Test(config, log_levels)
