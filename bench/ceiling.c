@@ -77,7 +77,7 @@ static int listen_on(int type, int port)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons((unsigned short)port)};
-    int                one = 1;
+    int                one = 1, defer = 10;
     int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
     if (fd < 0)
@@ -88,6 +88,10 @@ static int listen_on(int type, int port)
         die("bind");
     if (type == SOCK_STREAM && listen(fd, 4096) < 0)
         die("listen");
+    /* Woken once a connection has sent its request, as the servers are. */
+    if (type == SOCK_STREAM &&
+        setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer) < 0)
+        die("TCP_DEFER_ACCEPT");
     return fd;
 }
 

@@ -444,11 +444,6 @@ class Server:
         inode = listen_inode(port) if port else None
         return [p for p in tree[1:] if inode is None or holds_socket(p, inode)]
 
-    def worker(self):
-        """One worker, else the master."""
-        kids = self.workers()
-        return kids[0] if kids else self.proc.pid
-
     def stop(self):
         """TERM, then KILL, to the server's process group and descendants."""
         if self.proc is None:
@@ -511,7 +506,7 @@ def peer_prefork(ctx):
     services = [
         ('http', {'module': 'http', 'listen': f'127.0.0.1:{http}',
                   'root': ctx['root'], 'keepalive_timeout': '65s',
-                  'file_cache_valid': '1s'}),
+                  'file_cache_valid': '1s', 'defer_accept': '10s'}),
         ('echo', {'module': 'echo', 'listen': f'127.0.0.1:{echo}'}),
         ('udp', {'module': 'udp_echo', 'listen': f'udp://127.0.0.1:{echo}'}),
     ]
@@ -550,7 +545,7 @@ http {{
     default_type application/octet-stream;
     {temps}
     server {{
-        listen 127.0.0.1:{port} backlog=511;
+        listen 127.0.0.1:{port} backlog=511 deferred;
         root {ctx['root']};
     }}
 }}
@@ -575,6 +570,7 @@ server.errorlog = "{d}/error.log"
 server.max-worker = {ctx.get('workers') or 0}
 server.max-connections = 1024
 server.listen-backlog = 511
+server.defer-accept = 10
 server.max-keep-alive-requests = 65535
 server.max-keep-alive-idle = 65
 server.network-backend = "sendfile"
@@ -847,9 +843,10 @@ def run_line(r):
 def idle_memory(servers):
     """(g) for the servers that run as one process, after the warm-up."""
     time.sleep(1)
-    return {sv.name: dict(smaps(sv.proc.pid), workers=0, processes=1,
-                          tree_pss_kib=smaps(sv.proc.pid)['pss_kib'])
-            for sv in servers if len(process_tree(sv.proc.pid)) == 1}
+    alone = [sv for sv in servers if len(process_tree(sv.proc.pid)) == 1]
+    sizes = {sv.name: smaps(sv.proc.pid) for sv in alone}
+    return {name: dict(m, workers=0, processes=1, tree_pss_kib=m['pss_kib'])
+            for name, m in sizes.items()}
 
 
 def pool_memory(ctx, names, helpers):
@@ -1277,9 +1274,9 @@ def main():
     PINNED = plan_cpus()
     ensure_packages(not args.no_install)
     res = {'machine': machine(args), 'rounds': args.rounds,
-           'seconds': args.seconds, 'memory': {}, 'memory_pool': {}, 'runs': [], 'curve': {},
-           'summary_obj': {}, 'respawn_ms': [], 'respawn_error': None,
-           'plot_note': '', 'skipped': SKIPPED}
+           'seconds': args.seconds, 'memory': {}, 'memory_pool': {},
+           'runs': [], 'curve': {}, 'summary_obj': {}, 'respawn_ms': [],
+           'respawn_error': None, 'plot_note': '', 'skipped': SKIPPED}
     os.makedirs(args.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix='prefork-bench-')
     os.chmod(work, 0o755)  # servers that drop to www-data read the docroot
