@@ -1043,6 +1043,42 @@ def md_summary(summary, scenarios):
     return lines + ['']
 
 
+def per_round(runs, scenario, other):
+    """prefork's rate over other's, round by round: each pair ran seconds
+    apart, in whatever state the machine was in then."""
+    rate = {(r['round'], r['server']): r['rate'] for r in runs
+            if r['scenario'] == scenario and not r.get('discarded')
+            and not r['failed']}
+    return [rate[(n, 'prefork')] / rate[(n, other)]
+            for (n, name) in rate
+            if name == 'prefork' and rate.get((n, other))]
+
+
+def ratio_spread(ratios):
+    if not ratios:
+        return '–'
+    return (f'{statistics.median(ratios):.2f} '
+            f'({min(ratios):.2f}–{max(ratios):.2f})')
+
+
+def md_rounds(summary, scenarios, runs):
+    lines = ['## Round by round: prefork ÷ the best peer and ÷ the ceiling',
+             '', 'The ratio within each round, median (min–max) over the '
+             'rounds: a state of the machine that lasts a round or more '
+             'weighs on both sides of it.', '']
+    lines += table(['scenario', 'best peer', 'prefork ÷ peer',
+                    'prefork ÷ ceiling'], 'llrr')
+    for sc in scenarios:
+        if (sc['id'], 'prefork') not in summary:
+            continue
+        peer = best_peer(summary, sc['id'])
+        lines.append(row([
+            f'({sc["id"]})', peer or '–',
+            ratio_spread(per_round(runs, sc['id'], peer)),
+            ratio_spread(per_round(runs, sc['id'], 'ceiling'))]))
+    return lines + ['']
+
+
 def error_cell(s):
     text = fmt(s['errors'])
     if s['lost']:
@@ -1179,6 +1215,7 @@ def report(res, args, servers, scenarios):
     summary = res['summary_obj']
     lines = (md_machine(res['machine'], args, res['skipped'])
              + md_summary(summary, scenarios)
+             + md_rounds(summary, scenarios, res['runs'])
              + md_details(summary, scenarios, servers)
              + md_disturbed(res['runs'])
              + md_memory(res['memory_pool'], res['memory'])
