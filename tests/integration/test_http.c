@@ -196,6 +196,24 @@ static void conn_open(struct conn *c)
               h_diag(&srv));
 }
 
+/* A client with a 4 KiB receive buffer (set before connecting, so the
+ * window starts small): the server's sends fill its socket quickly. */
+static int connect_small_window(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int                small = 4096;
+
+    cr_assert(fd >= 0, "socket: %s", strerror(errno));
+    cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small),
+                 0);
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0,
+                 "connect: %s", strerror(errno));
+    return fd;
+}
+
 static void conn_close(struct conn *c)
 {
     if (c->fd >= 0)
@@ -965,23 +983,16 @@ Test(http, ten_pipelined_requests_in_order, .fini = h_teardown, .timeout = 20)
 Test(http, pipelined_answers_to_a_full_socket_arrive_whole, .fini = h_teardown,
      .timeout = 30)
 {
-    static const char  ask[] = "GET /k16.xyzzy HTTP/1.1\r\nHost: x\r\n\r\n";
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    struct conn        c;
-    struct resp        r;
-    char               raw[400 * (sizeof ask - 1)], what[48];
-    int                small = 4096;
+    static const char ask[] = "GET /k16.xyzzy HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct conn       c;
+    struct resp       r;
+    char              raw[400 * (sizeof ask - 1)], what[48];
 
     start_http(1, "prefork", "");
     for (int n = 0; n < 400; n++)
         memcpy(raw + (size_t)n * (sizeof ask - 1), ask, sizeof ask - 1);
     memset(&c, 0, sizeof c);
-    c.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert(c.fd >= 0);
-    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(c.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    c.fd = connect_small_window();
     conn_send(&c, raw, sizeof raw);
     h_sleep_ms(300); /* the worker has filled what the socket takes */
     for (int n = 0; n < 400; n++) {
@@ -1807,15 +1818,14 @@ Test(http, idle_clients_do_not_block_the_worker, .fini = h_teardown,
 Test(http, slow_reader_does_not_hold_the_worker, .fini = h_teardown,
      .timeout = 30)
 {
-    static const char  ask[] = "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n";
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    struct conn        c;
-    struct resp        r;
-    char               path[512], buf[65536];
-    long long          got = 0, size = 64LL << 20;
-    int64_t            t0, t;
-    ssize_t            n;
-    int                fd, slow, small = 4096;
+    static const char ask[] = "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct conn       c;
+    struct resp       r;
+    char              path[512], buf[65536];
+    long long         got = 0, size = 64LL << 20;
+    int64_t           t0, t;
+    ssize_t           n;
+    int               fd, slow;
 
     start_http(1, "prefork", "send_timeout = 1s\n");
     fd = open(in_dir(path, sizeof path, "www/big.bin"),
@@ -1823,12 +1833,7 @@ Test(http, slow_reader_does_not_hold_the_worker, .fini = h_teardown,
     cr_assert(fd >= 0 && ftruncate(fd, size) == 0, "big.bin: %s",
               strerror(errno));
     close(fd);
-    slow = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert(slow >= 0);
-    setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(slow, (struct sockaddr *)&sa, sizeof sa), 0);
+    slow = connect_small_window();
     cr_assert_eq(h_send_all(slow, ask, strlen(ask), IO_MS), 0);
     h_sleep_ms(300); /* the worker has filled what the socket takes */
 
