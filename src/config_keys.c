@@ -1,0 +1,191 @@
+/*
+ * config_keys.c -- the tables of config_keys.h.  A new key is one entry
+ * here, one index in config_keys.h and one field in config.h.
+ */
+#include <limits.h>
+#include <stddef.h>
+
+#include <prefork/module.h>
+
+#include "config_keys.h"
+
+#ifndef PF_PKGLIBDIR
+#define PF_PKGLIBDIR "/usr/local/lib/prefork"
+#endif
+
+#define SERVER(f)                                                              \
+    .offset = offsetof(struct config, f),                                      \
+    .size = sizeof(((struct config *)0)->f)
+#define SERVICE(f)                                                             \
+    .offset = offsetof(struct service_conf, f),                                \
+    .size = sizeof(((struct service_conf *)0)->f)
+
+const struct key server_keys[NSERVER_KEYS] = {
+    [SK_WORKERS] = {.name = "workers",
+                    .type = T_INT,
+                    SERVER(workers),
+                    .min = 1,
+                    .max = MAX_POOL,
+                    .help = "default pool size of each service "
+                            "(default: the number of CPUs)"},
+    [SK_PIDFILE] = {.name = "pidfile",
+                    .type = T_PATH,
+                    SERVER(pidfile),
+                    .help = "file holding the master's pid, locked"},
+    [SK_ERROR_LOG] = {.name = "error_log",
+                      .type = T_LOG,
+                      SERVER(error_log),
+                      .def = "stderr",
+                      .help = "a path, stderr or syslog"},
+    [SK_LOG_LEVEL] = {.name = "log_level",
+                      .type = T_LEVEL,
+                      SERVER(log_level),
+                      .def = "info",
+                      .help = "debug, info, notice, warn or error"},
+    [SK_USER] = {.name = "user",
+                 .type = T_STRING,
+                 SERVER(user),
+                 .help = "user to run as after binding"},
+    [SK_GROUP] = {.name = "group",
+                  .type = T_STRING,
+                  SERVER(group),
+                  .help = "group to run as after binding"},
+    [SK_DAEMONIZE] = {.name = "daemonize",
+                      .type = T_BOOL,
+                      SERVER(daemonize),
+                      .def = "no",
+                      .help = "detach from the terminal"},
+    [SK_MODULE_PATH] = {.name = "module_path",
+                        .type = T_PATH,
+                        SERVER(module_path),
+                        .def = PF_PKGLIBDIR,
+                        .help = "where module = NAME looks for NAME.so"},
+    [SK_SHUTDOWN_TIMEOUT] = {.name = "shutdown_timeout",
+                             .type = T_DURATION,
+                             SERVER(shutdown_timeout_ms),
+                             .def = "10s",
+                             .min = 0,
+                             .max = DAY_MS,
+                             .help = "graceful drain time before workers "
+                                     "are killed"},
+    [SK_WORKER_TIMEOUT] = {.name = "worker_timeout",
+                           .type = T_DURATION,
+                           SERVER(worker_timeout_ms),
+                           .def = "0",
+                           .min = 0,
+                           .max = DAY_MS,
+                           .help = "kill a worker busy this long on one "
+                                   "connection (0: never)"},
+    [SK_MAX_REQUESTS] = {.name = "max_requests",
+                         .type = T_INT,
+                         SERVER(max_requests),
+                         .def = "0",
+                         .min = 0,
+                         .max = INT_MAX,
+                         .help = "replace a worker after this many "
+                                 "connections or datagrams (0: never)"},
+    [SK_MAX_REQUESTS_JITTER] = {.name = "max_requests_jitter",
+                                .type = T_INT,
+                                SERVER(max_requests_jitter),
+                                .def = "0",
+                                .min = 0,
+                                .max = INT_MAX,
+                                .help = "random extra 0..N on max_requests"},
+    [SK_RLIMIT_NOFILE] = {.name = "rlimit_nofile",
+                          .type = T_INT,
+                          SERVER(rlimit_nofile),
+                          .def = "0",
+                          .min = 0,
+                          .max = 1 << 30,
+                          .help = "open file limit of the master and "
+                                  "workers (0: as inherited)"},
+};
+
+const struct key service_keys[NSERVICE_KEYS] = {
+    [VK_MODULE] = {.name = "module",
+                   .type = T_MODULE,
+                   SERVICE(module),
+                   .required = 1,
+                   .help = "module name, or path to a .so"},
+    [VK_LISTEN] = {.name = "listen",
+                   .type = T_LISTEN,
+                   SERVICE(listen),
+                   .required = 1,
+                   .help = "comma-separated addresses: HOST:PORT, "
+                           "[V6]:PORT, tcp://, udp://, unix:/path"},
+    [VK_MODE] = {.name = "mode",
+                 .type = T_MODE,
+                 SERVICE(mode),
+                 .def = "prefork",
+                 .help = "prefork, forking or threading"},
+    [VK_WORKERS] = {.name = "workers",
+                    .type = T_INT,
+                    SERVICE(workers),
+                    .min = 1,
+                    .max = MAX_POOL,
+                    .help = "processes in the pool (default: [server])"},
+    [VK_MIN_SPARE] = {.name = "min_spare",
+                      .type = T_INT,
+                      SERVICE(min_spare),
+                      .min = 0,
+                      .max = MAX_POOL,
+                      .help = "grow while fewer workers than this are idle"},
+    [VK_MAX_SPARE] = {.name = "max_spare",
+                      .type = T_INT,
+                      SERVICE(max_spare),
+                      .min = 1,
+                      .max = MAX_POOL,
+                      .help = "shrink while more workers than this are idle"},
+    [VK_MAX_WORKERS] = {.name = "max_workers",
+                        .type = T_INT,
+                        SERVICE(max_workers),
+                        .min = 1,
+                        .max = MAX_POOL,
+                        .help = "the most a dynamic pool grows to"},
+    [VK_MAX_CHILDREN] = {.name = "max_children",
+                         .type = T_INT,
+                         SERVICE(max_children),
+                         .def = "64",
+                         .min = 1,
+                         .max = 65536,
+                         .help = "forking: concurrent children per acceptor"},
+    [VK_THREADS] = {.name = "threads",
+                    .type = T_INT,
+                    SERVICE(threads),
+                    .def = "64",
+                    .min = 1,
+                    .max = 65536,
+                    .help = "threading: concurrent threads per acceptor"},
+    [VK_BACKLOG] = {.name = "backlog",
+                    .type = T_INT,
+                    SERVICE(backlog),
+                    .def = "511",
+                    .min = 1,
+                    .max = 65535,
+                    .help = "listen backlog"},
+    [VK_REUSEPORT] = {.name = "reuseport",
+                      .type = T_BOOL,
+                      SERVICE(reuseport),
+                      .def = "no",
+                      .help = "one socket per worker with SO_REUSEPORT"},
+    [VK_DEFER_ACCEPT] = {.name = "defer_accept",
+                         .type = T_DURATION,
+                         SERVICE(defer_accept_ms),
+                         .def = "0",
+                         .min = 0,
+                         .max = DAY_MS,
+                         .help = "TCP: hand a connection to a worker once "
+                                 "it has sent data, or this long after "
+                                 "(0: at once)"},
+};
+
+const struct level_name level_names[NLEVELS] = {
+    {"debug", PF_LOG_DEBUG}, {"info", PF_LOG_INFO},   {"notice", PF_LOG_NOTICE},
+    {"warn", PF_LOG_WARN},   {"error", PF_LOG_ERROR},
+};
+
+const char *const mode_names[NMODES] = {
+    [MODE_PREFORK] = "prefork",
+    [MODE_FORKING] = "forking",
+    [MODE_THREADING] = "threading",
+};

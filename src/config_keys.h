@@ -1,0 +1,89 @@
+/*
+ * config_keys.h -- what a configuration file may say, as data: the keys of
+ * [server] and of service sections, each with its type, default, bounds
+ * and help, and the names of log levels and modes.  config.c reads a file
+ * against these tables; nothing else does.
+ */
+#ifndef PF_CONFIG_KEYS_H
+#define PF_CONFIG_KEYS_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+#define MAX_POOL 4096
+#define HOUR_MS  (60LL * 60 * 1000)
+#define DAY_MS   (24 * HOUR_MS)
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+enum ktype {
+    T_INT,      /* int or long long (by .size), within [min, max] */
+    T_BOOL,     /* int */
+    T_DURATION, /* long long milliseconds, within [min, max] */
+    T_STRING,   /* char * */
+    T_MODULE,   /* char *, and the line is remembered for module.c */
+    T_PATH,     /* char *, made absolute from the config's directory */
+    T_LOG,      /* char *: "stderr", "syslog" or a path made absolute */
+    T_LEVEL,    /* int, a PF_LOG_* level */
+    T_MODE,     /* enum pf_mode */
+    T_LISTEN,   /* struct addr * with nlisten; service sections only */
+};
+
+struct key {
+    const char *name;
+    enum ktype  type;
+    size_t      offset, size; /* of the field in its struct */
+    const char *def;          /* as written in a file; NULL: none */
+    int         required;
+    long long   min, max; /* for T_INT and T_DURATION */
+    const char *help;
+};
+
+/* Indexes name the keys code has to look at beyond their table entry. */
+enum {
+    SK_WORKERS,
+    SK_PIDFILE,
+    SK_ERROR_LOG,
+    SK_LOG_LEVEL,
+    SK_USER,
+    SK_GROUP,
+    SK_DAEMONIZE,
+    SK_MODULE_PATH,
+    SK_SHUTDOWN_TIMEOUT,
+    SK_WORKER_TIMEOUT,
+    SK_MAX_REQUESTS,
+    SK_MAX_REQUESTS_JITTER,
+    SK_RLIMIT_NOFILE,
+    NSERVER_KEYS
+};
+
+enum {
+    VK_MODULE,
+    VK_LISTEN,
+    VK_MODE,
+    VK_WORKERS,
+    VK_MIN_SPARE,
+    VK_MAX_SPARE,
+    VK_MAX_WORKERS,
+    VK_MAX_CHILDREN,
+    VK_THREADS,
+    VK_BACKLOG,
+    VK_REUSEPORT,
+    VK_DEFER_ACCEPT,
+    NSERVICE_KEYS
+};
+
+struct level_name {
+    const char *name;
+    int         value;
+};
+
+#define NLEVELS 5
+#define NMODES  3
+
+extern const struct key        server_keys[NSERVER_KEYS];
+extern const struct key        service_keys[NSERVICE_KEYS];
+extern const struct level_name level_names[NLEVELS];
+extern const char *const       mode_names[NMODES];
+
+#endif
