@@ -57,11 +57,14 @@ extern "C" {
 
 #define PF_MODULE_MAGIC 0x70664d31u /* "pfM1" */
 #define PF_ABI_MAJOR    1
-#define PF_ABI_MINOR    0
+#define PF_ABI_MINOR    1
 
 /* Socket kinds a module serves (pf_module.socktypes). */
 #define PF_STREAM 0x1 /* TCP and UNIX stream listeners */
 #define PF_DGRAM  0x2 /* UDP listeners */
+
+/* Module flags (pf_module.flags, ABI 1.1). */
+#define PF_BLOCKING 0x1 /* handle() blocks: one connection per worker */
 
 /* What handle() asks the worker to do next. */
 enum pf_next {
@@ -191,6 +194,10 @@ struct pf_module {
     void (*tick)(pf_service *svc);
     /* Each worker (or acceptor), on USR1: reopen the module's own files. */
     void (*reopen)(pf_service *svc);
+
+    /* ABI 1.1 and later: the host reads these only from a module whose
+     * `size` covers them. */
+    unsigned flags; /* PF_BLOCKING */
 };
 
 #if defined(__GNUC__)
