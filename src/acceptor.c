@@ -177,7 +177,7 @@ static int fork_job(struct wctx *w, void (*fn)(struct wctx *, void *),
 
 static void serve_conn_fn(struct wctx *w, void *arg)
 {
-    conn_serve(arg, w->mod);
+    conn_serve(arg, w->mod, NULL);
 }
 
 static void serve_dgram_fn(struct wctx *w, void *arg)
@@ -192,7 +192,7 @@ static void *thread_main(void *arg)
     uint64_t         one = 1;
 
     if (j->c != NULL)
-        conn_serve(j->c, j->w->mod);
+        conn_serve(j->c, j->w->mod, NULL);
     else
         j->w->mod->datagram(&j->d);
     pthread_mutex_lock(&a->mu);

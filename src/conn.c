@@ -162,6 +162,72 @@ static int host_sendfile(pf_conn *c, int fd, off_t off, size_t len)
     return 0;
 }
 
+/* Exactly len bytes, each wait up to read_timeout_ms.  At end of stream
+ * the bytes so far (0 before any) are returned, so a short count means the
+ * peer closed mid-record. */
+static ssize_t host_read_full(pf_conn *c, void *buf, size_t len)
+{
+    char   *p = buf;
+    size_t  got = 0;
+    ssize_t n;
+
+    while (got < len) {
+        n = host_read(c, p + got, len - got);
+        if (n == -1)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+/*
+ * One line, '\n' included, NUL-terminated.  The bytes are peeked first and
+ * only the line's own are taken from the socket, so whatever follows the
+ * newline stays there for the next call and no per-connection buffer is
+ * needed.  Without a '\n' at the end of what is returned, either the line
+ * was longer than len - 1 (the rest comes with the next call) or the peer
+ * closed mid-line (the next call returns 0).
+ */
+static ssize_t host_readline(pf_conn *c, char *buf, size_t len)
+{
+    size_t  got = 0, take;
+    ssize_t n;
+    char   *nl;
+
+    if (len < 2) {
+        errno = EINVAL;
+        return -1;
+    }
+    while (got < len - 1) {
+        n = recv(c->fd, buf + got, len - 1 - got, MSG_PEEK | MSG_DONTWAIT);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (wait_fd(c->fd, POLLIN, c->read_timeout_ms) == -1)
+                return -1;
+            continue;
+        }
+        if (n == -1)
+            return -1;
+        if (n == 0)
+            break;
+        nl = memchr(buf + got, '\n', (size_t)n);
+        take = nl != NULL ? (size_t)(nl - (buf + got)) + 1 : (size_t)n;
+        do /* the bytes are queued already: this takes exactly them */
+            n = recv(c->fd, buf + got, take, MSG_DONTWAIT);
+        while (n == -1 && errno == EINTR);
+        if (n == -1)
+            return -1;
+        got += (size_t)n;
+        if (nl != NULL && (size_t)n == take)
+            break;
+    }
+    buf[got] = '\0';
+    return (ssize_t)got;
+}
+
 static int host_reply(pf_dgram *d, const void *buf, size_t len)
 {
     ssize_t n;
@@ -182,6 +248,8 @@ const struct pf_api host_api = {
     .write_more = host_write_more,
     .sendfile = host_sendfile,
     .send_nowait = host_send_nowait,
+    .read_full = host_read_full,
+    .readline = host_readline,
 };
 
 void service_pub_init(pf_service *pub, const char *name, const void *conf,
@@ -227,24 +295,31 @@ void conn_free(struct conn *c)
     free(c);
 }
 
-void conn_serve(struct conn *c, const struct pf_module *m)
+void conn_serve(struct conn *c, const struct pf_module *m, struct slot *slot)
 {
     int next = PF_MORE;
+    /* A blocking module is called at once, so that a protocol where the
+     * server speaks first works; others are called when data is there. */
+    int now = (m->flags & PF_BLOCKING) != 0;
 
-    if (m->setup != NULL && m->setup(&c->pub) == -1) {
-        conn_free(c);
-        return;
-    }
+    if (slot != NULL)
+        slot_busy(slot);
+    if (m->setup != NULL && m->setup(&c->pub) == -1)
+        goto done;
     while (next != PF_CLOSE) {
         short want = next == PF_WRITE ? POLLOUT : POLLIN;
-        if (wait_fd(c->pub.fd, want, c->pub.idle_timeout_ms) == -1) {
+        if (!now && wait_fd(c->pub.fd, want, c->pub.idle_timeout_ms) == -1) {
             c->pub.timed_out = errno == ETIMEDOUT;
             break;
         }
+        now = 0;
         next = m->handle(&c->pub);
         c->pub.requests++;
     }
     if (m->finish != NULL)
         m->finish(&c->pub);
+done:
     conn_free(c);
+    if (slot != NULL)
+        slot_done(slot, 0);
 }

@@ -42,9 +42,14 @@ struct conn *conn_new(int fd, pf_service *svc, const struct sockaddr *peer,
 /* Close the descriptor and free. */
 void conn_free(struct conn *c);
 
+struct slot;
+
 /* Serve c to its end in the calling process or thread: setup, handle
- * whenever readable (waiting up to idle_timeout_ms), finish.  Frees c. */
-void conn_serve(struct conn *c, const struct pf_module *m);
+ * whenever readable (waiting up to idle_timeout_ms), finish.  A
+ * PF_BLOCKING module's first handle() comes at once, before any data.
+ * With a slot (a prefork worker), the slot is BUSY throughout, so the
+ * pool and worker_timeout see the connection.  Frees c. */
+void conn_serve(struct conn *c, const struct pf_module *m, struct slot *slot);
 
 /* A pf_service for module hooks in this process. */
 void service_pub_init(pf_service *pub, const char *name, const void *conf,

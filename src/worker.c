@@ -5,7 +5,8 @@
  * epoll with EPOLLEXCLUSIVE, so a new connection wakes one idle worker
  * rather than all of them (docs/DESIGN.md compares this with an accept lock
  * and SO_REUSEPORT).  In prefork mode the worker serves connections itself:
- * handle() runs when a connection is readable, and a connection the module
+ * handle() runs when a connection is readable (at once and to the end of
+ * the connection for a PF_BLOCKING module), and a connection the module
  * hands back (PF_MORE, PF_IDLE) stays parked in the same epoll set, with an
  * idle deadline in a timer heap, so one worker holds many idle keep-alive
  * connections while it serves others.  In forking and threading modes the
@@ -209,8 +210,31 @@ static int readable_now(int fd)
 
 static void conn_ready(struct wctx *w, struct conn *c);
 
+/*
+ * A PF_BLOCKING module has the worker to itself for the whole connection.
+ * The listeners leave the epoll set meanwhile: with EPOLLEXCLUSIVE the
+ * kernel may wake any epoll set watching a listener, and a worker that is
+ * not waiting would leave a new connection in the backlog while idle
+ * workers sleep beside it.  Signals stay blocked, so a QUIT lets the
+ * connection finish and is acted on afterwards.
+ */
+static void conn_block(struct wctx *w, struct conn *c)
+{
+    worker_pause(w);
+    slot_set_conns(w->slot, 1);
+    conn_serve(c, w->mod, w->slot);
+    slot_set_conns(w->slot, 0);
+    if (w->draining)
+        slot_set_state(w->slot, SLOT_EXITING);
+    worker_resume(w);
+}
+
 static void conn_start(struct wctx *w, struct conn *c)
 {
+    if (w->mod->flags & PF_BLOCKING) {
+        conn_block(w, c);
+        return;
+    }
     if (w->mod->setup != NULL && w->mod->setup(&c->pub) == -1) {
         conn_free(c);
         return;

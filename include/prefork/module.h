@@ -36,6 +36,16 @@
  * after `idle_timeout_ms` without progress, so a client that reads slowly
  * holds no worker.
  *
+ * A module flagged PF_BLOCKING (pf_module.flags) is written the plain way,
+ * as Apache prefork modules are: handle() may read and write with
+ * pf_readline, pf_read_full, pf_read and pf_write for as long as it likes.
+ * A worker then serves one connection at a time: it stops accepting, calls
+ * setup(), calls handle() at once (the server may speak first), again each
+ * time the peer sends more while handle() returns PF_MORE or PF_IDLE
+ * (idle_timeout_ms still applies), then finish(), and accepts again.  The
+ * worker counts as busy throughout, so a dynamic pool grows with the
+ * connections held and worker_timeout bounds each one.
+ *
  * In `threading` mode hooks run concurrently in several threads of one
  * process: keep per-connection state in c->data, not in globals.  In
  * `forking` mode the acceptor calls tick() just before each fork and the
@@ -161,7 +171,14 @@ struct pf_api {
     int (*write_more)(pf_conn *c, const void *buf, size_t len);
     int (*sendfile)(pf_conn *c, int fd, off_t offset, size_t len);
     ssize_t (*send_nowait)(pf_conn *c, const void *buf, size_t len, int more);
+    /* ABI 1.1 and later: check c->api->size before calling these. */
+    ssize_t (*read_full)(pf_conn *c, void *buf, size_t len);
+    ssize_t (*readline)(pf_conn *c, char *buf, size_t len);
 };
+
+/* Does the host offer api member m (an older host has a shorter table)? */
+#define PF_API_HAS(api, m)                                                     \
+    ((api)->size >= offsetof(struct pf_api, m) + sizeof((api)->m))
 
 /* The descriptor.  Fill it with PF_MODULE_DECLARE; unused hooks stay NULL. */
 struct pf_module {
@@ -247,11 +264,35 @@ static inline ssize_t pf_read(pf_conn *c, void *buf, size_t len)
     return c->api->read(c, buf, len);
 }
 
-/* Write all of buf, waiting up to write_timeout_ms whenever the peer stalls.
- * Returns 0, or -1 with errno (ETIMEDOUT, EPIPE, ...).  Never raises SIGPIPE. */
+/* Write all of buf ("write all": there are no short writes), waiting up to
+ * write_timeout_ms whenever the peer stalls.  Returns 0, or -1 with errno
+ * (ETIMEDOUT, EPIPE, ECONNRESET...).  Never raises SIGPIPE. */
 static inline int pf_write(pf_conn *c, const void *buf, size_t len)
 {
     return c->api->write(c, buf, len);
+}
+
+/* Read exactly len bytes, waiting up to read_timeout_ms for each.  Returns
+ * len; 0 at end of stream before any byte; fewer than len (but more than 0)
+ * when the peer closed part-way, the bytes so far in buf; -1 with errno
+ * (ETIMEDOUT, ECONNRESET...) on error, what was read by then is lost.
+ * ABI 1.1 hosts and later (PF_API_HAS(c->api, read_full)). */
+static inline ssize_t pf_read_full(pf_conn *c, void *buf, size_t len)
+{
+    return c->api->read_full(c, buf, len);
+}
+
+/* Read one line, up to and including its '\n', and NUL-terminate it; never
+ * reads past the newline, so bytes after it stay for the next call (or for
+ * pf_read).  Waits up to read_timeout_ms for each part.  Returns the length,
+ * 0 at end of stream, -1 with errno (ETIMEDOUT, ECONNRESET...; EINVAL when
+ * len < 2).  A result that does not end in '\n' is either the first len - 1
+ * bytes of a longer line (the next call returns the rest) or the last bytes
+ * before the peer closed (the next call returns 0); errno is not set for
+ * either.  ABI 1.1 hosts and later (PF_API_HAS(c->api, readline)). */
+static inline ssize_t pf_readline(pf_conn *c, char *buf, size_t len)
+{
+    return c->api->readline(c, buf, len);
 }
 
 /* As pf_write, telling the kernel more follows at once (MSG_MORE), so a
