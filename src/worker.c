@@ -233,6 +233,7 @@ static void conn_ready(struct wctx *w, struct conn *c)
     int next;
 
     slot_busy(w->slot);
+    slot_set_peer(w->slot, c->pub.peer, c->pub.peerlen);
     next = w->mod->handle(&c->pub);
     c->pub.requests++;
     slot_done(w->slot, 0);
@@ -365,6 +366,7 @@ static void recv_batch(struct wctx *w, int fd)
             .peerlen = len,
         };
         slot_busy(w->slot);
+        slot_set_peer(w->slot, d.peer, d.peerlen);
         w->mod->datagram(&d);
         slot_done(w->slot, 0);
     }
