@@ -66,6 +66,7 @@ struct config {
     long long max_requests;
     long long max_requests_jitter;
     long long rlimit_nofile; /* 0: leave RLIMIT_NOFILE as inherited */
+    char     *death_log;     /* absolute path; NULL: the error log */
 
     struct service_conf *svc;
     size_t               nsvc;

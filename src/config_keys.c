@@ -99,6 +99,11 @@ const struct key server_keys[NSERVER_KEYS] = {
                           .max = 1 << 30,
                           .help = "open file limit of the master and "
                                   "workers (0: as inherited)"},
+    [SK_DEATH_LOG] = {.name = "death_log",
+                      .type = T_PATH,
+                      SERVER(death_log),
+                      .help = "file for a JSON record of each abnormal "
+                              "worker exit (default: the error log)"},
 };
 
 const struct key service_keys[NSERVICE_KEYS] = {

@@ -20,9 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "deathlog.h"
 #include "master.h"
 #include "pool.h"
 #include "scoreboard.h"
@@ -162,20 +164,68 @@ static void log_exit(const struct worker *w, int status)
     }
 }
 
-void pool_reaped(struct master *m, struct worker *w, int status, int64_t now)
+/* Did w end in a way its operator should hear about: not retired by us,
+ * not stopped with the master? */
+static const char *death_reason(const struct master *m, const struct worker *w,
+                                int status)
+{
+    if (w->killed)
+        return "worker_timeout";
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        if ((w->retiring || m->stopping) &&
+            (sig == SIGTERM || sig == SIGQUIT || sig == SIGKILL))
+            return NULL;
+        return "signal";
+    }
+    if (WEXITSTATUS(status) == 0)
+        return NULL;
+    return WEXITSTATUS(status) == WORKER_EXIT_INIT ? "init_failed" : "exit";
+}
+
+static int64_t real_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void record_death(const struct master *m, const struct worker *w,
+                         const struct slot *snap, int status,
+                         const char *reason, int64_t now)
+{
+    char         peer[64];
+    struct death d = {
+        .time_ms = real_ms(),
+        .service = w->svc->sc->name,
+        .pid = w->pid,
+        .age_ms = now - w->started,
+        .served = snap->served,
+        .reason = reason,
+        .signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+        .status = WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+        .core = WIFSIGNALED(status) && WCOREDUMP(status),
+        .peer = slot_peer_string(snap, peer, sizeof(peer)) == 0 ? peer : NULL,
+        .failures = w->svc->failures,
+    };
+
+    death_record(m->cur->cfg->death_log, &d);
+}
+
+/* Back off a service whose workers die before they serve (counted in
+ * s->failures); a worker that served anything resets the count. */
+static void count_failure(struct master *m, struct worker *w, int status,
+                          const struct slot *snap, int64_t now)
 {
     struct service *s = w->svc;
-    struct slot     snap;
     int             early;
 
-    log_exit(w, status);
-    slot_read(&m->sb->slots[w->slot], &snap);
-    scoreboard_release(m->sb, w->slot);
     if (w->retiring || m->stopping || w->gen != m->cur)
         return;
     /* A worker that served anything did start: if a connection killed it,
      * the next one should be there at once, not after a back-off. */
-    early = (snap.served == 0 && now - w->started < POOL_EARLY_DEATH_MS) ||
+    early = (snap->served == 0 && now - w->started < POOL_EARLY_DEATH_MS) ||
             (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_INIT);
     if (!early) {
         s->failures = 0;
@@ -188,6 +238,19 @@ void pool_reaped(struct master *m, struct worker *w, int status, int64_t now)
                  "workers keep failing at start-up (%d in a row); "
                  "next respawn in %lld ms",
                  s->failures, (long long)(s->next_spawn - now));
+}
+
+void pool_reaped(struct master *m, struct worker *w, int status, int64_t now)
+{
+    const char *reason = death_reason(m, w, status);
+    struct slot snap;
+
+    log_exit(w, status);
+    slot_read(&m->sb->slots[w->slot], &snap);
+    scoreboard_release(m->sb, w->slot);
+    count_failure(m, w, status, &snap, now);
+    if (reason != NULL)
+        record_death(m, w, &snap, status, reason, now);
 }
 
 /* Ask one worker of s to quit, preferring an idle one, and log it with

@@ -28,6 +28,7 @@
  */
 #define _GNU_SOURCE
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -485,6 +486,45 @@ void slot_busy(struct slot *s)
     set_state(s, SLOT_BUSY);
 }
 
+void slot_set_peer(struct slot *s, const struct sockaddr *sa, socklen_t len)
+{
+    /* Only the master reads it, once the worker is gone: no atomics. */
+    if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+        len = 0;
+    if (len > sizeof(s->peer))
+        len = sizeof(s->peer);
+    if (len > 0)
+        memcpy(s->peer, sa, len);
+    s->peer_len = len;
+}
+
+int slot_peer_string(const struct slot *s, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    char                    host[INET6_ADDRSTRLEN];
+    const void             *a;
+    unsigned                port;
+
+    if (s->peer_len == 0 || s->peer_len > sizeof(s->peer))
+        return -1;
+    memset(&ss, 0, sizeof(ss));
+    memcpy(&ss, s->peer, s->peer_len);
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        a = &in->sin_addr;
+        port = ntohs(in->sin_port);
+    } else {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        a = &in6->sin6_addr;
+        port = ntohs(in6->sin6_port);
+    }
+    if (inet_ntop(ss.ss_family, a, host, sizeof(host)) == NULL)
+        return -1;
+    snprintf(buf, len, ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
+             port);
+    return 0;
+}
+
 void slot_done(struct slot *s, int served)
 {
     if (served > 0)
@@ -507,6 +547,8 @@ void slot_read(const struct slot *s, struct slot *out)
     out->started_ms = LOAD(&s->started_ms);
     out->busy_since = LOAD(&s->busy_since);
     out->open_conns = LOAD(&s->open_conns);
+    out->peer_len = s->peer_len;
+    memcpy(out->peer, s->peer, sizeof(out->peer));
 }
 
 /* --- reading another master's file ---------------------------------------- */

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 enum slot_state {
@@ -37,12 +38,17 @@ struct slot {
     int64_t  started_ms; /* monotonic, master writes at fork */
     int64_t  busy_since; /* monotonic ms when state became BUSY, else 0 */
     uint32_t open_conns; /* connections the worker holds now */
+    /* The client of the connection last handed to the module (an IPv4 or
+     * IPv6 sockaddr; peer_len 0: none or another family), for the master's
+     * death record. */
+    uint32_t peer_len;
+    uint8_t  peer[28];
 };
 
 /* The file's first bytes, and the number of its layout: a reader refuses
  * a file whose layout it does not know (a master of another version). */
 #define SB_MAGIC        "PFSCORE"
-#define SB_LAYOUT       1
+#define SB_LAYOUT       2
 #define SB_NAME_MAX     200 /* a section name fits on an INI line */
 #define SB_LISTEN_MAX   512 /* listen addresses, one per line */
 #define SB_MODE_MAX     16
@@ -154,6 +160,11 @@ void slot_set_state(struct slot *s, enum slot_state st);
 void slot_busy(struct slot *s);             /* BUSY, busy_since = now */
 void slot_done(struct slot *s, int served); /* IDLE, served += served */
 void slot_set_conns(struct slot *s, unsigned n);
+/* The client the worker is about to serve. */
+void slot_set_peer(struct slot *s, const struct sockaddr *sa, socklen_t len);
+/* Master: that client as "ADDR:PORT" ("[V6]:PORT"); returns 0, or -1
+ * when there is none. */
+int slot_peer_string(const struct slot *s, char *buf, size_t len);
 
 /* Master: a snapshot of one slot's fields (atomic loads). */
 void slot_read(const struct slot *s, struct slot *out);

@@ -222,6 +222,7 @@ static void conn_block(struct wctx *w, struct conn *c)
 {
     worker_pause(w);
     slot_set_conns(w->slot, 1);
+    slot_set_peer(w->slot, c->pub.peer, c->pub.peerlen);
     conn_serve(c, w->mod, w->slot);
     slot_set_conns(w->slot, 0);
     if (w->draining)
@@ -257,6 +258,7 @@ static void conn_ready(struct wctx *w, struct conn *c)
     int next;
 
     slot_busy(w->slot);
+    slot_set_peer(w->slot, c->pub.peer, c->pub.peerlen);
     next = w->mod->handle(&c->pub);
     c->pub.requests++;
     slot_done(w->slot, 0);
@@ -389,6 +391,7 @@ static void recv_batch(struct wctx *w, int fd)
             .peerlen = len,
         };
         slot_busy(w->slot);
+        slot_set_peer(w->slot, d.peer, d.peerlen);
         w->mod->datagram(&d);
         slot_done(w->slot, 0);
     }

@@ -8,6 +8,7 @@
  *   pid\n       the serving process's pid, then \n (stream or datagram)
  *   fds\n       how many of its descriptors are sockets, then \n
  *   crash       yes: SIGSEGV on receiving anything
+ *   abort       yes: abort() on receiving anything
  *   sleep       a duration slept on receiving anything, before answering
  *   fail_init   yes: worker_init() fails
  *   reject      set: check() rejects the key with "rejected: VALUE"
@@ -36,6 +37,7 @@
 
 struct tm_conf {
     int       crash;
+    int       abort;
     long long sleep_ms;
     int       fail_init;
     char     *reject;
@@ -47,6 +49,11 @@ static const struct pf_key tm_keys[] = {
      .offset = offsetof(struct tm_conf, crash),
      .def = "no",
      .help = "raise SIGSEGV when serving"},
+    {.name = "abort",
+     .type = PF_KEY_BOOL,
+     .offset = offsetof(struct tm_conf, abort),
+     .def = "no",
+     .help = "call abort() when serving"},
     {.name = "sleep",
      .type = PF_KEY_DURATION,
      .offset = offsetof(struct tm_conf, sleep_ms),
@@ -120,6 +127,10 @@ static void tm_misbehave(const pf_service *svc)
         /* Die by the signal even where a sanitizer would catch it. */
         signal(SIGSEGV, SIG_DFL);
         raise(SIGSEGV);
+    }
+    if (conf->abort) {
+        signal(SIGABRT, SIG_DFL);
+        abort();
     }
 }
 

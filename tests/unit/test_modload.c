@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -50,7 +51,37 @@ Test(modload, refuses_another_abi_major)
 
     cr_assert_null(m);
     cr_assert(strstr(err, "ABI 2.") != NULL, "%s", err);
+    cr_assert(strstr(err, "this prefork has ABI 1.1") != NULL, "%s", err);
     cr_assert(strstr(err, "rebuild") != NULL, "%s", err);
+}
+
+/* Built against tests/fixtures/abi-1.0: its descriptor ends before flags. */
+Test(modload, loads_an_older_minor_with_later_fields_zero)
+{
+    char           err[256] = "";
+    struct module *m = module_load(TESTMODS "/abi10.so", err, sizeof(err));
+
+    cr_assert_not_null(m, "%s", err);
+    cr_assert_eq(m->desc.abi_minor, 0);
+    cr_assert_eq(m->desc.size, offsetof(struct pf_module, flags),
+                 "the 1.0 descriptor ends where flags begin");
+    cr_assert_eq(m->desc.flags, 0u);
+    cr_assert_not_null(m->desc.handle, "its own hooks are there");
+    module_unload(m);
+}
+
+/* Built against tests/fixtures/abi-1.2: one hook more than the host knows. */
+Test(modload, loads_a_newer_minor_up_to_the_hosts_own_size)
+{
+    char           err[256] = "";
+    struct module *m = module_load(TESTMODS "/abi12.so", err, sizeof(err));
+
+    cr_assert_not_null(m, "%s", err);
+    cr_assert_eq(m->desc.abi_minor, 2);
+    cr_assert_gt(m->desc.size, sizeof(struct pf_module));
+    cr_assert_eq(m->desc.flags, (unsigned)PF_BLOCKING);
+    cr_assert_not_null(m->desc.handle);
+    module_unload(m);
 }
 
 Test(modload, refuses_a_library_without_the_descriptor)

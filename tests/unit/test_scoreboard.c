@@ -474,7 +474,7 @@ Test(status_file, reader_refuses_foreign_files, .init = make_tmpdir,
 
     sb->hdr->layout = SB_LAYOUT + 1;
     cr_expect_null(scoreboard_open(path, err, sizeof err));
-    cr_expect(strstr(err, "layout 2") != NULL && strstr(err, "layout 1"),
+    cr_expect(strstr(err, "layout 3") != NULL && strstr(err, "layout 2"),
               "unclear message: %s", err);
     sb->hdr->layout = SB_LAYOUT;
     sb->hdr->slot_size++;

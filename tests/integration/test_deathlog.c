@@ -1,0 +1,174 @@
+/*
+ * test_deathlog.c -- every abnormal worker exit leaves exactly one JSON
+ * record (death_log, or the error log at warn), with how it died and the
+ * client it was serving; a worker retired by the master leaves none.
+ */
+#define _GNU_SOURCE
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define LO "127.0.0.1"
+
+static struct h_server srv;
+static char            deaths[160];
+
+static int tcp_port(void)
+{
+    int port = h_free_port(LO, SOCK_STREAM);
+
+    cr_assert(port > 0, "no free port");
+    return port;
+}
+
+/* Start one testmod worker on port with extra [t] keys; death_log on. */
+static pid_t start_one(int port, const char *keys)
+{
+    pid_t pid = 0;
+
+    cr_assert_eq(h_init(&srv), 0);
+    snprintf(deaths, sizeof(deaths), "%s/deaths.log", srv.dir);
+    h_config(&srv,
+             "death_log = %s\nworker_timeout = 1s\n"
+             "[t]\nmodule = %s\nlisten = %s:%d\nworkers = 1\n%s",
+             deaths, H_TESTMOD, LO, port, keys);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    cr_assert(H_WAIT(5000, h_workers(&srv, &pid, 1) == 1));
+    return pid;
+}
+
+static int count_lines(const char *path)
+{
+    char *text = h_read_file(path);
+    int   n = 0;
+
+    if (text == NULL)
+        return 0;
+    for (char *p = text; *p != '\0'; p++)
+        n += *p == '\n';
+    free(text);
+    return n;
+}
+
+/* The one record in deaths, once it is there. */
+static char *the_record(void)
+{
+    char *text;
+
+    cr_assert(H_WAIT(5000, count_lines(deaths) >= 1), "no death record%s",
+              h_diag(&srv));
+    h_sleep_ms(300); /* a second record would be written by now */
+    cr_assert_eq(count_lines(deaths), 1, "not exactly one record: %s",
+                 h_read_file(deaths));
+    text = h_read_file(deaths);
+    cr_assert_not_null(text);
+    return text;
+}
+
+static void expect_field(const char *rec, const char *field)
+{
+    cr_expect(strstr(rec, field) != NULL, "%s not in %s", field, rec);
+}
+
+/* Connect, send a line and return the client's own "ADDR:PORT". */
+static int poke(int port, char *me, size_t len)
+{
+    struct sockaddr_in sin;
+    socklen_t          sl = sizeof(sin);
+    int                fd = h_connect(LO, port, 3000);
+
+    cr_assert(fd >= 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+    snprintf(me, len, "\"peer\":\"127.0.0.1:%u\"", ntohs(sin.sin_port));
+    cr_assert_eq(h_send_all(fd, "x\n", 2, 1000), 0);
+    return fd;
+}
+
+Test(deathlog, a_segv_of_an_idle_worker_is_one_record, .fini = h_teardown,
+     .timeout = 30)
+{
+    char  pidf[32], *rec;
+    pid_t pid = start_one(tcp_port(), "");
+
+    cr_assert_eq(kill(pid, SIGSEGV), 0);
+    rec = the_record();
+    snprintf(pidf, sizeof(pidf), "\"pid\":%d,", (int)pid);
+    expect_field(rec, pidf);
+    expect_field(rec, "\"service\":\"t\"");
+    expect_field(rec, "\"reason\":\"signal\"");
+    expect_field(rec, "\"signal\":11,\"signal_name\":\"SEGV\"");
+    expect_field(rec, "\"served\":0");
+    expect_field(rec, "\"peer\":null");
+    expect_field(rec, "\"time\":\"20");
+    free(rec);
+}
+
+Test(deathlog, an_aborting_module_is_recorded_with_its_client,
+     .fini = h_teardown, .timeout = 30)
+{
+    char me[64], *rec;
+    int  port = tcp_port(), fd;
+
+    start_one(port, "abort = yes\n");
+    fd = poke(port, me, sizeof(me));
+    cr_expect_eq(h_wait_closed(fd, 5000), 0);
+    close(fd);
+    rec = the_record();
+    expect_field(rec, "\"reason\":\"signal\"");
+    expect_field(rec, "\"signal\":6,\"signal_name\":\"ABRT\"");
+    expect_field(rec, "\"served\":1");
+    expect_field(rec, me);
+    free(rec);
+}
+
+Test(deathlog, a_worker_timeout_kill_is_recorded_as_such, .fini = h_teardown,
+     .timeout = 30)
+{
+    char me[64], *rec;
+    int  port = tcp_port(), fd;
+
+    start_one(port, "sleep = 10s\n");
+    fd = poke(port, me, sizeof(me));
+    rec = the_record();
+    close(fd);
+    expect_field(rec, "\"reason\":\"worker_timeout\"");
+    expect_field(rec, "\"signal\":9,");
+    expect_field(rec, me);
+    free(rec);
+}
+
+/* Without death_log the record is a warning in the error log; workers
+ * the master retires (a reload) leave none. */
+Test(deathlog, without_death_log_it_is_a_warning_and_retiring_is_not_a_death,
+     .fini = h_teardown, .timeout = 30)
+{
+    int   port = tcp_port();
+    pid_t old = 0, now = 0;
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv, "[t]\nmodule = %s\nlisten = %s:%d\nworkers = 1\n", H_TESTMOD,
+             LO, port);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    cr_assert(H_WAIT(5000, h_workers(&srv, &old, 1) == 1));
+    cr_assert_eq(h_signal(&srv, SIGHUP), 0);
+    cr_assert(H_WAIT(5000, h_workers(&srv, &now, 1) == 1 && now != old &&
+                               h_nworkers(&srv) == 1),
+              "the reload did not replace the worker%s", h_diag(&srv));
+    h_sleep_ms(300);
+    cr_assert(!h_file_contains(srv.log, "worker death"),
+              "a retired worker was recorded as a death%s", h_diag(&srv));
+    cr_assert_eq(kill(now, SIGSEGV), 0);
+    cr_assert(
+        H_WAIT(5000, h_file_contains(srv.log, "[warn] ") &&
+                         h_file_contains(srv.log, "worker death: {\"time\":")),
+        "no warning with the record%s", h_diag(&srv));
+}
