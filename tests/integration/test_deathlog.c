@@ -48,6 +48,10 @@ static pid_t start_one(int port, const char *keys, const char *env)
     return pid;
 }
 
+/* For a test that kills a worker with SIGSEGV: a sanitizer build would
+ * catch the signal, report it and exit 1 instead of dying by it. */
+#define NO_ASAN_SEGV "ASAN_OPTIONS=handle_segv=0"
+
 static int count_lines(const char *path)
 {
     char *text = h_read_file(path);
@@ -99,8 +103,7 @@ Test(deathlog, a_segv_of_an_idle_worker_is_one_record, .fini = h_teardown,
      .timeout = 30)
 {
     char pidf[32], *rec;
-    /* A sanitizer build would catch the SEGV and exit 1 instead. */
-    pid_t pid = start_one(tcp_port(), "", "ASAN_OPTIONS=handle_segv=0");
+    pid_t pid = start_one(tcp_port(), "", NO_ASAN_SEGV);
 
     cr_assert_eq(kill(pid, SIGSEGV), 0);
     rec = the_record();
@@ -158,6 +161,7 @@ Test(deathlog, without_death_log_it_is_a_warning_and_retiring_is_not_a_death,
     pid_t old = 0, now = 0;
 
     cr_assert_eq(h_init(&srv), 0);
+    srv.env[0] = NO_ASAN_SEGV;
     h_config(&srv, "[t]\nmodule = %s\nlisten = %s:%d\nworkers = 1\n", H_TESTMOD,
              LO, port);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
