@@ -1677,6 +1677,75 @@ Test(http, query_and_encoded_targets, .fini = h_teardown, .timeout = 20)
     }
 }
 
+/* GET target, built by the caller, on a connection of its own. */
+static void fetch_target(const char *target, struct resp *r, const char *what)
+{
+    size_t      n = strlen(target) + 64;
+    char       *raw = malloc(n);
+    struct conn c;
+
+    cr_assert(raw != NULL);
+    snprintf(raw, n, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", target);
+    conn_open(&c);
+    conn_send(&c, raw, strlen(raw));
+    expect_resp(&c, r, 0, what);
+    conn_close(&c);
+    free(raw);
+}
+
+/* A long path within the request line's limit names a file or does not:
+ * 200 or 404, never 414, however long it or one of its names is. */
+Test(http, long_paths_are_found_or_not_found, .fini = h_teardown, .timeout = 20)
+{
+    char        target[8000];
+    struct resp r;
+    pid_t       w;
+
+    start_http(1, "prefork", "");
+    w = the_worker();
+
+    target[0] = '/';
+    memset(target + 1, 'a', 2000);
+    target[2001] = '\0';
+    fetch_target(target, &r, "2,000 a's");
+    check_error_page(&r, 404, "2,000 a's");
+    resp_free(&r);
+
+    /* A name past NAME_MAX, then more path. */
+    memset(target + 1, 'b', 300);
+    strcpy(target + 301, "/index.html");
+    fetch_target(target, &r, "a 300-byte name");
+    check_error_page(&r, 404, "a 300-byte name");
+    resp_free(&r);
+
+    /* Past PATH_MAX once decoded, under the request line's limit. */
+    for (size_t i = 0; i < 2500; i++)
+        memcpy(target + 2 * i, "/b", 2);
+    target[5000] = '\0';
+    fetch_target(target, &r, "a 5,000-byte path");
+    check_error_page(&r, 404, "a 5,000-byte path");
+    resp_free(&r);
+
+    /* A long path that normalises to a file that is there. */
+    for (size_t i = 0; i < 3000; i++)
+        memcpy(target + 2 * i, "/.", 2);
+    strcpy(target + 6000, "/index.html");
+    fetch_target(target, &r, "/./././.../index.html");
+    check_file(&r, index_html, strlen(index_html), NULL,
+               "/./././.../index.html");
+    resp_free(&r);
+
+    strcpy(target, "/index.html?");
+    memset(target + 12, 'q', 3000);
+    target[3012] = '\0';
+    fetch_target(target, &r, "a 3,000-byte query");
+    check_file(&r, index_html, strlen(index_html), NULL, "a 3,000-byte query");
+    resp_free(&r);
+
+    still_serving("long paths");
+    cr_assert_eq(the_worker(), w, "the worker was replaced");
+}
+
 /* A target the server cannot use is a malformed request like any other:
  * 400, and the connection closed after it. */
 Test(http, unusable_targets_400_and_close, .fini = h_teardown, .timeout = 20)

@@ -153,20 +153,6 @@ static int openat2_works(int rootfd)
     return 1;
 }
 
-static int errno_status(int err)
-{
-    switch (err) {
-    case ENOENT:
-    case ENOTDIR: return 404;
-    case ENAMETOOLONG: return 414;
-    case EACCES:
-    case EPERM:
-    case EXDEV: /* the path or a symlink on it leaves the root */
-    case ELOOP:
-    default: return 403;
-    }
-}
-
 /* --- answering ------------------------------------------------------------ */
 
 static int keep_value(const struct http_request *req, int close)
@@ -449,7 +435,7 @@ static void redirect_dir(pf_conn *c, const struct http_request *req,
                          struct outcome *o, const char *path)
 {
     const char *q = memchr(req->target.p, '?', req->target.len);
-    char        loc[PATH_MAX_LEN + 16];
+    char        loc[PATH_MAX_LEN + HTTP_MAX_REQUEST_LINE + 2];
     int         n;
 
     n = snprintf(loc, sizeof(loc), "%s/%.*s", path,
@@ -513,7 +499,7 @@ static void serve_path(pf_conn *c, const struct http_request *req,
     }
     fd = open_in_root(hs, rel, O_RDONLY | O_NONBLOCK);
     if (fd == -1) {
-        send_error(c, req, o, errno_status(errno), NULL, NULL);
+        send_error(c, req, o, http_path_open_status(errno), NULL, NULL);
         return;
     }
     if (fstat(fd, &st) == -1) {
@@ -545,6 +531,12 @@ static void answer(pf_conn *c, const struct http_request *req,
         return;
     }
     r = http_path_normalize(req->target.p, req->target.len, path, sizeof(path));
+    /* A normalised path longer than PATH_MAX names no file that open(2)
+     * could reach, and the request line it came in was within its limit
+     * (the parser answers 414 past that): the file is simply not there,
+     * as nginx answers too. */
+    if (r == -414)
+        r = -404;
     if (r < 0) {
         send_error(c, req, o, -r, NULL, NULL);
         return;
