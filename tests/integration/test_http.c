@@ -1042,6 +1042,51 @@ Test(http, small_request_body_is_discarded, .fini = h_teardown, .timeout = 20)
     }
 }
 
+/* A chunked body is read to its end and dropped, and the request after it
+ * on the same connection is answered: in one write, and a few bytes at a
+ * time. */
+Test(http, chunked_request_body_is_discarded, .fini = h_teardown, .timeout = 20)
+{
+    static const char raw[] =
+        "GET /p1.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3;ext=\"a b\"\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\n"
+        "X-Trailer: 1\r\n\r\n"
+        "GET /p2.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct conn c;
+    struct resp r;
+    char        want[64];
+    pid_t       w;
+
+    start_http(1, "prefork", "");
+    w = the_worker();
+    for (int split = 0; split < 2; split++) {
+        const char *what = split ? "chunked body in pieces" : "chunked body";
+        size_t      step = split ? 7 : sizeof raw - 1;
+
+        conn_open(&c);
+        for (size_t i = 0; i < sizeof raw - 1; i += step) {
+            size_t n = sizeof raw - 1 - i < step ? sizeof raw - 1 - i : step;
+
+            conn_send(&c, raw + i, n);
+            if (split)
+                h_sleep_ms(5);
+        }
+        p_body(1, want, sizeof want);
+        expect_resp(&c, &r, 0, what);
+        check_file(&r, want, strlen(want), NULL, what);
+        cr_assert(!has_token(&r, "Connection", "close"),
+                  "%s: the first answer closes", what);
+        resp_free(&r);
+        p_body(2, want, sizeof want);
+        expect_resp(&c, &r, 0, what);
+        check_file(&r, want, strlen(want), NULL, what);
+        resp_free(&r);
+        cr_assert_eq(conn_closed(&c, 300), -1, "%s: closed after", what);
+        conn_close(&c);
+    }
+    cr_assert_eq(the_worker(), w, "the worker was replaced");
+}
+
 /* --- conditional requests ------------------------------------------------- */
 
 /* Send req (a full request) and a GET of /one.xyzzy in one write; read the
@@ -1546,6 +1591,69 @@ Test(http, malformed_requests, .fini = h_teardown, .timeout = 30)
     strcpy(raw + 5 + 10240, " HTTP/1.1\r\nHost: x\r\n\r\n");
     check_bad(raw, strlen(raw), 414, "a 10 KiB request target");
     free(raw);
+    cr_assert_eq(the_worker(), w, "the worker was replaced");
+}
+
+/* Request smuggling (RFC 9112 6, 11): each vector, followed in the same
+ * bytes by a request that would be answered if the vector were read some
+ * other way, gets one error and a closed connection, never two answers. */
+static const struct {
+    const char *raw;
+    int         status;
+} smuggle[] = {
+    {"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+    {"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", 400},
+    {"Content-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef", 400},
+    {"Content-Length: 5, 6\r\n\r\nabcdef", 400},
+    {"Content-Length: +5\r\n\r\nabcde", 400},
+    {"Content-Length: -5\r\n\r\nabcde", 400},
+    {"Content-Length: 1 5\r\n\r\nabcde", 400},
+    {"Content-Length: 5x\r\n\r\nabcde", 400},
+    {"Content-Length: 0x5\r\n\r\nabcde", 400},
+    {"Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", 501},
+    {"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", 501},
+    {"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "0\r\n\r\n",
+     400},
+    {"Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 400},
+    {"Transfer-Encoding: , chunked\r\n\r\n0\r\n\r\n", 400},
+    {"X-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+    {"X-A: 1\r\n\tContent-Length: 5\r\n\r\nabcde", 400},
+    {"X-A: 1\rContent-Length: 5\r\n\r\nabcde", 400},
+    {"Content-Length : 5\r\n\r\nabcde", 400},
+    {"Transfer-Encoding\t: chunked\r\n\r\n0\r\n\r\n", 400},
+    {"Transfer-Encoding: chunked\r\n\r\n10000000000000000\r\n\r\n0\r\n\r\n",
+     400},
+    {"Transfer-Encoding: chunked\r\n\r\n-1\r\n\r\n0\r\n\r\n", 400},
+    {"Transfer-Encoding: chunked\r\n\r\nzz\r\n\r\n0\r\n\r\n", 400},
+    {"Transfer-Encoding: chunked\r\n\r\n\r\n\r\n0\r\n\r\n", 400},
+    {"Transfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n", 400},
+    {"Transfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n", 400},
+    {"Transfer-Encoding: chunked\r\n\r\n0\r\n X: 1\r\n\r\n", 400},
+    {"Transfer-Encoding: chunked\r\n\r\n10001\r\n", 413},
+};
+
+Test(http, smuggling_vectors_get_one_answer_and_a_close, .fini = h_teardown,
+     .timeout = 30)
+{
+    static const char next[] = "GET /p2.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    char              raw[512], what[96];
+    pid_t             w;
+
+    start_http(1, "prefork", "");
+    w = the_worker();
+    for (size_t i = 0; i < sizeof smuggle / sizeof smuggle[0]; i++) {
+        snprintf(raw, sizeof raw, "GET /p1.txt HTTP/1.1\r\nHost: x\r\n%s%s",
+                 smuggle[i].raw, next);
+        snprintf(what, sizeof what, "\"%.70s\"", smuggle[i].raw);
+        check_bad(raw, strlen(raw), smuggle[i].status, what);
+    }
+    /* HTTP/1.0 has no Transfer-Encoding. */
+    snprintf(raw, sizeof raw,
+             "GET /p1.txt HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "0\r\n\r\n%s",
+             next);
+    check_bad(raw, strlen(raw), 400, "Transfer-Encoding in HTTP/1.0");
     cr_assert_eq(the_worker(), w, "the worker was replaced");
 }
 
