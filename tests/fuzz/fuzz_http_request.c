@@ -15,7 +15,9 @@
  *   - a normalised path starts with '/', has no NUL and no "." or ".."
  *     segment, and no "//";
  *   - a range is first <= last < size;
- *   - a parsed date formats and parses back to itself.
+ *   - a parsed date formats and parses back to itself;
+ *   - a chunked body after a head decodes the same whole, split in two,
+ *     or fed a byte at a time, and never claims bytes it was not given.
  * Build with ./configure CC=clang --enable-fuzzers; run with the seed
  * corpus in tests/fuzz/corpus_http/.
  */
@@ -27,6 +29,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "modules/http/chunked.h"
 #include "modules/http/date.h"
 #include "modules/http/path.h"
 #include "modules/http/range.h"
@@ -109,6 +112,38 @@ static void check_date(struct http_str d)
     check(http_date_parse(buf, HTTP_DATE_LEN, &u) == 0 && u == t);
 }
 
+/* Feed body[0..n) to a new decoder in pieces of `step` bytes (0: all at
+ * once); returns its answer and sets *used to the bytes it took. */
+static int chunked_in_steps(const char *body, size_t n, size_t step,
+                            size_t *used)
+{
+    struct http_chunked ck;
+    size_t              at = 0;
+    int                 rc = 0;
+
+    http_chunked_init(&ck);
+    do {
+        size_t len = step == 0 || n - at < step ? n - at : step, took = 0;
+
+        rc = http_chunked_feed(&ck, body + at, len, 1024, &took);
+        check(took <= len);
+        check(rc == 1 || rc == 0 || rc == -400 || rc == -413);
+        check(rc != 0 || took == len);
+        at += took;
+    } while (rc == 0 && at < n);
+    *used = at;
+    return rc;
+}
+
+static void check_chunked(const char *body, size_t n)
+{
+    size_t whole, part;
+    int    rc = chunked_in_steps(body, n, 0, &whole);
+
+    check(chunked_in_steps(body, n, 1, &part) == rc && part == whole);
+    check(chunked_in_steps(body, n, n / 2 + 1, &part) == rc && part == whole);
+}
+
 static void one_limit(const char *buf, size_t size, size_t max_head)
 {
     struct http_request req;
@@ -147,6 +182,8 @@ static void one_limit(const char *buf, size_t size, size_t max_head)
     check_path(&req);
     check_range(req.range);
     check_date(req.if_modified_since);
+    if (req.chunked && max_head == 8192)
+        check_chunked(buf + rc, size - (size_t)rc);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -160,5 +197,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * parser lets through. */
     check_range((struct http_str){(const char *)data, size});
     check_date((struct http_str){(const char *)data, size});
+    check_chunked((const char *)data, size);
     return 0;
 }

@@ -1042,6 +1042,51 @@ Test(http, small_request_body_is_discarded, .fini = h_teardown, .timeout = 20)
     }
 }
 
+/* A chunked body is read to its end and dropped, and the request after it
+ * on the same connection is answered: in one write, and a few bytes at a
+ * time. */
+Test(http, chunked_request_body_is_discarded, .fini = h_teardown, .timeout = 20)
+{
+    static const char raw[] =
+        "GET /p1.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3;ext=\"a b\"\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\n"
+        "X-Trailer: 1\r\n\r\n"
+        "GET /p2.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct conn c;
+    struct resp r;
+    char        want[64];
+    pid_t       w;
+
+    start_http(1, "prefork", "");
+    w = the_worker();
+    for (int split = 0; split < 2; split++) {
+        const char *what = split ? "chunked body in pieces" : "chunked body";
+        size_t      step = split ? 7 : sizeof raw - 1;
+
+        conn_open(&c);
+        for (size_t i = 0; i < sizeof raw - 1; i += step) {
+            size_t n = sizeof raw - 1 - i < step ? sizeof raw - 1 - i : step;
+
+            conn_send(&c, raw + i, n);
+            if (split)
+                h_sleep_ms(5);
+        }
+        p_body(1, want, sizeof want);
+        expect_resp(&c, &r, 0, what);
+        check_file(&r, want, strlen(want), NULL, what);
+        cr_assert(!has_token(&r, "Connection", "close"),
+                  "%s: the first answer closes", what);
+        resp_free(&r);
+        p_body(2, want, sizeof want);
+        expect_resp(&c, &r, 0, what);
+        check_file(&r, want, strlen(want), NULL, what);
+        resp_free(&r);
+        cr_assert_eq(conn_closed(&c, 300), -1, "%s: closed after", what);
+        conn_close(&c);
+    }
+    cr_assert_eq(the_worker(), w, "the worker was replaced");
+}
+
 /* --- conditional requests ------------------------------------------------- */
 
 /* Send req (a full request) and a GET of /one.xyzzy in one write; read the
@@ -1549,6 +1594,69 @@ Test(http, malformed_requests, .fini = h_teardown, .timeout = 30)
     cr_assert_eq(the_worker(), w, "the worker was replaced");
 }
 
+/* Request smuggling (RFC 9112 6, 11): each vector, followed in the same
+ * bytes by a request that would be answered if the vector were read some
+ * other way, gets one error and a closed connection, never two answers. */
+static const struct {
+    const char *raw;
+    int         status;
+} smuggle[] = {
+    {"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+    {"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", 400},
+    {"Content-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef", 400},
+    {"Content-Length: 5, 6\r\n\r\nabcdef", 400},
+    {"Content-Length: +5\r\n\r\nabcde", 400},
+    {"Content-Length: -5\r\n\r\nabcde", 400},
+    {"Content-Length: 1 5\r\n\r\nabcde", 400},
+    {"Content-Length: 5x\r\n\r\nabcde", 400},
+    {"Content-Length: 0x5\r\n\r\nabcde", 400},
+    {"Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", 501},
+    {"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", 501},
+    {"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "0\r\n\r\n",
+     400},
+    {"Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 400},
+    {"Transfer-Encoding: , chunked\r\n\r\n0\r\n\r\n", 400},
+    {"X-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+    {"X-A: 1\r\n\tContent-Length: 5\r\n\r\nabcde", 400},
+    {"X-A: 1\rContent-Length: 5\r\n\r\nabcde", 400},
+    {"Content-Length : 5\r\n\r\nabcde", 400},
+    {"Transfer-Encoding\t: chunked\r\n\r\n0\r\n\r\n", 400},
+    {"Transfer-Encoding: chunked\r\n\r\n10000000000000000\r\n\r\n0\r\n\r\n",
+     400},
+    {"Transfer-Encoding: chunked\r\n\r\n-1\r\n\r\n0\r\n\r\n", 400},
+    {"Transfer-Encoding: chunked\r\n\r\nzz\r\n\r\n0\r\n\r\n", 400},
+    {"Transfer-Encoding: chunked\r\n\r\n\r\n\r\n0\r\n\r\n", 400},
+    {"Transfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n", 400},
+    {"Transfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n", 400},
+    {"Transfer-Encoding: chunked\r\n\r\n0\r\n X: 1\r\n\r\n", 400},
+    {"Transfer-Encoding: chunked\r\n\r\n10001\r\n", 413},
+};
+
+Test(http, smuggling_vectors_get_one_answer_and_a_close, .fini = h_teardown,
+     .timeout = 30)
+{
+    static const char next[] = "GET /p2.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    char              raw[512], what[96];
+    pid_t             w;
+
+    start_http(1, "prefork", "");
+    w = the_worker();
+    for (size_t i = 0; i < sizeof smuggle / sizeof smuggle[0]; i++) {
+        snprintf(raw, sizeof raw, "GET /p1.txt HTTP/1.1\r\nHost: x\r\n%s%s",
+                 smuggle[i].raw, next);
+        snprintf(what, sizeof what, "\"%.70s\"", smuggle[i].raw);
+        check_bad(raw, strlen(raw), smuggle[i].status, what);
+    }
+    /* HTTP/1.0 has no Transfer-Encoding. */
+    snprintf(raw, sizeof raw,
+             "GET /p1.txt HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "0\r\n\r\n%s",
+             next);
+    check_bad(raw, strlen(raw), 400, "Transfer-Encoding in HTTP/1.0");
+    cr_assert_eq(the_worker(), w, "the worker was replaced");
+}
+
 /* 2 KiB of headers: over max_header_size = 1k, far under the default. */
 Test(http, max_header_size, .fini = h_teardown, .timeout = 20)
 {
@@ -1675,6 +1783,75 @@ Test(http, query_and_encoded_targets, .fini = h_teardown, .timeout = 20)
                    cases[i].target);
         resp_free(&r);
     }
+}
+
+/* GET target, built by the caller, on a connection of its own. */
+static void fetch_target(const char *target, struct resp *r, const char *what)
+{
+    size_t      n = strlen(target) + 64;
+    char       *raw = malloc(n);
+    struct conn c;
+
+    cr_assert(raw != NULL);
+    snprintf(raw, n, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", target);
+    conn_open(&c);
+    conn_send(&c, raw, strlen(raw));
+    expect_resp(&c, r, 0, what);
+    conn_close(&c);
+    free(raw);
+}
+
+/* A long path within the request line's limit names a file or does not:
+ * 200 or 404, never 414, however long it or one of its names is. */
+Test(http, long_paths_are_found_or_not_found, .fini = h_teardown, .timeout = 20)
+{
+    char        target[8000];
+    struct resp r;
+    pid_t       w;
+
+    start_http(1, "prefork", "");
+    w = the_worker();
+
+    target[0] = '/';
+    memset(target + 1, 'a', 2000);
+    target[2001] = '\0';
+    fetch_target(target, &r, "2,000 a's");
+    check_error_page(&r, 404, "2,000 a's");
+    resp_free(&r);
+
+    /* A name past NAME_MAX, then more path. */
+    memset(target + 1, 'b', 300);
+    strcpy(target + 301, "/index.html");
+    fetch_target(target, &r, "a 300-byte name");
+    check_error_page(&r, 404, "a 300-byte name");
+    resp_free(&r);
+
+    /* Past PATH_MAX once decoded, under the request line's limit. */
+    for (size_t i = 0; i < 2500; i++)
+        memcpy(target + 2 * i, "/b", 2);
+    target[5000] = '\0';
+    fetch_target(target, &r, "a 5,000-byte path");
+    check_error_page(&r, 404, "a 5,000-byte path");
+    resp_free(&r);
+
+    /* A long path that normalises to a file that is there. */
+    for (size_t i = 0; i < 3000; i++)
+        memcpy(target + 2 * i, "/.", 2);
+    strcpy(target + 6000, "/index.html");
+    fetch_target(target, &r, "/./././.../index.html");
+    check_file(&r, index_html, strlen(index_html), NULL,
+               "/./././.../index.html");
+    resp_free(&r);
+
+    strcpy(target, "/index.html?");
+    memset(target + 12, 'q', 3000);
+    target[3012] = '\0';
+    fetch_target(target, &r, "a 3,000-byte query");
+    check_file(&r, index_html, strlen(index_html), NULL, "a 3,000-byte query");
+    resp_free(&r);
+
+    still_serving("long paths");
+    cr_assert_eq(the_worker(), w, "the worker was replaced");
 }
 
 /* A target the server cannot use is a malformed request like any other:

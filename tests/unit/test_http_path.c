@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 
+#include <errno.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -258,4 +259,24 @@ Test(path, malformed_wins_over_too_long)
     cr_assert_eq(http_path_normalize("/aaaaaaaa/../..", 15, out, 4), -400);
     cr_assert_eq(http_path_normalize("/../", 4, out, 0), -400);
     cr_assert_eq(http_path_normalize("*", 1, out, 0), -400);
+}
+
+/* A path longer than any name or path the kernel takes is still a path:
+ * it is normalised like any other, and when open(2) says ENAMETOOLONG the
+ * file is not there (404), not a request line too long (414). */
+Test(path, long_names_are_not_found)
+{
+    char target[2002], out[4096];
+
+    target[0] = '/';
+    memset(target + 1, 'a', 2000);
+    target[2001] = '\0';
+    cr_assert_eq(http_path_normalize(target, 2001, out, sizeof(out)), 0);
+    cr_assert_str_eq(out, target);
+    cr_assert_eq(http_path_open_status(ENAMETOOLONG), 404);
+    cr_assert_eq(http_path_open_status(ENOENT), 404);
+    cr_assert_eq(http_path_open_status(ENOTDIR), 404);
+    cr_assert_eq(http_path_open_status(EACCES), 403);
+    cr_assert_eq(http_path_open_status(EXDEV), 403);
+    cr_assert_eq(http_path_open_status(ELOOP), 403);
 }

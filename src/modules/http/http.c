@@ -33,6 +33,7 @@
 
 #include "accesslog.h"
 #include "autoindex.h"
+#include "chunked.h"
 #include "date.h"
 #include "filecache.h"
 #include "http.h"
@@ -50,12 +51,14 @@
 struct http_conn {
     char     *buf; /* received, not yet answered */
     size_t    len, cap;
-    int64_t   head_deadline; /* mono ms the current head must be in by */
-    long long discard;       /* body bytes still to read and drop */
-    int       close;         /* answer what is in flight, then close */
-    int       last;          /* ...and the client has sent nothing more */
-    int       full;          /* the last read stopped at a full buffer */
-    int       nodelay;       /* TCP_NODELAY is set (or not for this socket) */
+    int64_t   head_deadline;   /* mono ms the current head must be in by */
+    long long discard;         /* body bytes still to read and drop */
+    int       chunking;        /* a chunked body is being read and dropped */
+    struct http_chunked ck;    /* ...and where in it */
+    int                 close; /* answer what is in flight, then close */
+    int                 last;  /* ...and the client has sent nothing more */
+    int                 full;  /* the last read stopped at a full buffer */
+    int nodelay;               /* TCP_NODELAY is set (or not for this socket) */
     /* A response on its way out: first out[0..out_len), what the socket
      * did not take of a head (and small body), then left bytes of file
      * from off.  The file is entry's when entry is set, else ours. */
@@ -151,20 +154,6 @@ static int openat2_works(int rootfd)
         return errno != ENOSYS && errno != EPERM;
     close(fd);
     return 1;
-}
-
-static int errno_status(int err)
-{
-    switch (err) {
-    case ENOENT:
-    case ENOTDIR: return 404;
-    case ENAMETOOLONG: return 414;
-    case EACCES:
-    case EPERM:
-    case EXDEV: /* the path or a symlink on it leaves the root */
-    case ELOOP:
-    default: return 403;
-    }
 }
 
 /* --- answering ------------------------------------------------------------ */
@@ -449,7 +438,7 @@ static void redirect_dir(pf_conn *c, const struct http_request *req,
                          struct outcome *o, const char *path)
 {
     const char *q = memchr(req->target.p, '?', req->target.len);
-    char        loc[PATH_MAX_LEN + 16];
+    char        loc[PATH_MAX_LEN + HTTP_MAX_REQUEST_LINE + 2];
     int         n;
 
     n = snprintf(loc, sizeof(loc), "%s/%.*s", path,
@@ -513,7 +502,7 @@ static void serve_path(pf_conn *c, const struct http_request *req,
     }
     fd = open_in_root(hs, rel, O_RDONLY | O_NONBLOCK);
     if (fd == -1) {
-        send_error(c, req, o, errno_status(errno), NULL, NULL);
+        send_error(c, req, o, http_path_open_status(errno), NULL, NULL);
         return;
     }
     if (fstat(fd, &st) == -1) {
@@ -545,6 +534,12 @@ static void answer(pf_conn *c, const struct http_request *req,
         return;
     }
     r = http_path_normalize(req->target.p, req->target.len, path, sizeof(path));
+    /* A normalised path longer than PATH_MAX names no file that open(2)
+     * could reach, and the request line it came in was within its limit
+     * (the parser answers 414 past that): the file is simply not there,
+     * as nginx answers too. */
+    if (r == -414)
+        r = -404;
     if (r < 0) {
         send_error(c, req, o, -r, NULL, NULL);
         return;
@@ -609,16 +604,38 @@ static void send_without_delay(pf_conn *c)
         pf_log(c->svc, PF_LOG_DEBUG, "TCP_NODELAY: %s", strerror(errno));
 }
 
+/* Read and drop what the buffer holds of a chunked body.  Returns 1 when
+ * it has ended, 0 when more must be read, or a negated status. */
+static int discard_chunked(struct http_conn *hc, size_t from)
+{
+    size_t used;
+    int    rc = http_chunked_feed(&hc->ck, hc->buf + from, hc->len - from,
+                                  HTTP_MAX_DISCARD, &used);
+
+    memmove(hc->buf + from, hc->buf + from + used, hc->len - from - used);
+    hc->len -= used;
+    hc->chunking = rc == 0;
+    return rc;
+}
+
 /* Answer one parsed request whose head is `headlen` bytes of the buffer. */
 static void serve_one(pf_conn *c, const struct http_request *req,
                       size_t headlen)
 {
     struct http_conn *hc = c->data;
     struct outcome    o = {0};
+    int               body = 0;
 
-    if (req->chunked)
-        hc->close = 1; /* answered, then closed: never read as a request */
-    if (req->has_length && req->content_length > HTTP_MAX_DISCARD) {
+    /* What has come of a chunked body is read before answering, so that
+     * a malformed or oversized one is answered 400 or 413, as nginx does;
+     * the rest is dropped as it comes, after the answer. */
+    if (req->chunked) {
+        http_chunked_init(&hc->ck);
+        body = discard_chunked(hc, headlen);
+    }
+    if (body < 0) {
+        send_error(c, req, &o, -body, NULL, NULL);
+    } else if (req->has_length && req->content_length > HTTP_MAX_DISCARD) {
         hc->close = 1;
         send_error(c, req, &o, 413, NULL, NULL);
     } else {
@@ -678,7 +695,7 @@ static int wait_more(pf_conn *c)
     struct http_conn        *hc = c->data;
     int64_t                  now = now_ms();
 
-    if (hc->len == 0 && hc->discard == 0) {
+    if (hc->len == 0 && hc->discard == 0 && !hc->chunking) {
         hc->head_deadline = 0;
         c->idle_timeout_ms = (int)hs->conf->keepalive_timeout;
         return PF_IDLE;
@@ -710,6 +727,13 @@ static int http_handle(pf_conn *c)
             discard_body(hc);
             if (hc->discard > 0)
                 break;
+        }
+        /* The answer is out already: a body found bad from here on can
+         * only close the connection. */
+        if (hc->chunking && (r = discard_chunked(hc, 0)) != 1) {
+            if (r < 0)
+                hc->close = 1;
+            break;
         }
         if (hc->close || hc->len == 0)
             break;

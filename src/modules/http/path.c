@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 
+#include <errno.h>
 #include <string.h>
 
 #include "path.h"
@@ -173,4 +174,18 @@ int http_path_normalize(const char *target, size_t len, char *out,
         return -414;
     out[o] = '\0';
     return 0;
+}
+
+int http_path_open_status(int err)
+{
+    switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG: return 404;
+    case EACCES:
+    case EPERM:
+    case EXDEV: /* the path or a symlink on it leaves the root */
+    case ELOOP:
+    default: return 403;
+    }
 }

@@ -23,4 +23,13 @@
 int http_path_normalize(const char *target, size_t len, char *out,
                         size_t outlen);
 
+/*
+ * The status for a normalised path that could not be opened below the
+ * root, from open's errno: 404 for a file that is not there, which
+ * includes ENAMETOOLONG (a name past NAME_MAX or a path past PATH_MAX
+ * names no file; the request line was within its limit, so 414 is not
+ * the answer), 403 for the rest.
+ */
+int http_path_open_status(int err);
+
 #endif
