@@ -1,10 +1,10 @@
 """Serve one class of handlers.py with one of socketserver's servers.
 
-    serve.py SERVER CLASS PORTFILE
+    serve.py SERVER CLASS PORT READYFILE
 
 SERVER is ForkingTCPServer, ThreadingTCPServer, ForkingUDPServer or
-ThreadingUDPServer; it binds 127.0.0.1 on a port of the kernel's choosing
-and writes that port to PORTFILE, then serves until killed.
+ThreadingUDPServer; it binds 127.0.0.1:PORT, creates READYFILE once it
+listens, then serves until killed.
 """
 import os
 import socketserver
@@ -16,9 +16,6 @@ import handlers  # noqa: E402
 server_cls = getattr(socketserver, sys.argv[1])
 handler_cls = getattr(handlers, sys.argv[2])
 server_cls.allow_reuse_address = True
-with server_cls(("127.0.0.1", 0), handler_cls) as server:
-    tmp = sys.argv[3] + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % server.server_address[1])
-    os.rename(tmp, sys.argv[3])
+with server_cls(("127.0.0.1", int(sys.argv[3])), handler_cls) as server:
+    open(sys.argv[4], "w").close()
     server.serve_forever()
