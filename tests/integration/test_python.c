@@ -235,8 +235,8 @@ Test(python, exception_is_logged_and_the_worker_serves_on, .fini = teardown,
     cr_assert(n > 0, "the worker did not serve the next connection%s",
               h_diag(&srv));
     cr_expect_str_eq(got, "STILL THERE");
-    cr_expect(!h_file_contains(srv.log, "exited"),
-              "the worker exited%s", h_diag(&srv));
+    cr_expect(!h_file_contains(srv.log, "exited"), "the worker exited%s",
+              h_diag(&srv));
 }
 
 /* What socketserver's server hands a handler. */
@@ -249,8 +249,7 @@ Test(python, handler_sees_a_server_and_client_address, .fini = teardown,
     skip_unless_built();
     cr_assert_eq(h_init(&srv), 0, "mkdtemp failed");
     start_prefork("prefork", 1, "Info", port, NULL, 0);
-    cr_assert(ask(port, "\n", got, sizeof got) > 0, "no reply%s",
-              h_diag(&srv));
+    cr_assert(ask(port, "\n", got, sizeof got) > 0, "no reply%s", h_diag(&srv));
     snprintf(want, sizeof want, "('tuple', ('127.0.0.1', %d), 1, 'Info')",
              port);
     cr_expect_str_eq(got, want);
@@ -273,8 +272,8 @@ Test(python, bad_handler_path_fails_worker_init, .fini = teardown,
     h_start(&srv);
     cr_assert(H_WAIT(10000, h_file_contains(srv.log, "ModuleNotFoundError")),
               "no import error in the log%s", h_diag(&srv));
-    cr_expect(h_file_contains(srv.log, "cannot import the class"),
-              "%s", h_diag(&srv));
+    cr_expect(h_file_contains(srv.log, "cannot import the class"), "%s",
+              h_diag(&srv));
 }
 
 /* The master checks the syntax of `handler`, and runs no Python. */
@@ -289,7 +288,7 @@ Test(python, check_rejects_a_malformed_handler, .timeout = 30)
                                 "handler = handlers.MyTCPHandler\n"),
                  0);
     const char *const argv[] = {H_PREFORK, "-t", "-c", srv.conf, NULL};
-    int code = h_run(argv, 10000, &r);
+    int               code = h_run(argv, 10000, &r);
 
     cr_assert_neq(code, -1, "prefork -t did not finish");
     cr_expect_neq(code, 0, "prefork -t accepted a malformed handler");

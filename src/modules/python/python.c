@@ -255,11 +255,11 @@ static int py_check(pf_service *svc)
     const struct py_conf *conf = svc->conf;
     const char           *colon = strchr(conf->handler, ':');
 
-    if (colon == NULL || !dotted_name(conf->handler,
-                                      (size_t)(colon - conf->handler)) ||
+    if (colon == NULL ||
+        !dotted_name(conf->handler, (size_t)(colon - conf->handler)) ||
         !dotted_name(colon + 1, strlen(colon + 1))) {
-        pf_conf_error(svc, "handler",
-                      "'%s' is not package.module:ClassName", conf->handler);
+        pf_conf_error(svc, "handler", "'%s' is not package.module:ClassName",
+                      conf->handler);
         return -1;
     }
     return 0;
