@@ -1,0 +1,123 @@
+"""One Python echo handler under prefork's python module and under
+socketserver's own servers.
+
+    python3 bench/pyhandler.py --prefork src/prefork \
+        --module-path src/modules/.libs [--workers N] [--seconds S]
+
+The handler is pypeers.EchoHandler (a socketserver.BaseRequestHandler that
+sends back every byte until the client closes).  It runs under prefork
+(`module = python`, `mode = prefork`, N workers), then under
+socketserver.ForkingTCPServer and ThreadingTCPServer as pypeers.py
+configures them, each driven by echoload with N connections of 64-byte
+round trips for S seconds.  N connections, not more: a Python handler
+holds its worker for the whole connection (PF_BLOCKING), so prefork with N
+workers serves N clients at once, where the socketserver servers would
+fork or start a thread for each.  The peers run under /usr/bin/python3,
+the interpreter the module embeds.  Prints one Markdown table.
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON = '/usr/bin/python3'
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f'server exited with {proc.returncode}')
+        try:
+            socket.create_connection(('127.0.0.1', port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f'nothing listens on port {port}')
+
+
+def stop(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(5)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def load(echoload, port, conns, seconds):
+    out = subprocess.run([echoload, '-p', str(port), '-c', str(conns),
+                          '-d', str(seconds)], capture_output=True,
+                         text=True, check=False).stdout
+    m = re.search(r'rate=([0-9.]+).*p99_us=([0-9]+).*errors=([0-9]+) '
+                  r'mismatches=([0-9]+)', out)
+    if m is None:
+        raise SystemExit(f'echoload said: {out!r}')
+    return float(m.group(1)), int(m.group(2)), int(m.group(3)) + int(
+        m.group(4))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--prefork', required=True)
+    ap.add_argument('--module-path', required=True)
+    ap.add_argument('--workers', type=int, default=4)
+    ap.add_argument('--seconds', type=int, default=3)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix='pf-pybench-')
+    try:
+        echoload = os.path.join(tmp, 'echoload')
+        subprocess.run(['cc', '-O2', '-o', echoload,
+                        os.path.join(HERE, 'echoload.c')], check=True)
+        port = free_port()
+        with open(os.path.join(tmp, 'server.ini'), 'w') as f:
+            f.write(f'[server]\npidfile = {tmp}/pid\n'
+                    f'error_log = {tmp}/error.log\n'
+                    f'module_path = {os.path.abspath(args.module_path)}\n'
+                    f'\n[echo]\nmodule = python\n'
+                    f'listen = 127.0.0.1:{port}\nmode = prefork\n'
+                    f'workers = {args.workers}\n'
+                    f'handler = pypeers:EchoHandler\npython_path = {HERE}\n')
+        runs = [('prefork python', [args.prefork, '-f', '-c',
+                                    os.path.join(tmp, 'server.ini')], port)]
+        for kind, name in (('echo-forking', 'ForkingTCPServer'),
+                           ('echo-threading', 'ThreadingTCPServer')):
+            p = free_port()
+            runs.append((name, [PYTHON, os.path.join(HERE, 'pypeers.py'),
+                                kind, str(p)], p))
+        rows = []
+        for name, cmd, p in runs:
+            proc = subprocess.Popen(cmd, start_new_session=True, cwd=tmp)
+            try:
+                wait_listening(p, proc)
+                rows.append((name,) + load(echoload, p, args.workers,
+                                           args.seconds))
+            finally:
+                stop(proc)
+        base = rows[0][1]
+        print(f'| server ({args.workers} connections, 64-byte echo, '
+              f'{args.seconds} s) | round trips/s | p99 us | errors | '
+              f'prefork / this |')
+        print('| --- | --- | --- | --- | --- |')
+        for name, rate, p99, errors in rows:
+            print(f'| {name} | {rate:.0f} | {p99} | {errors} | '
+                  f'{base / rate:.2f} |')
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
