@@ -107,7 +107,9 @@ static void listeners_ctl(struct wctx *w, int op)
     }
 }
 
-void worker_pause(struct wctx *w)
+/* Stop or resume accepting on every listener (a full acceptor, a blocking
+ * connection, draining). */
+static void worker_pause(struct wctx *w)
 {
     if (!w->accepting)
         return;
@@ -115,7 +117,7 @@ void worker_pause(struct wctx *w)
     w->accepting = 0;
 }
 
-void worker_resume(struct wctx *w)
+static void worker_resume(struct wctx *w)
 {
     if (w->accepting || w->draining)
         return;
@@ -309,17 +311,71 @@ static void drain_start(struct wctx *w, const char *why)
 
 static int drained(const struct wctx *w)
 {
-    unsigned active = w->acc != NULL ? acceptor_active(w) : 0;
+    unsigned active = w->acc != NULL ? acceptor_active(w->acc) : 0;
 
     return w->nconns == 0 && active == 0;
 }
 
-void worker_count(struct wctx *w)
+/* Count one connection or datagram served; start draining at
+ * max_requests. */
+static void worker_count(struct wctx *w)
 {
     w->served++;
     slot_done(w->slot, 1);
     if (w->max_requests > 0 && w->served >= w->max_requests)
         drain_start(w, "max_requests reached");
+}
+
+/* --- forking and threading: the acceptor below ----------------------------- */
+
+/* A full acceptor: stop taking connections other workers could serve, and
+ * count as busy for the pool. */
+static void acceptor_full(struct wctx *w, int full)
+{
+    if (full != 1)
+        return;
+    worker_pause(w);
+    slot_set_state(w->slot, SLOT_BUSY);
+}
+
+static void acceptor_check(struct wctx *w)
+{
+    if (acceptor_poll(w->acc) && !w->draining) {
+        worker_resume(w);
+        slot_set_state(w->slot, SLOT_IDLE);
+    }
+}
+
+/* In a forked child: the worker's epoll set and listeners are not its. */
+static void acceptor_child_init(void *arg, int keep_fd)
+{
+    struct wctx *w = arg;
+    size_t       i;
+
+    close(w->epfd);
+    for (i = 0; i < w->nlev; i++)
+        if (w->lev[i].fd != -1 && w->lev[i].fd != keep_fd)
+            close(w->lev[i].fd);
+}
+
+static int acceptor_start(struct wctx *w)
+{
+    const struct service_conf *sc = w->svc->sc;
+    struct acceptor_conf       ac = {
+              .name = sc->name,
+              .forking = sc->mode == MODE_FORKING,
+              .cap = (unsigned)(sc->mode == MODE_FORKING ? sc->max_children
+                                                         : sc->threads),
+              .worker_timeout_ms = w->cfg->worker_timeout_ms,
+              .mod = w->mod,
+              .svc = &w->svc->pub,
+              .epfd = w->epfd,
+              .child_init = acceptor_child_init,
+              .arg = w,
+    };
+
+    w->acc = acceptor_new(&ac);
+    return w->acc != NULL ? 0 : -1;
 }
 
 /* --- listeners -------------------------------------------------------------- */
@@ -350,7 +406,7 @@ static void accept_batch(struct wctx *w, int fd)
         }
         worker_count(w);
         if (w->acc != NULL)
-            acceptor_conn(w, c);
+            acceptor_full(w, acceptor_conn(w->acc, c));
         else
             conn_start(w, c);
     }
@@ -377,8 +433,8 @@ static void recv_batch(struct wctx *w, int fd)
         }
         worker_count(w);
         if (w->acc != NULL) {
-            acceptor_dgram(w, fd, buf, (size_t)n, (struct sockaddr *)&peer,
-                           len);
+            acceptor_full(w, acceptor_dgram(w->acc, fd, buf, (size_t)n,
+                                            (struct sockaddr *)&peer, len));
             continue;
         }
         pf_dgram d = {
@@ -409,7 +465,7 @@ static int loop_timeout(const struct wctx *w)
     if (w->draining && (left < 0 || w->drain_deadline - now < left))
         left = w->drain_deadline - now;
     if ((w->acc != NULL || w->mod->tick != NULL) && (left < 0 || left > 1000))
-        left = 1000; /* acceptor_poll enforces worker_timeout */
+        left = 1000; /* acceptor_check enforces worker_timeout */
     if (w->mod->tick != NULL && w->next_tick - now < left)
         left = w->next_tick - now;
     if (w->trim_at != 0 && (left < 0 || w->trim_at - now < left))
@@ -434,7 +490,7 @@ static void dispatch(struct wctx *w, struct epoll_event *ev)
         break;
     }
     case EV_CONN: conn_ready(w, (struct conn *)tag); break;
-    case EV_WAKE: acceptor_poll(w); break;
+    case EV_WAKE: acceptor_check(w); break;
     }
 }
 
@@ -452,7 +508,7 @@ static void loop_signals(struct wctx *w)
     }
     if (worker_sig_chld && w->acc != NULL) {
         worker_sig_chld = 0;
-        acceptor_poll(w);
+        acceptor_check(w);
     }
 }
 
@@ -481,7 +537,7 @@ static void worker_loop(struct wctx *w)
         now = mono_ms();
         conns_expire(w, now);
         if (w->acc != NULL)
-            acceptor_poll(w);
+            acceptor_check(w);
         if (w->mod->tick != NULL && now >= w->next_tick) {
             w->mod->tick(&w->svc->pub);
             w->next_tick = now + 1000;
@@ -509,7 +565,7 @@ static int wctx_init(struct wctx *w, const int *fds, size_t nfds)
     }
     w->nlev = nfds;
     timerheap_init(&w->timers);
-    if (w->svc->sc->mode != MODE_PREFORK && acceptor_init(w) == -1)
+    if (w->svc->sc->mode != MODE_PREFORK && acceptor_start(w) == -1)
         return -1;
     return 0;
 }
@@ -520,7 +576,7 @@ static void worker_cleanup(struct wctx *w)
     while (w->conns != NULL)
         conn_close(w, w->conns);
     if (w->acc != NULL)
-        acceptor_kill(w);
+        acceptor_kill(w->acc);
     if (w->mod->worker_exit != NULL)
         w->mod->worker_exit(&w->svc->pub);
 }

@@ -61,13 +61,4 @@ __attribute__((noreturn)) void
 worker_main(struct service *svc, const struct config *cfg, struct slot *slot,
             long long max_requests, const int *fds, size_t nfds);
 
-/* Stop or resume accepting on every listener (forking/threading back
- * pressure, draining). */
-void worker_pause(struct wctx *w);
-void worker_resume(struct wctx *w);
-
-/* Count one connection or datagram served; start draining at
- * max_requests. */
-void worker_count(struct wctx *w);
-
 #endif

@@ -276,6 +276,66 @@ Test(blocking, threading_serves_two_clients_at_once, .fini = h_teardown,
     two_clients("threading", 1);
 }
 
+/* At its cap (max_children, threads) a worker stops accepting: the next
+ * client waits in the backlog and is served as soon as one leaves. */
+static void at_the_cap(const char *mode, const char *cap)
+{
+    int  port = tcp_port(), a, b, c;
+    char keys[128], line[64];
+
+    snprintf(keys, sizeof(keys), "workers = 1\nmode = %s\n%s = 2", mode, cap);
+    start_blockmod(port, "", keys);
+    a = greeted(port, 3000);
+    b = greeted(port, 3000);
+    cr_assert(a >= 0 && b >= 0, "%s: two clients not served%s", mode,
+              h_diag(&srv));
+    c = h_connect(LO, port, 3000);
+    cr_assert(c >= 0);
+    cr_expect_lt(h_recv_line(c, line, sizeof(line), 500), 0,
+                 "%s: a third connection was served past %s = 2", mode, cap);
+    close(a);
+    cr_assert_geq(h_recv_line(c, line, sizeof(line), 3000), 0,
+                  "%s: the third client was not served after one left%s", mode,
+                  h_diag(&srv));
+    cr_expect_str_eq(line, GREETING);
+    close(b);
+    close(c);
+}
+
+Test(blocking, forking_stops_accepting_at_max_children, .fini = h_teardown,
+     .timeout = 30)
+{
+    at_the_cap("forking", "max_children");
+}
+
+Test(blocking, threading_stops_accepting_at_threads, .fini = h_teardown,
+     .timeout = 30)
+{
+    at_the_cap("threading", "threads");
+}
+
+/* A worker at its cap counts as busy, so a dynamic pool grows for the
+ * next client. */
+Test(blocking, a_full_acceptor_grows_the_pool, .fini = h_teardown,
+     .timeout = 40)
+{
+    int port = tcp_port(), fd[3];
+
+    start_blockmod(port, "",
+                   "mode = forking\nmax_children = 1\nworkers = 1\n"
+                   "min_spare = 1\nmax_spare = 1\nmax_workers = 4");
+    for (int i = 0; i < 3; i++) {
+        fd[i] = greeted(port, 10000);
+        cr_assert(fd[i] >= 0, "client %d was not served while %d are held%s", i,
+                  i, h_diag(&srv));
+    }
+    cr_assert(H_WAIT(10000, h_nworkers(&srv) == 4),
+              "3 full workers and min_spare = 1: %d workers, not 4%s",
+              h_nworkers(&srv), h_diag(&srv));
+    for (int i = 0; i < 3; i++)
+        close(fd[i]);
+}
+
 /* --- (e) pf_readline and pf_read_full ------------------------------------ */
 
 Test(blocking, readline_splits_a_long_line, .fini = h_teardown, .timeout = 30)
