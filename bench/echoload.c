@@ -2,14 +2,16 @@
  * echoload.c -- the benchmark's load generator for echo servers (RFC 862),
  * TCP and UDP, with every reply checked byte for byte.
  *
- *     echoload [-u] -p PORT [-H ADDR] [-c CONNS] [-s SIZE] [-d SECONDS]
- *              [-n COUNT] [-w WINDOW] [-t TIMEOUT_MS]
+ *     echoload [-u] [-r] -p PORT [-H ADDR] [-c CONNS] [-s SIZE]
+ *              [-d SECONDS] [-n COUNT] [-w WINDOW] [-t TIMEOUT_MS]
  *
  * TCP (default): CONNS connections (default 50), each sends a SIZE-byte
  * message (default 64), waits for exactly SIZE bytes back, compares them
  * with what it sent, and sends the next one.  Every message is different
  * (connection number, sequence number, a pattern from both), so an echo of
- * the wrong message or of another client's bytes is caught.
+ * the wrong message or of another client's bytes is caught.  With -r each
+ * client closes its connection after every echo and connects again, one
+ * message per connection, and a round trip's time includes the connect.
  *
  * UDP (-u): CONNS connected sockets, each keeping up to WINDOW datagrams
  * (default 4) outstanding; a reply frees its slot and a new datagram goes
@@ -58,6 +60,7 @@ struct opts {
     long long   count;
     int         window;
     int         timeout_ms;
+    int         reconnect;
 };
 
 struct slot {
@@ -167,6 +170,28 @@ static void kill_client(struct client *c)
     c->dead = 1;
 }
 
+/*
+ * -r makes a connection per echo, and the client, closing first, keeps
+ * each one's port in TIME_WAIT; one source address then caps the rate at
+ * what its ports allow (about 14,000 a second here).  Towards an address
+ * on 127/8 the source address goes round 127.0.0.1-16 instead, each with
+ * ports of its own.
+ */
+static void spread_source(int fd, const struct sockaddr_in *to)
+{
+    static unsigned    n;
+    struct sockaddr_in from = {.sin_family = AF_INET};
+    int                one = 1;
+
+    if ((ntohl(to->sin_addr.s_addr) >> 24) != 127)
+        return;
+    from.sin_addr.s_addr = htonl(0x7f000001u + n++ % 16);
+    if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) <
+            0 ||
+        bind(fd, (struct sockaddr *)&from, sizeof from) < 0)
+        fail("bind");
+}
+
 static int open_socket(void)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET,
@@ -181,6 +206,8 @@ static int open_socket(void)
         fprintf(stderr, "echoload: bad address %s\n", o.addr);
         exit(2);
     }
+    if (o.reconnect)
+        spread_source(fd, &sa);
     /* Blocking connect, bounded by the alarm; then non-blocking. */
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
         fail("connect");
@@ -251,6 +278,23 @@ static int tcp_receive(struct client *c)
     return 1;
 }
 
+/* -r: one message per connection. */
+static void tcp_reconnect(struct client *c)
+{
+    struct epoll_event ev = {.events = EPOLLIN};
+    uint64_t           t0 = now_ns();
+
+    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = open_socket();
+    c->want_out = 0;
+    ev.data.ptr = c;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+        fail("epoll_ctl");
+    tcp_next(c);
+    c->sent_ns = t0;
+}
+
 static void tcp_event(struct client *c, uint32_t events, int go_on)
 {
     if ((events & EPOLLOUT) && c->sent < (size_t)o.size)
@@ -259,7 +303,9 @@ static void tcp_event(struct client *c, uint32_t events, int go_on)
         return;
     if (tcp_receive(c)) {
         record(c->sent_ns, now_ns());
-        if (go_on)
+        if (go_on && o.reconnect)
+            tcp_reconnect(c);
+        else if (go_on)
             tcp_next(c);
     }
 }
@@ -366,7 +412,7 @@ static void udp_expire(int go_on)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: echoload [-u] -p PORT [-H ADDR] [-c CONNS] "
+    fprintf(stderr, "usage: echoload [-u] [-r] -p PORT [-H ADDR] [-c CONNS] "
                     "[-s SIZE] [-d SECONDS] [-n COUNT] [-w WINDOW] "
                     "[-t TIMEOUT_MS]\n");
     exit(2);
@@ -376,9 +422,10 @@ static void parse_args(int argc, char **argv)
 {
     int ch;
 
-    while ((ch = getopt(argc, argv, "uH:p:c:s:d:n:w:t:")) != -1) {
+    while ((ch = getopt(argc, argv, "urH:p:c:s:d:n:w:t:")) != -1) {
         switch (ch) {
         case 'u': o.udp = 1; break;
+        case 'r': o.reconnect = 1; break;
         case 'H': o.addr = optarg; break;
         case 'p': o.port = atoi(optarg); break;
         case 'c': o.conns = atoi(optarg); break;
