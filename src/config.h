@@ -62,6 +62,7 @@ struct config {
     int       daemonize;
     char     *module_path; /* absolute */
     long long shutdown_timeout_ms;
+    long long shutdown_delay_ms;
     long long worker_timeout_ms;
     long long max_requests;
     long long max_requests_jitter;

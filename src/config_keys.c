@@ -68,6 +68,14 @@ const struct key server_keys[NSERVER_KEYS] = {
                              .max = DAY_MS,
                              .help = "graceful drain time before workers "
                                      "are killed"},
+    [SK_SHUTDOWN_DELAY] = {.name = "shutdown_delay",
+                           .type = T_DURATION,
+                           SERVER(shutdown_delay_ms),
+                           .def = "0",
+                           .min = 0,
+                           .max = DAY_MS,
+                           .help = "on a graceful stop, serve on this long "
+                                   "with health checks failing first"},
     [SK_WORKER_TIMEOUT] = {.name = "worker_timeout",
                            .type = T_DURATION,
                            SERVER(worker_timeout_ms),

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,20 @@ static int host_reply(pf_dgram *d, const void *buf, size_t len)
     return n == -1 ? -1 : 0;
 }
 
+/* Set by the worker when it begins to drain; read by any of its threads. */
+static volatile sig_atomic_t draining;
+
+void conn_set_draining(void)
+{
+    draining = 1;
+}
+
+static int host_accepting(const pf_service *svc)
+{
+    (void)svc;
+    return !draining && !scoreboard_stopping();
+}
+
 const struct pf_api host_api = {
     .size = sizeof(struct pf_api),
     .vlog = host_vlog,
@@ -250,6 +265,7 @@ const struct pf_api host_api = {
     .send_nowait = host_send_nowait,
     .read_full = host_read_full,
     .readline = host_readline,
+    .accepting = host_accepting,
 };
 
 void service_pub_init(pf_service *pub, const char *name, const void *conf,

@@ -51,6 +51,9 @@ struct slot;
  * pool and worker_timeout see the connection.  Frees c. */
 void conn_serve(struct conn *c, const struct pf_module *m, struct slot *slot);
 
+/* This worker has begun to drain: pf_accepting() says 0 from now on. */
+void conn_set_draining(void);
+
 /* A pf_service for module hooks in this process. */
 void service_pub_init(pf_service *pub, const char *name, const void *conf,
                       const char *config_dir);

@@ -322,6 +322,31 @@ static void stop_workers(struct master *m, int sig, int64_t grace_ms)
     }
 }
 
+/*
+ * A graceful stop with a shutdown_delay serves on for that long first,
+ * with the scoreboard saying it is stopping, so health checks fail and a
+ * load balancer takes the server out before its listeners close.  Not for
+ * the old master of an upgrade: its successor serves the same sockets.
+ * Returns 1 when the drain is to begin now.
+ */
+static int quit_now(struct master *m)
+{
+    long long delay = m->cur->cfg->shutdown_delay_ms;
+    int64_t   now = mono_ms();
+
+    if (delay <= 0 || m->upgrade_pid != 0)
+        return 1;
+    if (m->quit_at == 0) {
+        m->quit_at = now + delay;
+        scoreboard_set_stopping(m->sb, 1);
+        log_notice(NULL,
+                   "graceful shutdown in %lld ms (shutdown_delay): health "
+                   "checks answer 503 from now",
+                   delay);
+    }
+    return now >= m->quit_at;
+}
+
 static int64_t tick_ms(const struct master *m)
 {
     long long t = m->cur->cfg->worker_timeout_ms / 4;
@@ -345,7 +370,7 @@ static void master_loop(struct master *m)
             stop_workers(m, SIGTERM, FAST_STOP_MS);
             return;
         }
-        if (sig_quit) {
+        if (sig_quit && quit_now(m)) {
             if (m->upgrade_pid != 0)
                 log_notice(NULL, "the new master %d has taken over",
                            (int)m->upgrade_pid);
@@ -385,6 +410,8 @@ static void master_loop(struct master *m)
         due = pool_next_due(m);
         if (m->old_master != 0 && due > now + HANDOFF_POLL_MS)
             due = now + HANDOFF_POLL_MS;
+        if (m->quit_at != 0 && due > m->quit_at)
+            due = m->quit_at;
         master_wait(due < next_tick ? due : next_tick);
     }
 }

@@ -41,6 +41,8 @@ struct master {
     char               *pidfile;
     uint32_t            next_id;
     int                 stopping; /* no respawns: shutting down */
+    int64_t             quit_at;  /* shutdown_delay: the graceful stop's
+                                     drain begins then (0: no stop yet) */
 
     /* Binary upgrade (upgrade.c). */
     pid_t   upgrade_pid;      /* old master: the new master it started */

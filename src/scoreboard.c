@@ -185,6 +185,20 @@ fail:
     return MAP_FAILED;
 }
 
+/* The header this process mapped (inherited by its workers), for
+ * scoreboard_stopping(). */
+static struct sb_header *own_header;
+
+void scoreboard_set_stopping(struct scoreboard *sb, int on)
+{
+    STORE(&sb->hdr->stopping, on ? 1u : 0u);
+}
+
+int scoreboard_stopping(void)
+{
+    return own_header != NULL && LOAD(&own_header->stopping) != 0;
+}
+
 struct scoreboard *scoreboard_create(const char *pidfile, size_t n)
 {
     struct scoreboard *sb;
@@ -226,6 +240,7 @@ struct scoreboard *scoreboard_create(const char *pidfile, size_t n)
         header_init(base, n);
     }
     view_init(sb, base, SB_MAX_SERVICES, n, size);
+    own_header = sb->hdr;
     return sb;
 fail:
     free(sb->path);
@@ -252,6 +267,8 @@ void scoreboard_destroy(struct scoreboard *sb)
         return;
     if (sb->path != NULL)
         file_remove(sb);
+    if (sb->hdr == own_header)
+        own_header = NULL;
     if (sb->hdr != NULL)
         (void)munmap(sb->hdr, sb->size);
     free(sb->path);

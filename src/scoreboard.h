@@ -48,7 +48,7 @@ struct slot {
 /* The file's first bytes, and the number of its layout: a reader refuses
  * a file whose layout it does not know (a master of another version). */
 #define SB_MAGIC        "PFSCORE"
-#define SB_LAYOUT       2
+#define SB_LAYOUT       3
 #define SB_NAME_MAX     200 /* a section name fits on an INI line */
 #define SB_LISTEN_MAX   512 /* listen addresses, one per line */
 #define SB_MODE_MAX     16
@@ -73,18 +73,20 @@ struct sb_service {
 };
 
 struct sb_header {
-    char     magic[8];      /* SB_MAGIC */
-    uint32_t layout;        /* SB_LAYOUT */
-    uint32_t header_size;   /* sizeof(struct sb_header) */
-    uint32_t service_size;  /* sizeof(struct sb_service) */
-    uint32_t slot_size;     /* sizeof(struct slot) */
-    uint32_t max_services;  /* entries the table has room for */
-    uint32_t nslots;        /* slots after the table */
-    uint32_t nservices;     /* entries in use */
-    uint32_t seq;           /* odd while the master rewrites the table */
-    int64_t  master_pid;    /* set when the services are published */
-    int64_t  start_time;    /* realtime seconds */
-    int64_t  start_mono_ms; /* monotonic */
+    char     magic[8];     /* SB_MAGIC */
+    uint32_t layout;       /* SB_LAYOUT */
+    uint32_t header_size;  /* sizeof(struct sb_header) */
+    uint32_t service_size; /* sizeof(struct sb_service) */
+    uint32_t slot_size;    /* sizeof(struct slot) */
+    uint32_t max_services; /* entries the table has room for */
+    uint32_t nslots;       /* slots after the table */
+    uint32_t nservices;    /* entries in use */
+    uint32_t seq;          /* odd while the master rewrites the table */
+    uint32_t stopping;     /* a graceful stop has begun (shutdown_delay) */
+    uint32_t pad;
+    int64_t  master_pid;              /* set when the services are published */
+    int64_t  start_time;              /* realtime seconds */
+    int64_t  start_mono_ms;           /* monotonic */
     char     version[SB_VERSION_MAX]; /* the master's PACKAGE_VERSION */
 };
 
@@ -128,6 +130,11 @@ char *scoreboard_path(const char *pidfile);
  * the other's file; when the file cannot be made, that is logged and the
  * scoreboard is anonymous.  Returns NULL with errno set on failure. */
 struct scoreboard *scoreboard_create(const char *pidfile, size_t n);
+/* Master: say that a graceful stop has begun (1), or not (0).  Workers
+ * read it through scoreboard_stopping(); their health checks fail. */
+void scoreboard_set_stopping(struct scoreboard *sb, int on);
+/* In any process of the server: has the master begun a graceful stop? */
+int scoreboard_stopping(void);
 /* Unmap; in the master, also remove the file when path still names it. */
 void scoreboard_destroy(struct scoreboard *sb);
 /* Master: move the status file to the name that goes with pidfile, as the

@@ -296,6 +296,7 @@ static void drain_start(struct wctx *w, const char *why)
     log_debug(w->svc->sc->name, "worker draining (%s)", why);
     worker_pause(w);
     w->draining = 1;
+    conn_set_draining();
     w->drain_deadline = mono_ms() + w->cfg->shutdown_timeout_ms;
     for (i = 0; i < w->nlev; i++) {
         close(w->lev[i].fd);

@@ -67,7 +67,7 @@ extern "C" {
 
 #define PF_MODULE_MAGIC 0x70664d31u /* "pfM1" */
 #define PF_ABI_MAJOR    1
-#define PF_ABI_MINOR    1
+#define PF_ABI_MINOR    2
 
 /* Socket kinds a module serves (pf_module.socktypes). */
 #define PF_STREAM 0x1 /* TCP and UNIX stream listeners */
@@ -174,6 +174,8 @@ struct pf_api {
     /* ABI 1.1 and later: check c->api->size before calling these. */
     ssize_t (*read_full)(pf_conn *c, void *buf, size_t len);
     ssize_t (*readline)(pf_conn *c, char *buf, size_t len);
+    /* ABI 1.2 and later. */
+    int (*accepting)(const pf_service *svc);
 };
 
 /* Does the host offer api member m (an older host has a shorter table)? */
@@ -293,6 +295,16 @@ static inline ssize_t pf_read_full(pf_conn *c, void *buf, size_t len)
 static inline ssize_t pf_readline(pf_conn *c, char *buf, size_t len)
 {
     return c->api->readline(c, buf, len);
+}
+
+/* Is this process still taking new work for svc?  1 while it accepts; 0
+ * from the moment a graceful stop (with its shutdown_delay) or this
+ * worker's drain (max_requests, a reload) begins, so that a health check
+ * can tell a load balancer to send elsewhere before connections are cut.
+ * A host older than ABI 1.2 cannot tell: 1. */
+static inline int pf_accepting(const pf_service *svc)
+{
+    return PF_API_HAS(svc->api, accepting) ? svc->api->accepting(svc) : 1;
 }
 
 /* As pf_write, telling the kernel more follows at once (MSG_MORE), so a

@@ -2313,3 +2313,81 @@ Test(http, config_root_must_be_a_directory, .fini = h_teardown, .timeout = 20)
                  0);
     expect_config_error("root = ", "nothere");
 }
+
+/* --- health ------------------------------------------------------------------ */
+
+/* A GET of the health path on a connection of its own: its status. */
+static int health_status(const char *path, int *closed)
+{
+    struct resp r;
+    char        raw[256];
+    int n = snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: %s:%d\r\n\r\n",
+                     path, LO, port),
+        status;
+
+    fetch_raw(raw, (size_t)n, &r, closed);
+    status = r.status;
+    if (status == 200 || status == 503)
+        cr_expect_str_eq(hval(&r, "Cache-Control"), "no-store");
+    resp_free(&r);
+    return status;
+}
+
+Test(http, health_answers_200_then_503_during_shutdown_delay,
+     .fini = h_teardown, .timeout = 30)
+{
+    struct resp r;
+    int         closed = 0;
+    int64_t     t0;
+
+    cr_assert_eq(h_init(&srv), 0);
+    port = h_free_port(LO, SOCK_STREAM);
+    make_root();
+    cr_assert_eq(h_config(&srv,
+                          "shutdown_delay = 2s\n"
+                          "[web]\nmodule = http\nlisten = %s:%d\n"
+                          "root = www\nworkers = 2\nhealth = /healthz\n",
+                          LO, port),
+                 0);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    cr_assert_eq(health_status("/healthz", &closed), 200);
+    cr_expect(!closed, "a healthy answer closed the connection");
+    cr_expect_eq(health_status("/healthz?probe=1", NULL), 200,
+                 "a query string is not part of the path");
+    cr_expect_eq(health_status("/healthz/", NULL), 404,
+                 "only the path itself is the health check");
+    cr_assert_eq(h_signal(&srv, SIGQUIT), 0);
+    t0 = h_now_ms();
+    cr_assert(H_WAIT(1500, health_status("/healthz", NULL) == 503),
+              "no 503 after QUIT with shutdown_delay%s", h_diag(&srv));
+    cr_expect_eq(health_status("/healthz", &closed), 503);
+    cr_expect(closed, "a 503 kept the connection open");
+    /* Everything else is still served meanwhile. */
+    fetch("GET", "/", NULL, &r);
+    cr_expect_eq(r.status, 200, "not serving during shutdown_delay");
+    resp_free(&r);
+    cr_expect(h_alive(&srv), "the master left during shutdown_delay");
+    cr_assert_eq(h_wait_exit(&srv, 10000), 0,
+                 "the server did not stop after the delay%s", h_diag(&srv));
+    cr_expect_geq(h_now_ms() - t0, 1800, "stopped before shutdown_delay");
+    cr_expect(h_file_contains(srv.log, "shutdown_delay"), "%s", h_diag(&srv));
+}
+
+Test(http, config_health_must_be_a_plain_path, .fini = h_teardown,
+     .timeout = 20)
+{
+    static const char *const bad[] = {"healthz", "/a/../b", "/h?x", "/%41"};
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(h_init(&srv), 0);
+        port = h_free_port(LO, SOCK_STREAM);
+        make_root();
+        cr_assert_eq(h_config(&srv,
+                              "[web]\nmodule = http\nlisten = %s:%d\n"
+                              "root = www\nhealth = %s\n",
+                              LO, port, bad[i]),
+                     0);
+        expect_config_error("health = ", "health");
+        h_cleanup(&srv);
+    }
+}

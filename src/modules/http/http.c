@@ -523,11 +523,45 @@ static void serve_path(pf_conn *c, const struct http_request *req,
     close(fd);
 }
 
+/* The health path: 200 while this worker takes new work, 503 from the
+ * moment it or the server begins to stop, and then the connection closes,
+ * so that a load balancer's next check comes on a new connection and
+ * reaches a worker that still serves, if there is one. */
+static void serve_health(pf_conn *c, const struct http_request *req,
+                         struct outcome *o)
+{
+    struct http_conn *hc = c->data;
+    int               up = pf_accepting(c->svc);
+    const char       *body = up ? "ok\n" : "stopping\n";
+    size_t            blen = strlen(body);
+    char              buf[512];
+    struct http_head  h;
+
+    if (!up)
+        hc->close = 1;
+    o->status = up ? 200 : 503;
+    http_head_init(&h, buf, sizeof(buf), o->status);
+    http_head_add(&h, "Content-Type", "text/plain");
+    http_head_add(&h, "Content-Length", "%zu", blen);
+    http_head_add(&h, "Cache-Control", "no-store");
+    http_head_end(&h, keep_value(req, hc->close));
+    if (req->method == HTTP_HEAD)
+        blen = 0;
+    if ((blen > 0 ? pf_write_more(c, h.buf, h.len)
+                  : pf_write(c, h.buf, h.len)) == -1 ||
+        (blen > 0 && pf_write(c, body, blen) == -1)) {
+        hc->close = 1;
+        return;
+    }
+    o->bytes = (long long)blen;
+}
+
 static void answer(pf_conn *c, const struct http_request *req,
                    struct outcome *o)
 {
-    char path[PATH_MAX_LEN];
-    int  r;
+    const struct http_state *hs = c->svc->data;
+    char                     path[PATH_MAX_LEN];
+    int                      r;
 
     if (req->method == HTTP_OTHER) {
         send_error(c, req, o, 405, NULL, "GET, HEAD");
@@ -542,6 +576,10 @@ static void answer(pf_conn *c, const struct http_request *req,
         r = -404;
     if (r < 0) {
         send_error(c, req, o, -r, NULL, NULL);
+        return;
+    }
+    if (hs->conf->health != NULL && strcmp(path, hs->conf->health) == 0) {
+        serve_health(c, req, o);
         return;
     }
     serve_path(c, req, o, path);
@@ -813,6 +851,18 @@ __attribute__((destructor)) static void http_unload(void)
     mime_shared = NULL;
 }
 
+/* A health path is matched against normalised request paths, so it must
+ * be one itself: absolute, no query, no escapes, nothing to collapse. */
+static int health_path_ok(const char *p)
+{
+    char norm[PATH_MAX_LEN];
+
+    if (p[0] != '/' || strpbrk(p, "?#%") != NULL)
+        return 0;
+    return http_path_normalize(p, strlen(p), norm, sizeof(norm)) >= 0 &&
+           strcmp(norm, p) == 0;
+}
+
 static int http_check(pf_service *svc)
 {
     const struct http_conf *conf = svc->conf;
@@ -830,6 +880,13 @@ static int http_check(pf_service *svc)
     }
     if (!S_ISDIR(st.st_mode)) {
         pf_conf_error(svc, "root", "%s is not a directory", conf->root);
+        return -1;
+    }
+    if (conf->health != NULL && !health_path_ok(conf->health)) {
+        pf_conf_error(svc, "health",
+                      "must be a plain absolute path such as /healthz, "
+                      "not '%s'",
+                      conf->health);
         return -1;
     }
     if (strchr(conf->index, '/') != NULL || conf->index[0] == '\0') {
@@ -968,6 +1025,11 @@ static const struct pf_key http_keys[] = {
      .def = "no",
      .offset = offsetof(struct http_conf, autoindex),
      .help = "list directories that have no index file"},
+    {.name = "health",
+     .type = PF_KEY_STRING,
+     .offset = offsetof(struct http_conf, health),
+     .help = "a path (e.g. /healthz) answered 200 while the service "
+             "accepts, 503 once it begins to stop"},
     {0},
 };
 

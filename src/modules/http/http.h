@@ -25,6 +25,7 @@ struct http_conf {
     long long file_cache_valid;  /* ms; 0: fstat on every request */
     long long max_header_size;   /* bytes */
     int       autoindex;
+    char     *health; /* a path answered 200 or 503, or NULL */
 };
 
 /* Each worker's own (svc->data), set up by worker_init; read-only while
