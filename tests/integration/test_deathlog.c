@@ -102,7 +102,7 @@ static int poke(int port, char *me, size_t len)
 Test(deathlog, a_segv_of_an_idle_worker_is_one_record, .fini = h_teardown,
      .timeout = 30)
 {
-    char pidf[32], *rec;
+    char  pidf[32], *rec;
     pid_t pid = start_one(tcp_port(), "", NO_ASAN_SEGV);
 
     /* Let the worker come out of fork(): under valgrind a SIGSEGV that
