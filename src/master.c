@@ -241,7 +241,7 @@ static void reload(struct master *m)
         if (g != NULL)
             generation_destroy(g, &m->ls);
         log_error(NULL, "reload failed, keeping the running configuration");
-        notify_ready(0);
+        notify_reloaded(0);
         return;
     }
     apply_log_settings(m->cur->cfg, g->cfg);
@@ -264,7 +264,7 @@ static void reload(struct master *m)
     pool_maintain(m, mono_ms(), 0);
     release_old(m);
     log_notice(NULL, "configuration reloaded: %zu services", g->nsvc);
-    notify_ready(0);
+    notify_reloaded(1);
 }
 
 static void resize(struct master *m, int delta)

@@ -1,9 +1,9 @@
 /*
  * test_systemd.c -- prefork under a service manager, faked: a datagram
  * socket in NOTIFY_SOCKET receives what sd_notify sends (READY, RELOADING,
- * STOPPING), and listening sockets the test binds are handed over as
- * systemd does (descriptors from 3, LISTEN_FDS, LISTEN_PID,
- * LISTEN_FDNAMES).  Built without libsystemd, prefork does neither, and
+ * STOPPING, and who sent each), and listening sockets the test binds are
+ * handed over as systemd does (descriptors from 3, LISTEN_FDS, LISTEN_PID,
+ * LISTEN_FDNAMES).  Built without libsystemd, prefork does none of it, and
  * these tests are skipped.
  */
 #define _GNU_SOURCE
@@ -20,11 +20,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
 
-#define LO "127.0.0.1"
+#define LO     "127.0.0.1"
+#define MAXFDS 16
 
 static struct h_server srv;
 
@@ -35,55 +37,114 @@ static void need_systemd(void)
 #endif
 }
 
-/* The fake service manager's end: a datagram socket at DIR/notify. */
+/* The fake service manager's end: a datagram socket at DIR/notify that
+ * learns each sender's pid, as systemd's does. */
 static int notify_socket(char *env, size_t len)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     int                fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int                one = 1;
 
     cr_assert(fd >= 0);
     snprintf(sun.sun_path, sizeof sun.sun_path, "%s/notify", srv.dir);
     cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0, "bind: %s",
                  strerror(errno));
+    cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one), 0);
     snprintf(env, len, "NOTIFY_SOCKET=%s", sun.sun_path);
     return fd;
 }
 
-/* The next message within ms, NUL-terminated in buf; 0, or -1 on timeout. */
-static int next_message(int fd, char *buf, size_t cap, int ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    ssize_t       n;
+/* One notification: its text, the descriptors it carried, its sender. */
+struct note {
+    char  text[1024];
+    int   fds[MAXFDS];
+    int   nfds;
+    pid_t pid;
+};
 
+static void note_close(struct note *n)
+{
+    for (int i = 0; i < n->nfds; i++)
+        close(n->fds[i]);
+    n->nfds = 0;
+}
+
+/* The next notification within ms: 0, or -1 on timeout. */
+static int next_note(int fd, struct note *n, int ms)
+{
+    union {
+        char           buf[CMSG_SPACE(sizeof(int) * MAXFDS) +
+                 CMSG_SPACE(sizeof(struct ucred))];
+        struct cmsghdr align;
+    } ctl;
+    struct pollfd   p = {.fd = fd, .events = POLLIN};
+    struct iovec    iov = {.iov_base = n->text, .iov_len = sizeof n->text - 1};
+    struct msghdr   mh = {.msg_iov = &iov,
+                          .msg_iovlen = 1,
+                          .msg_control = ctl.buf,
+                          .msg_controllen = sizeof ctl.buf};
+    struct cmsghdr *c;
+    ssize_t         len;
+
+    n->nfds = 0;
+    n->pid = 0;
     if (poll(&p, 1, ms) != 1)
         return -1;
-    n = recv(fd, buf, cap - 1, 0);
-    if (n < 0)
+    len = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+    if (len < 0)
         return -1;
-    buf[n] = '\0';
+    n->text[len] = '\0';
+    for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET)
+            continue;
+        if (c->cmsg_type == SCM_RIGHTS) {
+            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            if (k > (size_t)(MAXFDS - n->nfds))
+                k = (size_t)(MAXFDS - n->nfds);
+            memcpy(n->fds + n->nfds, CMSG_DATA(c), k * sizeof(int));
+            n->nfds += (int)k;
+        } else if (c->cmsg_type == SCM_CREDENTIALS) {
+            struct ucred u;
+            memcpy(&u, CMSG_DATA(c), sizeof u);
+            n->pid = u.pid;
+        }
+    }
     return 0;
 }
 
-/* Wait for a message holding want; fail the test on anything holding
- * forbid first (NULL: nothing is forbidden). */
-static void expect_message(int fd, const char *want, const char *forbid)
+/* Wait for a notification holding want, into *out (NULL: not kept); fail
+ * the test on anything holding forbid first (NULL: nothing is). */
+static void expect_note(int fd, const char *want, const char *forbid,
+                        struct note *out)
 {
-    char    buf[512];
-    int64_t deadline = h_now_ms() + 10000;
+    struct note n;
+    int64_t     deadline = h_now_ms() + 10000;
 
     while (h_now_ms() < deadline) {
-        if (next_message(fd, buf, sizeof buf, 500) == -1)
+        if (next_note(fd, &n, 500) == -1)
             continue;
-        cr_assert(forbid == NULL || strstr(buf, forbid) == NULL,
-                  "got '%s' while waiting for '%s'", buf, want);
-        if (strstr(buf, want) != NULL)
+        cr_assert(forbid == NULL || strstr(n.text, forbid) == NULL,
+                  "got '%s' while waiting for '%s'", n.text, want);
+        if (strstr(n.text, want) != NULL) {
+            if (out != NULL)
+                *out = n;
+            else
+                note_close(&n);
             return;
+        }
+        note_close(&n);
     }
     cr_assert_fail("no '%s' from the master%s", want, h_diag(&srv));
 }
 
+static void expect_message(int fd, const char *want, const char *forbid)
+{
+    expect_note(fd, want, forbid, NULL);
+}
+
 /* Hand the master fds as systemd does: from descriptor 3, with
- * LISTEN_FDS, LISTEN_FDNAMES (names colon-separated) and LISTEN_PID. */
+ * LISTEN_FDS, LISTEN_FDNAMES (names colon-separated) and LISTEN_PID, in
+ * env[0..2]. */
 static void as_systemd(const char *names, const int *fds, int n)
 {
     static char count[32], fdnames[128];
@@ -129,6 +190,26 @@ static int bound_socket(int type, int *port)
     return fd;
 }
 
+/* Does text hold line as a whole line? */
+static int has_line(const char *text, const char *line)
+{
+    size_t      len = strlen(line);
+    const char *p;
+
+    for (p = text; (p = strstr(p, line)) != NULL; p += len)
+        if ((p == text || p[-1] == '\n') && (p[len] == '\0' || p[len] == '\n'))
+            return 1;
+    return 0;
+}
+
+static long long mono_usec(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 Test(systemd, notify_ready_reloading_stopping, .fini = h_teardown,
      .timeout = 40)
 {
@@ -152,16 +233,48 @@ Test(systemd, notify_ready_reloading_stopping, .fini = h_teardown,
         cr_assert(!maps_libsystemd(w[0]), "a worker still maps libsystemd");
     }
 
-    h_signal(&srv, SIGHUP);
-    expect_message(fd, "RELOADING=1", NULL);
-    expect_message(fd, "READY=1", "STOPPING");
+    /* Type=notify-reload: RELOADING=1 with the time it was sent, from the
+     * clock systemd compares it with. */
+    {
+        struct note n;
+        long long   before = mono_usec(), after, sent;
+        const char *v;
 
-    /* A reload that fails still ends with READY: the old config runs on. */
+        h_signal(&srv, SIGHUP);
+        expect_note(fd, "RELOADING=1", NULL, &n);
+        after = mono_usec();
+        v = strstr(n.text, "MONOTONIC_USEC=");
+        cr_assert(v != NULL, "no MONOTONIC_USEC in '%s'", n.text);
+        sent = atoll(v + strlen("MONOTONIC_USEC="));
+        cr_assert(sent >= before && sent <= after,
+                  "MONOTONIC_USEC=%lld, not between %lld and %lld", sent,
+                  before, after);
+        cr_assert_eq(n.pid, srv.pid);
+        expect_message(fd, "READY=1", "STOPPING");
+    }
+
+    /* A reload that fails still ends with READY: the old config runs on,
+     * and the status line says the reload failed ... */
     cr_assert_eq(h_write_file(srv.conf, "[echo]\nbogus line\n"), 0);
     h_signal(&srv, SIGHUP);
     expect_message(fd, "RELOADING=1", NULL);
-    expect_message(fd, "READY=1", "STOPPING");
+    {
+        struct note n;
+        expect_note(fd, "READY=1", "STOPPING", &n);
+        cr_assert(strstr(n.text, "STATUS=reload failed") != NULL,
+                  "a failed reload's READY says '%s'", n.text);
+    }
     cr_assert_eq(h_echo_once(LO, port, 2000), 0);
+    /* ... until one succeeds. */
+    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
+    h_signal(&srv, SIGHUP);
+    expect_message(fd, "RELOADING=1", NULL);
+    {
+        struct note n;
+        expect_note(fd, "READY=1", "STOPPING", &n);
+        cr_assert(has_line(n.text, "STATUS="),
+                  "the status is not cleared: '%s'", n.text);
+    }
 
     h_signal(&srv, SIGTERM);
     expect_message(fd, "STOPPING=1", NULL);
