@@ -5,7 +5,8 @@
  * Every signal the master handles is blocked except while it waits in
  * ppoll(); handlers only raise flags, and the loop acts on them in one
  * place.  The loop also wakes on a tick (once a second, more often when
- * worker_timeout is short) to review dynamic pools and stuck workers.
+ * worker_timeout is short or systemd's watchdog asks for pings) to review
+ * dynamic pools and stuck workers, and pings the watchdog from there.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -327,8 +328,13 @@ static int64_t tick_ms(const struct master *m)
     long long t = m->cur->cfg->worker_timeout_ms / 4;
 
     if (t <= 0 || t > 1000)
-        return 1000;
-    return t < 50 ? 50 : t;
+        t = 1000;
+    else if (t < 50)
+        t = 50;
+    /* Each watchdog ping follows a supervision pass (watchdog.c). */
+    if (m->wd.half_ms > 0 && m->wd.half_ms < t)
+        t = m->wd.half_ms;
+    return t;
 }
 
 static void master_loop(struct master *m)
@@ -377,7 +383,7 @@ static void master_loop(struct master *m)
         }
         if (now >= next_tick) {
             pool_check_timeouts(m, now);
-            pool_maintain(m, now, 1);
+            watchdog_pass(&m->wd, now, pool_maintain(m, now, 1) == -1);
             next_tick = now + tick_ms(m);
         } else {
             pool_maintain(m, now, 0);
@@ -465,6 +471,7 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
         goto fail_cfg;
     }
     lsock_set_prune(&m.ls);
+    watchdog_init(&m.wd); /* while WATCHDOG_PID is still this process */
     /* Daemonize after binding, so a bind error still reaches the terminal.
      * The pidfile lock does not survive fork: pidfile_write takes it again
      * in the final process (waiting for the exiting parent to let go). */

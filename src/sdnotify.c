@@ -6,7 +6,7 @@
  * listener is bound and the pidfile written; RELOADING=1 with
  * MONOTONIC_USEC= (which Type=notify-reload requires) then READY=1 around
  * a reload; STOPPING=1 when a shutdown starts; WATCHDOG=1 from the
- * supervision loop; FDSTORE=1 and FDSTOREREMOVE=1 to keep the listening
+ * supervision loop (watchdog.c decides when); FDSTORE=1 and FDSTOREREMOVE=1 to keep the listening
  * sockets in the unit's file descriptor store.  A master started by a
  * binary upgrade also sends MAINPID=, so that systemd follows the new
  * master (the unit needs NotifyAccess=all for that message to be accepted

@@ -1,10 +1,10 @@
 /*
  * test_systemd.c -- prefork under a service manager, faked: a datagram
  * socket in NOTIFY_SOCKET receives what sd_notify sends (READY, RELOADING,
- * STOPPING, and who sent each), and listening sockets the test binds are
- * handed over as systemd does (descriptors from 3, LISTEN_FDS, LISTEN_PID,
- * LISTEN_FDNAMES).  Built without libsystemd, prefork does none of it, and
- * these tests are skipped.
+ * STOPPING, WATCHDOG, and who sent each), and listening sockets the test
+ * binds are handed over as systemd does (descriptors from 3, LISTEN_FDS,
+ * LISTEN_PID, LISTEN_FDNAMES).  Built without libsystemd, prefork does
+ * none of it, and these tests are skipped.
  */
 #define _GNU_SOURCE
 
@@ -12,21 +12,29 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
 
-#define LO     "127.0.0.1"
-#define MAXFDS 16
+#define LO      "127.0.0.1"
+#define MAXFDS  16
+#define WD_USEC "WATCHDOG_USEC=200000" /* pings every 100 ms */
 
 static struct h_server srv;
 
@@ -140,6 +148,25 @@ static void expect_note(int fd, const char *want, const char *forbid,
 static void expect_message(int fd, const char *want, const char *forbid)
 {
     expect_note(fd, want, forbid, NULL);
+}
+
+/* Read for ms; fail on a notification holding what.  Returns how many
+ * notifications came. */
+static int quiet_for(int fd, const char *what, int ms)
+{
+    struct note n;
+    int64_t     deadline = h_now_ms() + ms;
+    int         count = 0;
+
+    while (h_now_ms() < deadline) {
+        if (next_note(fd, &n, (int)(deadline - h_now_ms())) == -1)
+            continue;
+        note_close(&n);
+        count++;
+        cr_assert(strstr(n.text, what) == NULL, "got '%s' %d ms before the end",
+                  n.text, (int)(deadline - h_now_ms()));
+    }
+    return count;
 }
 
 /* Hand the master fds as systemd does: from descriptor 3, with
@@ -364,4 +391,149 @@ Test(systemd, unusable_or_unmatched_sockets_are_closed, .fini = h_teardown,
               h_diag(&srv));
     close(lfd);
     close(ffd);
+}
+
+/* --- the watchdog ------------------------------------------------------- */
+
+Test(systemd, watchdog_pings_from_the_loop, .fini = h_teardown, .timeout = 40)
+{
+    struct note n;
+    char        env[160];
+    int         fd, port, pings = 0;
+    int64_t     end;
+
+    need_systemd();
+    cr_assert_eq(h_init(&srv), 0);
+    fd = notify_socket(env, sizeof env);
+    port = h_free_port(LO, SOCK_STREAM);
+    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
+    srv.env[0] = env;
+    srv.env[1] = WD_USEC;
+    srv.env[2] = "WATCHDOG_PID";
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_message(fd, "READY=1", NULL);
+    /* Every 100 ms from the master: at least 5 in a second, however busy
+     * the machine. */
+    for (end = h_now_ms() + 1000; h_now_ms() < end;) {
+        if (next_note(fd, &n, 100) == -1)
+            continue;
+        note_close(&n);
+        if (!has_line(n.text, "WATCHDOG=1"))
+            continue;
+        cr_assert_eq(n.pid, srv.pid, "a ping from %d", (int)n.pid);
+        pings++;
+    }
+    cr_assert(pings >= 5 && pings <= 12, "%d pings in a second%s", pings,
+              h_diag(&srv));
+    cr_assert_eq(h_echo_once(LO, port, 2000), 0);
+
+    /* A master that does not run sends none, and starts again. */
+    cr_assert_eq(h_signal(&srv, SIGSTOP), 0);
+    h_sleep_ms(50);
+    while (next_note(fd, &n, 100) == 0) /* what it sent before it stopped */
+        note_close(&n);
+    quiet_for(fd, "WATCHDOG", 700);
+    cr_assert_eq(h_signal(&srv, SIGCONT), 0);
+    expect_message(fd, "WATCHDOG=1", NULL);
+
+    h_signal(&srv, SIGTERM);
+    expect_message(fd, "STOPPING=1", NULL);
+    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+    close(fd);
+}
+
+Test(systemd, watchdog_is_for_the_pid_systemd_names, .fini = h_teardown,
+     .timeout = 40)
+{
+    char env[160];
+    int  fd, port;
+
+    need_systemd();
+    cr_assert_eq(h_init(&srv), 0);
+    fd = notify_socket(env, sizeof env);
+    port = h_free_port(LO, SOCK_STREAM);
+    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
+    srv.env[0] = env;
+    srv.env[1] = WD_USEC;
+    srv.env[2] = "WATCHDOG_PID=1";
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_message(fd, "READY=1", "WATCHDOG");
+    quiet_for(fd, "WATCHDOG", 700);
+    close(fd);
+}
+
+/* In the child about to exec prefork: fork() fails with EAGAIN from now
+ * on, as it does when a unit's TasksMax= or the system runs out; threads
+ * may still start (clone with CLONE_THREAD). */
+static void no_fork(void)
+{
+#if defined(__x86_64__)
+#define ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define ARCH AUDIT_ARCH_AARCH64
+#endif
+#ifdef ARCH
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        /* clone3 hides its flags in memory: make libc fall back to clone */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+#ifdef __NR_fork
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fork, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_vfork, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+#endif
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        /* clone's flags, the low half of its first argument */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                 offsetof(struct seccomp_data, args[0])),
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+    };
+    struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        _exit(127);
+#endif
+}
+
+Test(systemd, watchdog_stops_when_no_worker_can_start, .fini = h_teardown,
+     .timeout = 40)
+{
+    char env[160];
+    int  fd, port;
+
+#if !defined(__x86_64__) && !defined(__aarch64__)
+    cr_skip_test("no seccomp filter for this architecture");
+#endif
+    need_systemd();
+    cr_assert_eq(h_init(&srv), 0);
+    fd = notify_socket(env, sizeof env);
+    port = h_free_port(LO, SOCK_STREAM);
+    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
+    srv.env[0] = env;
+    srv.env[1] = WD_USEC;
+    srv.env[2] = "WATCHDOG_PID";
+    /* LeakSanitizer forks a tracer at exit, which cannot start either. */
+    srv.env[3] = "ASAN_OPTIONS=detect_leaks=0";
+    srv.before_exec = no_fork;
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_message(fd, "READY=1", NULL);
+    /* The loop turns, but the master cannot do its job: after one
+     * interval of failed forks it stops pinging, and says why. */
+    cr_assert(H_WAIT(5000, h_file_contains(srv.log, "watchdog pings stop")),
+              "%s", h_diag(&srv));
+    cr_assert(h_file_contains(srv.log, "fork"), "%s", h_diag(&srv));
+    while (next_note(fd, &(struct note){0}, 50) == 0)
+        ;
+    quiet_for(fd, "WATCHDOG", 1000);
+    cr_assert(h_alive(&srv), "the master gave up%s", h_diag(&srv));
+    close(fd);
 }
