@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fdstore.h"
 #include "inherit.h"
 #include "log.h"
 #include "master.h"
@@ -261,6 +262,8 @@ static void reload(struct master *m)
             log_syswarn(NULL, "kill(%d, QUIT)", (int)m->w[i].pid);
     }
     m->cur = g;
+    /* Before release_old closes what g dropped: systemd lets go of it. */
+    fdstore_sync(&m->ls, g);
     scoreboard_set_services(m->sb, g);
     pool_maintain(m, mono_ms(), 0);
     release_old(m);
@@ -470,6 +473,8 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
         log_diag(&d);
         goto fail_cfg;
     }
+    /* Before the prune, so that systemd also drops what no service took. */
+    fdstore_sync(&m.ls, m.cur);
     lsock_set_prune(&m.ls);
     watchdog_init(&m.wd); /* while WATCHDOG_PID is still this process */
     /* Daemonize after binding, so a bind error still reaches the terminal.

@@ -6,8 +6,9 @@
  * listener is bound and the pidfile written; RELOADING=1 with
  * MONOTONIC_USEC= (which Type=notify-reload requires) then READY=1 around
  * a reload; STOPPING=1 when a shutdown starts; WATCHDOG=1 from the
- * supervision loop (watchdog.c decides when); FDSTORE=1 and FDSTOREREMOVE=1 to keep the listening
- * sockets in the unit's file descriptor store.  A master started by a
+ * supervision loop (watchdog.c decides when); FDSTORE=1 and
+ * FDSTOREREMOVE=1 to keep the listening sockets in the unit's file
+ * descriptor store (fdstore.c decides which).  A master started by a
  * binary upgrade also sends MAINPID=, so that systemd follows the new
  * master (the unit needs NotifyAccess=all for that message to be accepted
  * from it).  NOTIFY_SOCKET stays in the environment for that new master's

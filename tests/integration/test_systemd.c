@@ -1,8 +1,9 @@
 /*
  * test_systemd.c -- prefork under a service manager, faked: a datagram
  * socket in NOTIFY_SOCKET receives what sd_notify sends (READY, RELOADING,
- * STOPPING, WATCHDOG, and who sent each), and listening sockets the test
- * binds are handed over as systemd does (descriptors from 3, LISTEN_FDS,
+ * STOPPING, WATCHDOG, FDSTORE with the descriptors themselves, and who
+ * sent each), and listening sockets the test binds or got from FDSTORE
+ * are handed over as systemd does (descriptors from 3, LISTEN_FDS,
  * LISTEN_PID, LISTEN_FDNAMES).  Built without libsystemd, prefork does
  * none of it, and these tests are skipped.
  */
@@ -26,7 +27,9 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -338,8 +341,8 @@ Test(systemd, named_socket_replaces_listen, .fini = h_teardown, .timeout = 40)
 Test(systemd, unnamed_sockets_match_by_address, .fini = h_teardown,
      .timeout = 40)
 {
-    int  tfd, ufd, tport, uport, s;
-    char buf[8];
+    int  tfd, ufd, tport, uport, s, nfd;
+    char buf[8], env[160];
 
     need_systemd();
     cr_assert_eq(h_init(&srv), 0);
@@ -348,6 +351,7 @@ Test(systemd, unnamed_sockets_match_by_address, .fini = h_teardown,
     /* The test keeps both bound: prefork binding them again would fail
      * (no SO_REUSEPORT), so a start proves it used what it was given. */
     cr_assert_eq(h_config(&srv,
+                          "fdstore = yes\n"
                           "[echo]\nmodule = echo\nlisten = %s:%d\n"
                           "workers = 1\n"
                           "[udp]\nmodule = udp_echo\nlisten = udp://%s:%d\n"
@@ -355,7 +359,11 @@ Test(systemd, unnamed_sockets_match_by_address, .fini = h_teardown,
                           LO, tport, LO, uport),
                  0);
     as_systemd("prefork.socket:prefork.socket", (int[]){tfd, ufd}, 2);
+    nfd = notify_socket(env, sizeof env);
+    srv.env[3] = env;
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    /* The socket unit keeps its sockets: they are not stored again. */
+    expect_message(nfd, "READY=1", "FDSTORE");
     cr_assert_eq(h_echo_once(LO, tport, 2000), 0, "%s", h_diag(&srv));
     s = h_udp(LO, uport);
     cr_assert(s >= 0);
@@ -366,6 +374,7 @@ Test(systemd, unnamed_sockets_match_by_address, .fini = h_teardown,
     close(s);
     close(tfd);
     close(ufd);
+    close(nfd);
 }
 
 Test(systemd, unusable_or_unmatched_sockets_are_closed, .fini = h_teardown,
@@ -535,5 +544,329 @@ Test(systemd, watchdog_stops_when_no_worker_can_start, .fini = h_teardown,
         ;
     quiet_for(fd, "WATCHDOG", 1000);
     cr_assert(h_alive(&srv), "the master gave up%s", h_diag(&srv));
+    close(fd);
+}
+
+/* --- the file descriptor store ------------------------------------------ */
+
+static int sock_port(int fd)
+{
+    struct sockaddr_in sin;
+    socklen_t          len = sizeof sin;
+
+    if (getsockname(fd, (struct sockaddr *)&sin, &len) != 0 ||
+        sin.sin_family != AF_INET)
+        return -1;
+    return ntohs(sin.sin_port);
+}
+
+static int sock_opt(int fd, int name)
+{
+    int       v = -1;
+    socklen_t len = sizeof v;
+
+    cr_assert_eq(getsockopt(fd, SOL_SOCKET, name, &v, &len), 0);
+    return v;
+}
+
+/* Collect what the master stores until READY=1: one descriptor per name
+ * expected, in *fds (indexed like names); fails on anything unexpected. */
+static void expect_stored(int fd, const char *const *names, int *fds, int n)
+{
+    struct note note;
+    int         got = 0;
+
+    for (;;) {
+        expect_note(fd, "", NULL, &note);
+        if (has_line(note.text, "READY=1")) {
+            note_close(&note);
+            break;
+        }
+        if (strstr(note.text, "FDSTORE=1") == NULL) {
+            note_close(&note);
+            continue;
+        }
+        for (int i = 0; i < n; i++) {
+            char want[64];
+            snprintf(want, sizeof want, "FDNAME=%s", names[i]);
+            if (!has_line(note.text, want))
+                continue;
+            cr_assert_eq(note.nfds, 1, "'%s' came with %d descriptors",
+                         note.text, note.nfds);
+            cr_assert_eq(fds[i], -1, "%s stored twice", names[i]);
+            fds[i] = note.fds[0];
+            note.nfds = 0;
+            got++;
+        }
+        cr_assert_eq(note.nfds, 0, "unexpected '%s'", note.text);
+    }
+    cr_assert_eq(got, n, "%d of %d names stored%s", got, n, h_diag(&srv));
+}
+
+Test(systemd, fdstore_keeps_queued_connections_across_restart,
+     .fini = h_teardown, .timeout = 60)
+{
+    static const char *const names[] = {"store/echo", "store/udp",
+                                        "store/local"};
+    struct note              note;
+    struct stat              st;
+    char                     env[160], buf[16], path[128];
+    int fd, tport, uport, tport2, stored[3] = {-1, -1, -1}, c, u, x;
+
+    need_systemd();
+    cr_assert_eq(h_init(&srv), 0);
+    fd = notify_socket(env, sizeof env);
+    tport = h_free_port(LO, SOCK_STREAM);
+    uport = h_free_port(LO, SOCK_DGRAM);
+    snprintf(path, sizeof path, "%s/local.sock", srv.dir);
+    cr_assert_eq(h_config(&srv,
+                          "fdstore = yes\n"
+                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
+                          "workers = 1\n"
+                          "[udp]\nmodule = udp_echo\nlisten = udp://%s:%d\n"
+                          "workers = 1\n"
+                          "[local]\nmodule = echo\nlisten = unix:%s\n"
+                          "workers = 1\n",
+                          LO, tport, LO, uport, path),
+                 0);
+    srv.env[0] = env;
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_stored(fd, names, stored, 3);
+    /* What systemd keeps are the listening sockets themselves. */
+    cr_assert_eq(sock_port(stored[0]), tport);
+    cr_assert_eq(sock_opt(stored[0], SO_TYPE), SOCK_STREAM);
+    cr_assert_eq(sock_opt(stored[0], SO_ACCEPTCONN), 1);
+    cr_assert_eq(sock_port(stored[1]), uport);
+    cr_assert_eq(sock_opt(stored[1], SO_TYPE), SOCK_DGRAM);
+
+    /* systemctl restart: the master goes; the store holds the sockets, so
+     * a client connecting in between is queued, not refused. */
+    h_signal(&srv, SIGTERM);
+    expect_message(fd, "STOPPING=1", NULL);
+    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0, "%s", h_diag(&srv));
+    c = h_connect(LO, tport, 2000);
+    cr_assert(c >= 0, "refused while the master was down: %s", strerror(errno));
+    cr_assert_eq(h_send_all(c, "queued\n", 7, 2000), 0);
+    u = h_udp(LO, uport);
+    cr_assert(u >= 0);
+    cr_assert_eq(send(u, "dgram", 5, 0), 5);
+    /* A UNIX socket in the store keeps its file for the next master. */
+    cr_assert_eq(stat(path, &st), 0, "%s is gone", path);
+    x = h_connect_unix(path, 2000);
+    cr_assert(x >= 0, "%s: %s", path, strerror(errno));
+    cr_assert_eq(h_send_all(x, "local\n", 6, 2000), 0);
+
+    /* The next master gets them back as systemd passes a store. */
+    as_systemd("store/echo:store/udp:store/local", stored, 3);
+    srv.env[3] = env;
+    cr_assert_eq(h_start(&srv), 0, "prefork did not restart%s", h_diag(&srv));
+    /* They are in the store already: not stored twice. */
+    expect_message(fd, "READY=1", "FDSTORE");
+    cr_assert_eq(h_recv_exact(c, buf, 7, 5000), 7,
+                 "the queued connection was not served%s", h_diag(&srv));
+    cr_assert_eq(memcmp(buf, "queued\n", 7), 0);
+    cr_assert_eq(h_recv_exact(u, buf, 5, 5000), 5,
+                 "the queued datagram was not served%s", h_diag(&srv));
+    cr_assert_eq(memcmp(buf, "dgram", 5), 0);
+    cr_assert_eq(h_recv_exact(x, buf, 6, 5000), 6,
+                 "the queued UNIX connection was not served%s", h_diag(&srv));
+    cr_assert_eq(memcmp(buf, "local\n", 6), 0);
+    close(c);
+    close(u);
+    close(x);
+    cr_assert(h_file_contains(srv.log, "kept in the file descriptor store"),
+              "%s", h_diag(&srv));
+    for (int i = 0; i < 3; i++)
+        close(stored[i]);
+
+    /* A reload that changes nothing stores nothing again. */
+    h_signal(&srv, SIGHUP);
+    expect_message(fd, "RELOADING=1", NULL);
+    expect_message(fd, "READY=1", "FDSTORE");
+
+    /* One that drops a service takes its sockets out of the store ... */
+    tport2 = h_free_port(LO, SOCK_STREAM);
+    cr_assert_eq(h_config(&srv,
+                          "fdstore = yes\n"
+                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
+                          "workers = 1\n",
+                          LO, tport),
+                 0);
+    h_signal(&srv, SIGHUP);
+    expect_message(fd, "RELOADING=1", NULL);
+    {
+        int udp = 0, local = 0;
+        for (;;) {
+            expect_note(fd, "", "FDSTORE=1", &note);
+            note_close(&note);
+            if (has_line(note.text, "READY=1"))
+                break;
+            cr_assert(strstr(note.text, "FDSTOREREMOVE=1") != NULL, "'%s'",
+                      note.text);
+            udp += has_line(note.text, "FDNAME=store/udp");
+            local += has_line(note.text, "FDNAME=store/local");
+        }
+        cr_assert(udp == 1 && local == 1, "removed udp %d, local %d times", udp,
+                  local);
+    }
+    /* No longer stored, the socket file goes with the last old worker. */
+    cr_assert(H_WAIT(5000, stat(path, &st) == -1), "%s is still there%s", path,
+              h_diag(&srv));
+
+    /* ... and one that adds a listener stores the service's set anew. */
+    cr_assert_eq(h_config(&srv,
+                          "fdstore = yes\n"
+                          "[echo]\nmodule = echo\nlisten = %s:%d, %s:%d\n"
+                          "workers = 1\n",
+                          LO, tport, LO, tport2),
+                 0);
+    h_signal(&srv, SIGHUP);
+    expect_message(fd, "RELOADING=1", NULL);
+    expect_note(fd, "FDSTOREREMOVE=1", "FDSTORE=1", &note);
+    cr_assert(has_line(note.text, "FDNAME=store/echo"), "%s", note.text);
+    expect_note(fd, "FDSTORE=1", "READY", &note);
+    cr_assert(has_line(note.text, "FDNAME=store/echo"), "%s", note.text);
+    cr_assert_eq(note.nfds, 2, "%d descriptors stored", note.nfds);
+    {
+        int a = sock_port(note.fds[0]), b = sock_port(note.fds[1]);
+        cr_assert((a == tport && b == tport2) || (a == tport2 && b == tport),
+                  "stored ports %d and %d", a, b);
+    }
+    note_close(&note);
+    expect_message(fd, "READY=1", "FDSTORE");
+    cr_assert_eq(h_echo_once(LO, tport2, 2000), 0);
+    close(fd);
+}
+
+/* A restart cannot bind an address afresh while systemd holds its old
+ * socket: a changed reuseport waits until the service stops. */
+Test(systemd, fdstore_socket_kept_when_reuseport_changes, .fini = h_teardown,
+     .timeout = 60)
+{
+    static const char *const names[] = {"store/echo"};
+    char                     env[160];
+    int                      fd, port, stored = -1;
+
+    need_systemd();
+    cr_assert_eq(h_init(&srv), 0);
+    fd = notify_socket(env, sizeof env);
+    port = h_free_port(LO, SOCK_STREAM);
+    cr_assert_eq(h_config_echo(&srv, "fdstore = yes\n", port, 2), 0);
+    srv.env[0] = env;
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_stored(fd, names, &stored, 1);
+    h_signal(&srv, SIGTERM);
+    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+
+    cr_assert_eq(h_config(&srv,
+                          "fdstore = yes\n"
+                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
+                          "workers = 2\nreuseport = yes\n",
+                          LO, port),
+                 0);
+    as_systemd("store/echo", &stored, 1);
+    srv.env[3] = env;
+    cr_assert_eq(h_start(&srv), 0, "prefork did not restart%s", h_diag(&srv));
+    expect_message(fd, "READY=1", "FDSTORE");
+    cr_assert_eq(h_echo_once(LO, port, 2000), 0, "%s", h_diag(&srv));
+    cr_assert(h_file_contains(srv.log, "reuseport = yes applies once"), "%s",
+              h_diag(&srv));
+    close(stored);
+    close(fd);
+}
+
+Test(systemd, fdstore_only_where_the_unit_has_one, .fini = h_teardown,
+     .timeout = 60)
+{
+    static const char *const names[] = {"store/echo"};
+    char                     env[160];
+    int                      fd, port, stored = -1;
+
+    need_systemd();
+    cr_assert_eq(h_init(&srv), 0);
+    fd = notify_socket(env, sizeof env);
+    port = h_free_port(LO, SOCK_STREAM);
+    /* fdstore = auto, the default: systemd before 254 does not say
+     * whether the unit has a store, so nothing is stored ... */
+    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
+    srv.env[0] = env;
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_message(fd, "READY=1", "FDSTORE");
+    h_signal(&srv, SIGTERM);
+    expect_message(fd, "STOPPING=1", "FDSTORE");
+    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+
+    /* ... unless it does ($FDSTORE, systemd 254 and later). */
+    srv.env[1] = "FDSTORE=4";
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_stored(fd, names, &stored, 1);
+    cr_assert_eq(sock_port(stored), port);
+    close(stored);
+    h_signal(&srv, SIGTERM);
+    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+
+    /* fdstore = no: never. */
+    cr_assert_eq(h_config_echo(&srv, "fdstore = no\n", port, 1), 0);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_message(fd, "READY=1", "FDSTORE");
+    close(fd);
+}
+
+/* --- a binary upgrade under systemd ------------------------------------- */
+
+Test(systemd, upgrade_hands_watchdog_and_store_over, .fini = h_teardown,
+     .timeout = 60)
+{
+    static const char *const names[] = {"store/echo"};
+    struct note              n;
+    char                     env[160];
+    const char              *v;
+    int                      fd, port, stored = -1, status;
+    pid_t                    pid = 0;
+    int64_t                  end;
+
+    need_systemd();
+    /* The new master, the old one's child, becomes ours to reap. */
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    cr_assert_eq(h_init(&srv), 0);
+    fd = notify_socket(env, sizeof env);
+    port = h_free_port(LO, SOCK_STREAM);
+    cr_assert_eq(h_config_echo(&srv, "fdstore = yes\n", port, 1), 0);
+    srv.env[0] = env;
+    srv.env[1] = WD_USEC;
+    srv.env[2] = "WATCHDOG_PID";
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_stored(fd, names, &stored, 1);
+    close(stored);
+
+    /* The new master finds its sockets stored already. */
+    cr_assert_eq(h_signal(&srv, SIGUSR2), 0);
+    expect_note(fd, "MAINPID=", "FDSTORE", &n);
+    v = strstr(n.text, "MAINPID=");
+    pid = (pid_t)atol(v + strlen("MAINPID="));
+    cr_assert(pid > 0 && pid != srv.pid && n.pid == pid, "'%s' from %d", n.text,
+              (int)n.pid);
+    /* The old master quits; systemd watches the new one now (its
+     * WATCHDOG_PID is its own).  Both keep talking meanwhile, and a
+     * datagram socket holds few messages: keep reading. */
+    for (end = h_now_ms() + 15000; h_now_ms() < end;) {
+        int gone = !h_alive(&srv);
+        if (next_note(fd, &n, 100) == -1)
+            continue;
+        note_close(&n);
+        cr_assert(strstr(n.text, "FDSTORE") == NULL, "'%s' from %d", n.text,
+                  (int)n.pid);
+        if (gone && has_line(n.text, "WATCHDOG=1") && n.pid == pid)
+            break;
+    }
+    cr_assert(h_now_ms() < end, "no ping from the new master %d%s", (int)pid,
+              h_diag(&srv));
+    cr_assert_eq(h_wait_exit(&srv, 0), 0, "the old master exited badly%s",
+                 h_diag(&srv));
+    cr_assert_eq(h_echo_once(LO, port, 2000), 0);
+    cr_assert_eq(kill(pid, SIGTERM), 0);
+    cr_assert(H_WAIT(H_STOP_MS, waitpid(pid, &status, WNOHANG) == pid),
+              "the new master did not stop");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     close(fd);
 }
