@@ -223,6 +223,25 @@ static int set_named(struct parse *ps, const struct key *k, int *field,
     return -1;
 }
 
+static int set_choice(struct parse *ps, const struct key *k, int *field,
+                      const char *sect, const char *value, int line)
+{
+    char   list[128] = "";
+    size_t i, len;
+
+    for (i = 0; k->choices[i] != NULL; i++) {
+        if (strcasecmp(value, k->choices[i]) == 0) {
+            *field = (int)i;
+            return 0;
+        }
+        len = strlen(list);
+        snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "",
+                 k->choices[i]);
+    }
+    bad_value(ps, line, sect, k, "invalid value '%s' (use %s)", value, list);
+    return -1;
+}
+
 static int set_listen(struct parse *ps, const struct key *k,
                       struct service_conf *svc, const char *value, int line)
 {
@@ -265,6 +284,7 @@ static int set_value(struct parse *ps, const struct key *k, void *base,
         return -1;
     case T_LEVEL:
     case T_MODE: return set_named(ps, k, field, sect, value, line);
+    case T_CHOICE: return set_choice(ps, k, field, sect, value, line);
     case T_LISTEN:
     case T_STRING:
     case T_MODULE:

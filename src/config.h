@@ -17,6 +17,9 @@
 
 enum pf_mode { MODE_PREFORK, MODE_FORKING, MODE_THREADING };
 
+/* fdstore: keep the listeners in systemd's file descriptor store. */
+enum pf_fdstore { FDSTORE_AUTO, FDSTORE_YES, FDSTORE_NO };
+
 /* A key the core does not know, handed to the service's module. */
 struct conf_kv {
     char *key;
@@ -68,6 +71,7 @@ struct config {
     long long max_requests_jitter;
     long long rlimit_nofile; /* 0: leave RLIMIT_NOFILE as inherited */
     char     *death_log;     /* absolute path; NULL: the error log */
+    int       fdstore;       /* enum pf_fdstore */
 
     struct service_conf *svc;
     size_t               nsvc;

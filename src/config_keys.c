@@ -20,6 +20,10 @@
     .offset = offsetof(struct service_conf, f),                                \
     .size = sizeof(((struct service_conf *)0)->f)
 
+/* Indexed by enum pf_fdstore. */
+static const char *const fdstore_choices[] = {
+    [FDSTORE_AUTO] = "auto", [FDSTORE_YES] = "yes", [FDSTORE_NO] = "no", NULL};
+
 const struct key server_keys[NSERVER_KEYS] = {
     [SK_WORKERS] = {.name = "workers",
                     .type = T_INT,
@@ -112,6 +116,14 @@ const struct key server_keys[NSERVER_KEYS] = {
                       SERVER(death_log),
                       .help = "file for a JSON record of each abnormal "
                               "worker exit (default: the error log)"},
+    [SK_FDSTORE] = {.name = "fdstore",
+                    .type = T_CHOICE,
+                    SERVER(fdstore),
+                    .def = "auto",
+                    .choices = fdstore_choices,
+                    .help = "keep the listeners in systemd's file "
+                            "descriptor store: auto (when systemd says the "
+                            "unit has one), yes or no"},
 };
 
 const struct key service_keys[NSERVICE_KEYS] = {

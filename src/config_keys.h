@@ -27,16 +27,18 @@ enum ktype {
     T_LEVEL,    /* int, a PF_LOG_* level */
     T_MODE,     /* enum pf_mode */
     T_LISTEN,   /* struct addr * with nlisten; service sections only */
+    T_CHOICE,   /* int: the index of the value in .choices */
 };
 
 struct key {
-    const char *name;
-    enum ktype  type;
-    size_t      offset, size; /* of the field in its struct */
-    const char *def;          /* as written in a file; NULL: none */
-    int         required;
-    long long   min, max; /* for T_INT and T_DURATION */
-    const char *help;
+    const char        *name;
+    enum ktype         type;
+    size_t             offset, size; /* of the field in its struct */
+    const char        *def;          /* as written in a file; NULL: none */
+    int                required;
+    long long          min, max; /* for T_INT and T_DURATION */
+    const char *const *choices;  /* for T_CHOICE, NULL-terminated */
+    const char        *help;
 };
 
 /* Indexes name the keys code has to look at beyond their table entry. */
@@ -56,6 +58,7 @@ enum {
     SK_MAX_REQUESTS_JITTER,
     SK_RLIMIT_NOFILE,
     SK_DEATH_LOG,
+    SK_FDSTORE,
     NSERVER_KEYS
 };
 

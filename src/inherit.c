@@ -7,7 +7,9 @@
  * works with or without systemd: PREFORK_LISTEN_FDS is a comma-separated
  * list of descriptors, PREFORK_LISTEN_FDNAMES the systemd name of each
  * (colon-separated, empty for none: systemd's names never hold a colon),
- * PREFORK_OLD_MASTER the old master's pid.
+ * PREFORK_OLD_MASTER the old master's pid.  A socket systemd keeps in its
+ * file descriptor store goes by its name there, from systemd after a
+ * restart as from an old master.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdstore.h"
 #include "inherit.h"
 #include "listener.h"
 #include "log.h"
@@ -31,9 +34,12 @@
 
 static pid_t old_master;
 
-/* 1 when fd joined set, 0 when it was not a usable socket, -1 on ENOMEM. */
+/* 1 when fd joined set, 0 when it was not a usable socket, -1 on ENOMEM.
+ * A name of the file descriptor store's is no socket unit's: the socket
+ * is one a master of ours bound, and is matched by address. */
 static int adopt(struct lsock_set *set, int fd, const char *name, int owned)
 {
+    const char *stored = fdstore_name(name) ? name : NULL;
     struct addr a;
     char        err[256];
     int         reuseport;
@@ -43,11 +49,19 @@ static int adopt(struct lsock_set *set, int fd, const char *name, int owned)
         close(fd);
         return 0;
     }
-    if (lsock_inherit(set, fd, &a, reuseport, name, owned) == -1) {
+    if (stored != NULL) {
+        name = NULL;
+        owned = 1;
+    }
+    if (lsock_inherit(set, fd, &a, reuseport, name, stored, owned) == -1) {
         log_error(NULL, "inherited descriptor %d: out of memory", fd);
         return -1;
     }
-    if (name != NULL)
+    if (stored != NULL)
+        log_info(NULL,
+                 "inherited %s, kept in the file descriptor store as '%s'",
+                 a.text, stored);
+    else if (name != NULL)
         log_info(NULL, "inherited %s, named '%s'", a.text, name);
     else
         log_info(NULL, "inherited %s", a.text);
@@ -197,7 +211,10 @@ int inherit_export(const struct lsock_set *set, pid_t old)
             snprintf(num, sizeof(num), "%s%d", first ? "" : ",", l->fds[j]);
             if (append(&fds, &nf, num) == -1 ||
                 (!first && append(&names, &nn, ":") == -1) ||
-                append(&names, &nn, l->name != NULL ? l->name : "") == -1)
+                append(&names, &nn,
+                       l->name     ? l->name
+                       : l->stored ? l->stored
+                                   : "") == -1)
                 goto out;
             first = 0;
         }

@@ -5,7 +5,8 @@
  * Every signal the master handles is blocked except while it waits in
  * ppoll(); handlers only raise flags, and the loop acts on them in one
  * place.  The loop also wakes on a tick (once a second, more often when
- * worker_timeout is short) to review dynamic pools and stuck workers.
+ * worker_timeout is short or systemd's watchdog asks for pings) to review
+ * dynamic pools and stuck workers, and pings the watchdog from there.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fdstore.h"
 #include "inherit.h"
 #include "log.h"
 #include "master.h"
@@ -241,7 +243,7 @@ static void reload(struct master *m)
         if (g != NULL)
             generation_destroy(g, &m->ls);
         log_error(NULL, "reload failed, keeping the running configuration");
-        notify_ready(0);
+        notify_reloaded(0);
         return;
     }
     apply_log_settings(m->cur->cfg, g->cfg);
@@ -260,11 +262,13 @@ static void reload(struct master *m)
             log_syswarn(NULL, "kill(%d, QUIT)", (int)m->w[i].pid);
     }
     m->cur = g;
+    /* Before release_old closes what g dropped: systemd lets go of it. */
+    fdstore_sync(&m->ls, g);
     scoreboard_set_services(m->sb, g);
     pool_maintain(m, mono_ms(), 0);
     release_old(m);
     log_notice(NULL, "configuration reloaded: %zu services", g->nsvc);
-    notify_ready(0);
+    notify_reloaded(1);
 }
 
 static void resize(struct master *m, int delta)
@@ -352,8 +356,13 @@ static int64_t tick_ms(const struct master *m)
     long long t = m->cur->cfg->worker_timeout_ms / 4;
 
     if (t <= 0 || t > 1000)
-        return 1000;
-    return t < 50 ? 50 : t;
+        t = 1000;
+    else if (t < 50)
+        t = 50;
+    /* Each watchdog ping follows a supervision pass (watchdog.c). */
+    if (m->wd.half_ms > 0 && m->wd.half_ms < t)
+        t = m->wd.half_ms;
+    return t;
 }
 
 static void master_loop(struct master *m)
@@ -402,7 +411,7 @@ static void master_loop(struct master *m)
         }
         if (now >= next_tick) {
             pool_check_timeouts(m, now);
-            pool_maintain(m, now, 1);
+            watchdog_pass(&m->wd, now, pool_maintain(m, now, 1) == -1);
             next_tick = now + tick_ms(m);
         } else {
             pool_maintain(m, now, 0);
@@ -491,7 +500,10 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
         log_diag(&d);
         goto fail_cfg;
     }
+    /* Before the prune, so that systemd also drops what no service took. */
+    fdstore_sync(&m.ls, m.cur);
     lsock_set_prune(&m.ls);
+    watchdog_init(&m.wd); /* while WATCHDOG_PID is still this process */
     /* Daemonize after binding, so a bind error still reaches the terminal.
      * The pidfile lock does not survive fork: pidfile_write takes it again
      * in the final process (waiting for the exiting parent to let go). */

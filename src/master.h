@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "service.h"
+#include "watchdog.h"
 
 struct worker {
     pid_t              pid;
@@ -40,9 +41,11 @@ struct master {
     int                 pidfd;
     char               *pidfile;
     uint32_t            next_id;
-    int                 stopping; /* no respawns: shutting down */
-    int64_t             quit_at;  /* shutdown_delay: the graceful stop's
-                                     drain begins then (0: no stop yet) */
+    int                 stopping;       /* no respawns: shutting down */
+    int                 spawn_failures; /* the master's own, in a row */
+    struct watchdog     wd;             /* systemd's WatchdogSec= */
+    int64_t             quit_at;        /* shutdown_delay: the graceful stop's
+                                    drain begins then (0: no stop yet) */
 
     /* Binary upgrade (upgrade.c). */
     pid_t   upgrade_pid;      /* old master: the new master it started */

@@ -106,6 +106,17 @@ become_worker(struct master *m, struct service *s, int slot, long long maxreq)
     worker_main(s, m->cur->cfg, &m->sb->slots[slot], maxreq, fds, n);
 }
 
+/* The master could not start a worker: the first failure of a streak is
+ * an error, the retries that follow (every tick) only debug lines, or a
+ * master that cannot fork would fill the log. */
+static int spawn_failed(struct master *m, const struct service *s, int err,
+                        const char *why)
+{
+    log_at(m->spawn_failures++ == 0 ? PF_LOG_ERROR : PF_LOG_DEBUG, s->sc->name,
+           err, "%s, worker not started", why);
+    return -1;
+}
+
 int pool_spawn(struct master *m, struct service *s)
 {
     const struct config *cfg = m->cur->cfg;
@@ -116,26 +127,27 @@ int pool_spawn(struct master *m, struct service *s)
     pid_t                pid;
 
     slot = scoreboard_claim(m->sb, s->id);
-    if (slot == -1) {
-        log_error(s->sc->name, "no free scoreboard slot, worker not started");
-        return -1;
-    }
+    if (slot == -1)
+        return spawn_failed(m, s, 0, "no free scoreboard slot");
     w = worker_add(m);
     if (w == NULL) {
-        log_error(s->sc->name, "out of memory, worker not started");
         scoreboard_release(m->sb, slot);
-        return -1;
+        return spawn_failed(m, s, 0, "out of memory");
     }
     m->sb->slots[slot].started_ms = mono_ms();
     pid = fork();
     if (pid == -1) {
-        log_syserr(s->sc->name, "fork");
+        int err = errno;
         scoreboard_release(m->sb, slot);
         m->nw--;
-        return -1;
+        return spawn_failed(m, s, err, "fork");
     }
     if (pid == 0)
         become_worker(m, s, slot, maxreq);
+    if (m->spawn_failures > 0)
+        log_notice(s->sc->name, "worker started after %d failed attempts",
+                   m->spawn_failures);
+    m->spawn_failures = 0;
     slot_set_pid(&m->sb->slots[slot], pid);
     w->pid = pid;
     w->slot = slot;
@@ -324,8 +336,8 @@ static void pool_reason(char *buf, size_t len, const struct pool_limits *l,
                  live, l->max_spare);
 }
 
-static void service_maintain(struct master *m, struct service *s, int64_t now,
-                             int tick)
+static int service_maintain(struct master *m, struct service *s, int64_t now,
+                            int tick)
 {
     const struct service_conf *sc = s->sc;
     struct pool_limits         l = {
@@ -342,14 +354,14 @@ static void service_maintain(struct master *m, struct service *s, int64_t now,
     pool_count(m, s, &live, &idle);
     /* Between ticks a dynamic pool is only kept at its minimum. */
     if (!tick && sc->dynamic && live >= s->target)
-        return;
+        return 0;
     d = pool_decide(&l, live, idle, tick ? &s->spawn_rate : &rate);
     if (d > 0 && now < s->next_spawn)
-        return;
+        return 0;
     if (d > 0 && s->failures > 0)
         d = 1;
     if (d == 0)
-        return;
+        return 0;
     /* Filling the pool to its size is no decision; growing past it and
      * shrinking are, and say why. */
     if (d < 0 || live >= s->target)
@@ -358,20 +370,24 @@ static void service_maintain(struct master *m, struct service *s, int64_t now,
         log_info(sc->name, "%s", why);
     for (; d > 0; d--)
         if (pool_spawn(m, s) == -1)
-            break;
+            return -1;
     for (; d < 0; d++)
         if (retire(m, s, why) == -1)
             break;
+    return 0;
 }
 
-void pool_maintain(struct master *m, int64_t now, int tick)
+int pool_maintain(struct master *m, int64_t now, int tick)
 {
     size_t i;
+    int    rc = 0;
 
     if (m->stopping || m->cur == NULL)
-        return;
+        return 0;
     for (i = 0; i < m->cur->nsvc; i++)
-        service_maintain(m, &m->cur->svc[i], now, tick);
+        if (service_maintain(m, &m->cur->svc[i], now, tick) == -1)
+            rc = -1;
+    return rc;
 }
 
 int64_t pool_next_due(const struct master *m)

@@ -40,8 +40,10 @@ long long pool_requests_limit(long long max, long long jitter, long r);
 /* Master: fork one worker for s.  Returns 0 or -1 (logged). */
 int pool_spawn(struct master *m, struct service *s);
 /* Master: bring every service of the current generation to its size;
- * with `tick` also apply the dynamic rules. */
-void pool_maintain(struct master *m, int64_t now, int tick);
+ * with `tick` also apply the dynamic rules.  Returns 0, or -1 when a
+ * worker was wanted and the master could not start it (fork, memory, a
+ * scoreboard slot: logged), not when a service is backing off. */
+int pool_maintain(struct master *m, int64_t now, int tick);
 /* Master: w has exited with wait status `status`; log it, update backoff.
  * The caller removes w from the table. */
 void pool_reaped(struct master *m, struct worker *w, int status, int64_t now);

@@ -9,7 +9,9 @@
  * after a service (FileDescriptorName=NAME for [NAME]) replace that
  * service's `listen` addresses; any other is taken by the service that
  * listens on its address, which is also how a binary upgrade hands every
- * listener to the new master.  What no service takes is closed.
+ * listener to the new master, and how sockets come back from systemd's
+ * file descriptor store (fdstore.h: their names are not services').  What
+ * no service takes is closed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,16 +28,22 @@
 #include "modload.h"
 #include "service.h"
 
-/* A systemd socket's SO_REUSEPORT is the unit's business, not ours. */
+/* A systemd socket's SO_REUSEPORT is the unit's business, not ours.  Nor
+ * can a master started with a socket from the file descriptor store bind
+ * the address afresh while systemd holds that socket: it takes it as it
+ * is (a changed reuseport applies once the service has stopped). */
 static struct lsock *lsock_find(const struct lsock_set *set,
                                 const struct addr *a, int reuseport)
 {
     size_t i;
 
-    for (i = 0; i < set->n; i++)
-        if (strcmp(set->v[i]->addr.text, a->text) == 0 &&
-            (set->v[i]->reuseport == reuseport || set->v[i]->name != NULL))
+    for (i = 0; i < set->n; i++) {
+        const struct lsock *l = set->v[i];
+        if (strcmp(l->addr.text, a->text) == 0 &&
+            (l->reuseport == reuseport || l->name != NULL ||
+             (l->restored && l->refs == 0)))
             return set->v[i];
+    }
     return NULL;
 }
 
@@ -46,10 +54,11 @@ static void lsock_close(struct lsock *l)
     for (i = 0; i < l->nfds; i++)
         if (l->fds[i] != -1)
             close(l->fds[i]);
-    if (l->created_file)
+    if (l->created_file && l->stored == NULL)
         listener_unlink(&l->addr);
     free(l->fds);
     free(l->name);
+    free(l->stored);
     free(l);
 }
 
@@ -192,6 +201,12 @@ static int service_bind(struct service *s, const struct config *cfg,
     for (i = 0; i < sc->nlisten; i++) {
         struct lsock *l = lsock_find(set, &sc->listen[i], sc->reuseport);
         if (l != NULL) {
+            if (l->restored && l->reuseport != sc->reuseport)
+                log_notice(sc->name,
+                           "%s from the file descriptor store is used as it "
+                           "is: reuseport = %s applies once the service has "
+                           "stopped",
+                           l->addr.text, sc->reuseport ? "yes" : "no");
             lsock_adopt(l, sc);
         } else {
             l = lsock_open(&sc->listen[i], sc, err, sizeof(err));
@@ -261,27 +276,32 @@ void generation_destroy(struct generation *g, struct lsock_set *set)
     free(g);
 }
 
+static int same_name(const char *a, const char *b)
+{
+    return (a == NULL) == (b == NULL) && (a == NULL || strcmp(a, b) == 0);
+}
+
 static struct lsock *inherited_group(const struct lsock_set *set,
                                      const struct addr *a, int reuseport,
-                                     const char *name)
+                                     const char *name, const char *stored)
 {
     size_t i;
 
     for (i = 0; i < set->n; i++) {
         struct lsock *l = set->v[i];
         if (l->inherited && l->reuseport && reuseport &&
-            strcmp(l->addr.text, a->text) == 0 &&
-            (l->name == NULL) == (name == NULL) &&
-            (name == NULL || strcmp(l->name, name) == 0))
+            strcmp(l->addr.text, a->text) == 0 && same_name(l->name, name) &&
+            same_name(l->stored, stored))
             return l;
     }
     return NULL;
 }
 
 int lsock_inherit(struct lsock_set *set, int fd, const struct addr *a,
-                  int reuseport, const char *name, int owned)
+                  int reuseport, const char *name, const char *stored,
+                  int owned)
 {
-    struct lsock *l = inherited_group(set, a, reuseport, name);
+    struct lsock *l = inherited_group(set, a, reuseport, name, stored);
     int          *fds;
 
     if (l != NULL) {
@@ -295,10 +315,12 @@ int lsock_inherit(struct lsock_set *set, int fd, const struct addr *a,
     if ((l = calloc(1, sizeof(*l))) == NULL ||
         (l->fds = malloc(sizeof(*l->fds))) == NULL ||
         (name != NULL && (l->name = strdup(name)) == NULL) ||
+        (stored != NULL && (l->stored = strdup(stored)) == NULL) ||
         set_add(set, l) == -1) {
         if (l != NULL) {
             free(l->fds);
             free(l->name);
+            free(l->stored);
         }
         free(l);
         goto fail;
@@ -309,6 +331,7 @@ int lsock_inherit(struct lsock_set *set, int fd, const struct addr *a,
     l->fds[0] = fd;
     l->nfds = 1;
     l->inherited = 1;
+    l->restored = stored != NULL;
     l->created_file = owned && a->kind == ADDR_UNIX;
     return 0;
 fail:
@@ -326,7 +349,12 @@ void lsock_set_prune(struct lsock_set *set)
             i++;
             continue;
         }
-        if (l->name != NULL)
+        if (l->restored)
+            log_notice(NULL,
+                       "socket %s from systemd's file descriptor store is "
+                       "no longer in the configuration: closed",
+                       l->addr.text);
+        else if (l->name != NULL)
             log_warn(NULL,
                      "socket %s (named '%s') passed in matches no "
                      "service: closed",

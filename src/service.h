@@ -30,6 +30,8 @@ struct lsock {
     int         created_file; /* a UNIX socket file we own: unlink at end */
     char       *name;         /* systemd's FileDescriptorName, or NULL */
     int         inherited;    /* passed in by systemd or an old master */
+    char       *stored;       /* its FDNAME in systemd's store, or NULL */
+    int         restored;     /* passed back from that store */
 };
 
 struct service {
@@ -73,17 +75,22 @@ void generation_destroy(struct generation *g, struct lsock_set *set);
  * A listening socket passed in at start-up (fd already checked by
  * listener_adopt): added to set with no user, beside any other inherited
  * descriptor of the same address (a reuseport group).  `name` is systemd's
- * FileDescriptorName or NULL; `owned` makes the master remove a UNIX
- * socket's file at exit.  Returns 0, or -1 (out of memory; fd is closed).
+ * FileDescriptorName or NULL; `stored` the FDNAME it has in systemd's
+ * file descriptor store (fdstore.h) or NULL; `owned` makes the master
+ * remove a UNIX socket's file at exit.  Returns 0, or -1 (out of memory;
+ * fd is closed).
  */
 int lsock_inherit(struct lsock_set *set, int fd, const struct addr *a,
-                  int reuseport, const char *name, int owned);
+                  int reuseport, const char *name, const char *stored,
+                  int owned);
 /* After the first generation: close inherited sockets no service took. */
 void lsock_set_prune(struct lsock_set *set);
 /* Binary upgrade: the new master owns the socket files from now on. */
 void lsock_set_disown(struct lsock_set *set);
 
-/* Close and free every lsock still in set (shutting down). */
+/* Close and free every lsock still in set (shutting down).  A UNIX
+ * socket systemd keeps in its store keeps its file too, for the master
+ * that a restart gives it back to. */
 void lsock_set_free(struct lsock_set *set);
 
 /* Close every listening descriptor (shutting down: new connections are

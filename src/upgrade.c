@@ -25,6 +25,19 @@
 /* How long a new master waits for its first workers before giving up. */
 #define HANDOFF_TIMEOUT_MS 10000
 
+/* systemd names the process it watches in WATCHDOG_PID: the new master
+ * (this process, once it has exec'd) pings from now on, the old one until
+ * it exits; both are the unit's, so NotifyAccess=all takes either. */
+static int pass_watchdog(void)
+{
+    char pid[32];
+
+    if (getenv("WATCHDOG_USEC") == NULL)
+        return 0;
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+    return setenv("WATCHDOG_PID", pid, 1);
+}
+
 __attribute__((noreturn)) static void exec_new(struct master *m)
 {
     const char *argv[] = {m->exe, "-f", "-c", m->conf_path, NULL};
@@ -32,8 +45,9 @@ __attribute__((noreturn)) static void exec_new(struct master *m)
 
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) == -1 ||
-        inherit_export(&m->ls, getppid()) == -1) {
-        log_syserr(NULL, "upgrade: cannot pass the listeners on");
+        inherit_export(&m->ls, getppid()) == -1 || pass_watchdog() == -1) {
+        log_syserr(NULL, "upgrade: cannot prepare the new master's "
+                         "environment");
         _exit(1);
     }
     execv(m->exe, (char *const *)argv);

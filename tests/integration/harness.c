@@ -231,8 +231,10 @@ static void pass_on(const struct h_server *s)
         if (dup2(high[i], 3 + i) < 0)
             _exit(127);
     for (int i = 0; i < H_MAXPASS && s->env[i] != NULL; i++) {
-        if (strcmp(s->env[i], "LISTEN_PID") == 0) {
-            snprintf(pid, sizeof pid, "LISTEN_PID=%d", (int)getpid());
+        size_t len = strlen(s->env[i]);
+        if (strchr(s->env[i], '=') == NULL && len > 4 && len < 24 &&
+            strcmp(s->env[i] + len - 4, "_PID") == 0) {
+            snprintf(pid, sizeof pid, "%s=%d", s->env[i], (int)getpid());
             putenv(strdup(pid));
         } else {
             putenv((char *)s->env[i]);
@@ -259,6 +261,8 @@ static void exec_child(const char *const argv[], int out, int err,
     if (s != NULL)
         pass_on(s);
     close_range(3 + (unsigned)keep, ~0u, 0);
+    if (s != NULL && s->before_exec != NULL)
+        s->before_exec();
     execv(argv[0], (char *const *)argv);
     _exit(127);
 }

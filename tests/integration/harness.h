@@ -42,11 +42,14 @@ struct h_server {
     int   status; /* its wait status once reaped */
 
     /* Set before h_start() to hand the master more than a config: extra
-     * environment ("NAME=value"; a bare "LISTEN_PID" becomes the master's
-     * own pid, as systemd sets it) and descriptors it gets as 3, 4... */
+     * environment ("NAME=value"; a bare "LISTEN_PID" or "WATCHDOG_PID"
+     * becomes that name set to the master's own pid, as systemd sets it),
+     * descriptors it gets as 3, 4..., and a function the child runs just
+     * before exec (to confine it, say). */
     const char *env[H_MAXPASS];
     int         pass[H_MAXPASS];
     int         npass;
+    void (*before_exec)(void);
 };
 
 /* Output of a command run to completion by h_run(). */

@@ -1,10 +1,11 @@
 /*
  * test_systemd.c -- prefork under a service manager, faked: a datagram
  * socket in NOTIFY_SOCKET receives what sd_notify sends (READY, RELOADING,
- * STOPPING), and listening sockets the test binds are handed over as
- * systemd does (descriptors from 3, LISTEN_FDS, LISTEN_PID,
- * LISTEN_FDNAMES).  Built without libsystemd, prefork does neither, and
- * these tests are skipped.
+ * STOPPING, WATCHDOG, FDSTORE with the descriptors themselves, and who
+ * sent each), and listening sockets the test binds or got from FDSTORE
+ * are handed over as systemd does (descriptors from 3, LISTEN_FDS,
+ * LISTEN_PID, LISTEN_FDNAMES).  Built without libsystemd, prefork does
+ * none of it, and these tests are skipped.
  */
 #define _GNU_SOURCE
 
@@ -12,19 +13,31 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
 
-#define LO "127.0.0.1"
+#define LO      "127.0.0.1"
+#define MAXFDS  16
+#define WD_USEC "WATCHDOG_USEC=200000" /* pings every 100 ms */
 
 static struct h_server srv;
 
@@ -35,55 +48,133 @@ static void need_systemd(void)
 #endif
 }
 
-/* The fake service manager's end: a datagram socket at DIR/notify. */
+/* The fake service manager's end: a datagram socket at DIR/notify that
+ * learns each sender's pid, as systemd's does. */
 static int notify_socket(char *env, size_t len)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     int                fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int                one = 1;
 
     cr_assert(fd >= 0);
     snprintf(sun.sun_path, sizeof sun.sun_path, "%s/notify", srv.dir);
     cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0, "bind: %s",
                  strerror(errno));
+    cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one), 0);
     snprintf(env, len, "NOTIFY_SOCKET=%s", sun.sun_path);
     return fd;
 }
 
-/* The next message within ms, NUL-terminated in buf; 0, or -1 on timeout. */
-static int next_message(int fd, char *buf, size_t cap, int ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    ssize_t       n;
+/* One notification: its text, the descriptors it carried, its sender. */
+struct note {
+    char  text[1024];
+    int   fds[MAXFDS];
+    int   nfds;
+    pid_t pid;
+};
 
+static void note_close(struct note *n)
+{
+    for (int i = 0; i < n->nfds; i++)
+        close(n->fds[i]);
+    n->nfds = 0;
+}
+
+/* The next notification within ms: 0, or -1 on timeout. */
+static int next_note(int fd, struct note *n, int ms)
+{
+    union {
+        char           buf[CMSG_SPACE(sizeof(int) * MAXFDS) +
+                 CMSG_SPACE(sizeof(struct ucred))];
+        struct cmsghdr align;
+    } ctl;
+    struct pollfd   p = {.fd = fd, .events = POLLIN};
+    struct iovec    iov = {.iov_base = n->text, .iov_len = sizeof n->text - 1};
+    struct msghdr   mh = {.msg_iov = &iov,
+                          .msg_iovlen = 1,
+                          .msg_control = ctl.buf,
+                          .msg_controllen = sizeof ctl.buf};
+    struct cmsghdr *c;
+    ssize_t         len;
+
+    n->nfds = 0;
+    n->pid = 0;
     if (poll(&p, 1, ms) != 1)
         return -1;
-    n = recv(fd, buf, cap - 1, 0);
-    if (n < 0)
+    len = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+    if (len < 0)
         return -1;
-    buf[n] = '\0';
+    n->text[len] = '\0';
+    for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET)
+            continue;
+        if (c->cmsg_type == SCM_RIGHTS) {
+            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            if (k > (size_t)(MAXFDS - n->nfds))
+                k = (size_t)(MAXFDS - n->nfds);
+            memcpy(n->fds + n->nfds, CMSG_DATA(c), k * sizeof(int));
+            n->nfds += (int)k;
+        } else if (c->cmsg_type == SCM_CREDENTIALS) {
+            struct ucred u;
+            memcpy(&u, CMSG_DATA(c), sizeof u);
+            n->pid = u.pid;
+        }
+    }
     return 0;
 }
 
-/* Wait for a message holding want; fail the test on anything holding
- * forbid first (NULL: nothing is forbidden). */
-static void expect_message(int fd, const char *want, const char *forbid)
+/* Wait for a notification holding want, into *out (NULL: not kept); fail
+ * the test on anything holding forbid first (NULL: nothing is). */
+static void expect_note(int fd, const char *want, const char *forbid,
+                        struct note *out)
 {
-    char    buf[512];
-    int64_t deadline = h_now_ms() + 10000;
+    struct note n;
+    int64_t     deadline = h_now_ms() + 10000;
 
     while (h_now_ms() < deadline) {
-        if (next_message(fd, buf, sizeof buf, 500) == -1)
+        if (next_note(fd, &n, 500) == -1)
             continue;
-        cr_assert(forbid == NULL || strstr(buf, forbid) == NULL,
-                  "got '%s' while waiting for '%s'", buf, want);
-        if (strstr(buf, want) != NULL)
+        cr_assert(forbid == NULL || strstr(n.text, forbid) == NULL,
+                  "got '%s' while waiting for '%s'", n.text, want);
+        if (strstr(n.text, want) != NULL) {
+            if (out != NULL)
+                *out = n;
+            else
+                note_close(&n);
             return;
+        }
+        note_close(&n);
     }
     cr_assert_fail("no '%s' from the master%s", want, h_diag(&srv));
 }
 
+static void expect_message(int fd, const char *want, const char *forbid)
+{
+    expect_note(fd, want, forbid, NULL);
+}
+
+/* Read for ms; fail on a notification holding what.  Returns how many
+ * notifications came. */
+static int quiet_for(int fd, const char *what, int ms)
+{
+    struct note n;
+    int64_t     deadline = h_now_ms() + ms;
+    int         count = 0;
+
+    while (h_now_ms() < deadline) {
+        if (next_note(fd, &n, (int)(deadline - h_now_ms())) == -1)
+            continue;
+        note_close(&n);
+        count++;
+        cr_assert(strstr(n.text, what) == NULL, "got '%s' %d ms before the end",
+                  n.text, (int)(deadline - h_now_ms()));
+    }
+    return count;
+}
+
 /* Hand the master fds as systemd does: from descriptor 3, with
- * LISTEN_FDS, LISTEN_FDNAMES (names colon-separated) and LISTEN_PID. */
+ * LISTEN_FDS, LISTEN_FDNAMES (names colon-separated) and LISTEN_PID, in
+ * env[0..2]. */
 static void as_systemd(const char *names, const int *fds, int n)
 {
     static char count[32], fdnames[128];
@@ -129,6 +220,26 @@ static int bound_socket(int type, int *port)
     return fd;
 }
 
+/* Does text hold line as a whole line? */
+static int has_line(const char *text, const char *line)
+{
+    size_t      len = strlen(line);
+    const char *p;
+
+    for (p = text; (p = strstr(p, line)) != NULL; p += len)
+        if ((p == text || p[-1] == '\n') && (p[len] == '\0' || p[len] == '\n'))
+            return 1;
+    return 0;
+}
+
+static long long mono_usec(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 Test(systemd, notify_ready_reloading_stopping, .fini = h_teardown,
      .timeout = 40)
 {
@@ -152,16 +263,48 @@ Test(systemd, notify_ready_reloading_stopping, .fini = h_teardown,
         cr_assert(!maps_libsystemd(w[0]), "a worker still maps libsystemd");
     }
 
-    h_signal(&srv, SIGHUP);
-    expect_message(fd, "RELOADING=1", NULL);
-    expect_message(fd, "READY=1", "STOPPING");
+    /* Type=notify-reload: RELOADING=1 with the time it was sent, from the
+     * clock systemd compares it with. */
+    {
+        struct note n;
+        long long   before = mono_usec(), after, sent;
+        const char *v;
 
-    /* A reload that fails still ends with READY: the old config runs on. */
+        h_signal(&srv, SIGHUP);
+        expect_note(fd, "RELOADING=1", NULL, &n);
+        after = mono_usec();
+        v = strstr(n.text, "MONOTONIC_USEC=");
+        cr_assert(v != NULL, "no MONOTONIC_USEC in '%s'", n.text);
+        sent = atoll(v + strlen("MONOTONIC_USEC="));
+        cr_assert(sent >= before && sent <= after,
+                  "MONOTONIC_USEC=%lld, not between %lld and %lld", sent,
+                  before, after);
+        cr_assert_eq(n.pid, srv.pid);
+        expect_message(fd, "READY=1", "STOPPING");
+    }
+
+    /* A reload that fails still ends with READY: the old config runs on,
+     * and the status line says the reload failed ... */
     cr_assert_eq(h_write_file(srv.conf, "[echo]\nbogus line\n"), 0);
     h_signal(&srv, SIGHUP);
     expect_message(fd, "RELOADING=1", NULL);
-    expect_message(fd, "READY=1", "STOPPING");
+    {
+        struct note n;
+        expect_note(fd, "READY=1", "STOPPING", &n);
+        cr_assert(strstr(n.text, "STATUS=reload failed") != NULL,
+                  "a failed reload's READY says '%s'", n.text);
+    }
     cr_assert_eq(h_echo_once(LO, port, 2000), 0);
+    /* ... until one succeeds. */
+    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
+    h_signal(&srv, SIGHUP);
+    expect_message(fd, "RELOADING=1", NULL);
+    {
+        struct note n;
+        expect_note(fd, "READY=1", "STOPPING", &n);
+        cr_assert(has_line(n.text, "STATUS="),
+                  "the status is not cleared: '%s'", n.text);
+    }
 
     h_signal(&srv, SIGTERM);
     expect_message(fd, "STOPPING=1", NULL);
@@ -198,8 +341,8 @@ Test(systemd, named_socket_replaces_listen, .fini = h_teardown, .timeout = 40)
 Test(systemd, unnamed_sockets_match_by_address, .fini = h_teardown,
      .timeout = 40)
 {
-    int  tfd, ufd, tport, uport, s;
-    char buf[8];
+    int  tfd, ufd, tport, uport, s, nfd;
+    char buf[8], env[160];
 
     need_systemd();
     cr_assert_eq(h_init(&srv), 0);
@@ -208,6 +351,7 @@ Test(systemd, unnamed_sockets_match_by_address, .fini = h_teardown,
     /* The test keeps both bound: prefork binding them again would fail
      * (no SO_REUSEPORT), so a start proves it used what it was given. */
     cr_assert_eq(h_config(&srv,
+                          "fdstore = yes\n"
                           "[echo]\nmodule = echo\nlisten = %s:%d\n"
                           "workers = 1\n"
                           "[udp]\nmodule = udp_echo\nlisten = udp://%s:%d\n"
@@ -215,7 +359,11 @@ Test(systemd, unnamed_sockets_match_by_address, .fini = h_teardown,
                           LO, tport, LO, uport),
                  0);
     as_systemd("prefork.socket:prefork.socket", (int[]){tfd, ufd}, 2);
+    nfd = notify_socket(env, sizeof env);
+    srv.env[3] = env;
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    /* The socket unit keeps its sockets: they are not stored again. */
+    expect_message(nfd, "READY=1", "FDSTORE");
     cr_assert_eq(h_echo_once(LO, tport, 2000), 0, "%s", h_diag(&srv));
     s = h_udp(LO, uport);
     cr_assert(s >= 0);
@@ -226,6 +374,7 @@ Test(systemd, unnamed_sockets_match_by_address, .fini = h_teardown,
     close(s);
     close(tfd);
     close(ufd);
+    close(nfd);
 }
 
 Test(systemd, unusable_or_unmatched_sockets_are_closed, .fini = h_teardown,
@@ -251,4 +400,473 @@ Test(systemd, unusable_or_unmatched_sockets_are_closed, .fini = h_teardown,
               h_diag(&srv));
     close(lfd);
     close(ffd);
+}
+
+/* --- the watchdog ------------------------------------------------------- */
+
+Test(systemd, watchdog_pings_from_the_loop, .fini = h_teardown, .timeout = 40)
+{
+    struct note n;
+    char        env[160];
+    int         fd, port, pings = 0;
+    int64_t     end;
+
+    need_systemd();
+    cr_assert_eq(h_init(&srv), 0);
+    fd = notify_socket(env, sizeof env);
+    port = h_free_port(LO, SOCK_STREAM);
+    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
+    srv.env[0] = env;
+    srv.env[1] = WD_USEC;
+    srv.env[2] = "WATCHDOG_PID";
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_message(fd, "READY=1", NULL);
+    /* Every 100 ms from the master: at least 5 in a second, however busy
+     * the machine. */
+    for (end = h_now_ms() + 1000; h_now_ms() < end;) {
+        if (next_note(fd, &n, 100) == -1)
+            continue;
+        note_close(&n);
+        if (!has_line(n.text, "WATCHDOG=1"))
+            continue;
+        cr_assert_eq(n.pid, srv.pid, "a ping from %d", (int)n.pid);
+        pings++;
+    }
+    cr_assert(pings >= 5 && pings <= 12, "%d pings in a second%s", pings,
+              h_diag(&srv));
+    cr_assert_eq(h_echo_once(LO, port, 2000), 0);
+
+    /* A master that does not run sends none, and starts again. */
+    cr_assert_eq(h_signal(&srv, SIGSTOP), 0);
+    h_sleep_ms(50);
+    while (next_note(fd, &n, 100) == 0) /* what it sent before it stopped */
+        note_close(&n);
+    quiet_for(fd, "WATCHDOG", 700);
+    cr_assert_eq(h_signal(&srv, SIGCONT), 0);
+    expect_message(fd, "WATCHDOG=1", NULL);
+
+    h_signal(&srv, SIGTERM);
+    expect_message(fd, "STOPPING=1", NULL);
+    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+    close(fd);
+}
+
+Test(systemd, watchdog_is_for_the_pid_systemd_names, .fini = h_teardown,
+     .timeout = 40)
+{
+    char env[160];
+    int  fd, port;
+
+    need_systemd();
+    cr_assert_eq(h_init(&srv), 0);
+    fd = notify_socket(env, sizeof env);
+    port = h_free_port(LO, SOCK_STREAM);
+    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
+    srv.env[0] = env;
+    srv.env[1] = WD_USEC;
+    srv.env[2] = "WATCHDOG_PID=1";
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_message(fd, "READY=1", "WATCHDOG");
+    quiet_for(fd, "WATCHDOG", 700);
+    close(fd);
+}
+
+/* In the child about to exec prefork: fork() fails with EAGAIN from now
+ * on, as it does when a unit's TasksMax= or the system runs out; threads
+ * may still start (clone with CLONE_THREAD). */
+static void no_fork(void)
+{
+#if defined(__x86_64__)
+#define ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define ARCH AUDIT_ARCH_AARCH64
+#endif
+#ifdef ARCH
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        /* clone3 hides its flags in memory: make libc fall back to clone */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+#ifdef __NR_fork
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fork, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_vfork, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+#endif
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        /* clone's flags, the low half of its first argument */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                 offsetof(struct seccomp_data, args[0])),
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+    };
+    struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        _exit(127);
+#endif
+}
+
+Test(systemd, watchdog_stops_when_no_worker_can_start, .fini = h_teardown,
+     .timeout = 40)
+{
+    char env[160];
+    int  fd, port;
+
+#if !defined(__x86_64__) && !defined(__aarch64__)
+    cr_skip_test("no seccomp filter for this architecture");
+#endif
+    need_systemd();
+    cr_assert_eq(h_init(&srv), 0);
+    fd = notify_socket(env, sizeof env);
+    port = h_free_port(LO, SOCK_STREAM);
+    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
+    srv.env[0] = env;
+    srv.env[1] = WD_USEC;
+    srv.env[2] = "WATCHDOG_PID";
+    /* LeakSanitizer forks a tracer at exit, which cannot start either. */
+    srv.env[3] = "ASAN_OPTIONS=detect_leaks=0";
+    srv.before_exec = no_fork;
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_message(fd, "READY=1", NULL);
+    /* The loop turns, but the master cannot do its job: after one
+     * interval of failed forks it stops pinging, and says why. */
+    cr_assert(H_WAIT(5000, h_file_contains(srv.log, "watchdog pings stop")),
+              "%s", h_diag(&srv));
+    cr_assert(h_file_contains(srv.log, "fork"), "%s", h_diag(&srv));
+    while (next_note(fd, &(struct note){0}, 50) == 0)
+        ;
+    quiet_for(fd, "WATCHDOG", 1000);
+    cr_assert(h_alive(&srv), "the master gave up%s", h_diag(&srv));
+    close(fd);
+}
+
+/* --- the file descriptor store ------------------------------------------ */
+
+static int sock_port(int fd)
+{
+    struct sockaddr_in sin;
+    socklen_t          len = sizeof sin;
+
+    if (getsockname(fd, (struct sockaddr *)&sin, &len) != 0 ||
+        sin.sin_family != AF_INET)
+        return -1;
+    return ntohs(sin.sin_port);
+}
+
+static int sock_opt(int fd, int name)
+{
+    int       v = -1;
+    socklen_t len = sizeof v;
+
+    cr_assert_eq(getsockopt(fd, SOL_SOCKET, name, &v, &len), 0);
+    return v;
+}
+
+/* Collect what the master stores until READY=1: one descriptor per name
+ * expected, in *fds (indexed like names); fails on anything unexpected. */
+static void expect_stored(int fd, const char *const *names, int *fds, int n)
+{
+    struct note note;
+    int         got = 0;
+
+    for (;;) {
+        expect_note(fd, "", NULL, &note);
+        if (has_line(note.text, "READY=1")) {
+            note_close(&note);
+            break;
+        }
+        if (strstr(note.text, "FDSTORE=1") == NULL) {
+            note_close(&note);
+            continue;
+        }
+        for (int i = 0; i < n; i++) {
+            char want[64];
+            snprintf(want, sizeof want, "FDNAME=%s", names[i]);
+            if (!has_line(note.text, want))
+                continue;
+            cr_assert_eq(note.nfds, 1, "'%s' came with %d descriptors",
+                         note.text, note.nfds);
+            cr_assert_eq(fds[i], -1, "%s stored twice", names[i]);
+            fds[i] = note.fds[0];
+            note.nfds = 0;
+            got++;
+        }
+        cr_assert_eq(note.nfds, 0, "unexpected '%s'", note.text);
+    }
+    cr_assert_eq(got, n, "%d of %d names stored%s", got, n, h_diag(&srv));
+}
+
+Test(systemd, fdstore_keeps_queued_connections_across_restart,
+     .fini = h_teardown, .timeout = 60)
+{
+    static const char *const names[] = {"store/echo", "store/udp",
+                                        "store/local"};
+    struct note              note;
+    struct stat              st;
+    char                     env[160], buf[16], path[128];
+    int fd, tport, uport, tport2, stored[3] = {-1, -1, -1}, c, u, x;
+
+    need_systemd();
+    cr_assert_eq(h_init(&srv), 0);
+    fd = notify_socket(env, sizeof env);
+    tport = h_free_port(LO, SOCK_STREAM);
+    uport = h_free_port(LO, SOCK_DGRAM);
+    snprintf(path, sizeof path, "%s/local.sock", srv.dir);
+    cr_assert_eq(h_config(&srv,
+                          "fdstore = yes\n"
+                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
+                          "workers = 1\n"
+                          "[udp]\nmodule = udp_echo\nlisten = udp://%s:%d\n"
+                          "workers = 1\n"
+                          "[local]\nmodule = echo\nlisten = unix:%s\n"
+                          "workers = 1\n",
+                          LO, tport, LO, uport, path),
+                 0);
+    srv.env[0] = env;
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_stored(fd, names, stored, 3);
+    /* What systemd keeps are the listening sockets themselves. */
+    cr_assert_eq(sock_port(stored[0]), tport);
+    cr_assert_eq(sock_opt(stored[0], SO_TYPE), SOCK_STREAM);
+    cr_assert_eq(sock_opt(stored[0], SO_ACCEPTCONN), 1);
+    cr_assert_eq(sock_port(stored[1]), uport);
+    cr_assert_eq(sock_opt(stored[1], SO_TYPE), SOCK_DGRAM);
+
+    /* systemctl restart: the master goes; the store holds the sockets, so
+     * a client connecting in between is queued, not refused. */
+    h_signal(&srv, SIGTERM);
+    expect_message(fd, "STOPPING=1", NULL);
+    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0, "%s", h_diag(&srv));
+    c = h_connect(LO, tport, 2000);
+    cr_assert(c >= 0, "refused while the master was down: %s", strerror(errno));
+    cr_assert_eq(h_send_all(c, "queued\n", 7, 2000), 0);
+    u = h_udp(LO, uport);
+    cr_assert(u >= 0);
+    cr_assert_eq(send(u, "dgram", 5, 0), 5);
+    /* A UNIX socket in the store keeps its file for the next master. */
+    cr_assert_eq(stat(path, &st), 0, "%s is gone", path);
+    x = h_connect_unix(path, 2000);
+    cr_assert(x >= 0, "%s: %s", path, strerror(errno));
+    cr_assert_eq(h_send_all(x, "local\n", 6, 2000), 0);
+
+    /* The next master gets them back as systemd passes a store. */
+    as_systemd("store/echo:store/udp:store/local", stored, 3);
+    srv.env[3] = env;
+    cr_assert_eq(h_start(&srv), 0, "prefork did not restart%s", h_diag(&srv));
+    /* They are in the store already: not stored twice. */
+    expect_message(fd, "READY=1", "FDSTORE");
+    cr_assert_eq(h_recv_exact(c, buf, 7, 5000), 7,
+                 "the queued connection was not served%s", h_diag(&srv));
+    cr_assert_eq(memcmp(buf, "queued\n", 7), 0);
+    cr_assert_eq(h_recv_exact(u, buf, 5, 5000), 5,
+                 "the queued datagram was not served%s", h_diag(&srv));
+    cr_assert_eq(memcmp(buf, "dgram", 5), 0);
+    cr_assert_eq(h_recv_exact(x, buf, 6, 5000), 6,
+                 "the queued UNIX connection was not served%s", h_diag(&srv));
+    cr_assert_eq(memcmp(buf, "local\n", 6), 0);
+    close(c);
+    close(u);
+    close(x);
+    cr_assert(h_file_contains(srv.log, "kept in the file descriptor store"),
+              "%s", h_diag(&srv));
+    for (int i = 0; i < 3; i++)
+        close(stored[i]);
+
+    /* A reload that changes nothing stores nothing again. */
+    h_signal(&srv, SIGHUP);
+    expect_message(fd, "RELOADING=1", NULL);
+    expect_message(fd, "READY=1", "FDSTORE");
+
+    /* One that drops a service takes its sockets out of the store ... */
+    tport2 = h_free_port(LO, SOCK_STREAM);
+    cr_assert_eq(h_config(&srv,
+                          "fdstore = yes\n"
+                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
+                          "workers = 1\n",
+                          LO, tport),
+                 0);
+    h_signal(&srv, SIGHUP);
+    expect_message(fd, "RELOADING=1", NULL);
+    {
+        int udp = 0, local = 0;
+        for (;;) {
+            expect_note(fd, "", "FDSTORE=1", &note);
+            note_close(&note);
+            if (has_line(note.text, "READY=1"))
+                break;
+            cr_assert(strstr(note.text, "FDSTOREREMOVE=1") != NULL, "'%s'",
+                      note.text);
+            udp += has_line(note.text, "FDNAME=store/udp");
+            local += has_line(note.text, "FDNAME=store/local");
+        }
+        cr_assert(udp == 1 && local == 1, "removed udp %d, local %d times", udp,
+                  local);
+    }
+    /* No longer stored, the socket file goes with the last old worker. */
+    cr_assert(H_WAIT(5000, stat(path, &st) == -1), "%s is still there%s", path,
+              h_diag(&srv));
+
+    /* ... and one that adds a listener stores the service's set anew. */
+    cr_assert_eq(h_config(&srv,
+                          "fdstore = yes\n"
+                          "[echo]\nmodule = echo\nlisten = %s:%d, %s:%d\n"
+                          "workers = 1\n",
+                          LO, tport, LO, tport2),
+                 0);
+    h_signal(&srv, SIGHUP);
+    expect_message(fd, "RELOADING=1", NULL);
+    expect_note(fd, "FDSTOREREMOVE=1", "FDSTORE=1", &note);
+    cr_assert(has_line(note.text, "FDNAME=store/echo"), "%s", note.text);
+    expect_note(fd, "FDSTORE=1", "READY", &note);
+    cr_assert(has_line(note.text, "FDNAME=store/echo"), "%s", note.text);
+    cr_assert_eq(note.nfds, 2, "%d descriptors stored", note.nfds);
+    {
+        int a = sock_port(note.fds[0]), b = sock_port(note.fds[1]);
+        cr_assert((a == tport && b == tport2) || (a == tport2 && b == tport),
+                  "stored ports %d and %d", a, b);
+    }
+    note_close(&note);
+    expect_message(fd, "READY=1", "FDSTORE");
+    cr_assert_eq(h_echo_once(LO, tport2, 2000), 0);
+    close(fd);
+}
+
+/* A restart cannot bind an address afresh while systemd holds its old
+ * socket: a changed reuseport waits until the service stops. */
+Test(systemd, fdstore_socket_kept_when_reuseport_changes, .fini = h_teardown,
+     .timeout = 60)
+{
+    static const char *const names[] = {"store/echo"};
+    char                     env[160];
+    int                      fd, port, stored = -1;
+
+    need_systemd();
+    cr_assert_eq(h_init(&srv), 0);
+    fd = notify_socket(env, sizeof env);
+    port = h_free_port(LO, SOCK_STREAM);
+    cr_assert_eq(h_config_echo(&srv, "fdstore = yes\n", port, 2), 0);
+    srv.env[0] = env;
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_stored(fd, names, &stored, 1);
+    h_signal(&srv, SIGTERM);
+    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+
+    cr_assert_eq(h_config(&srv,
+                          "fdstore = yes\n"
+                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
+                          "workers = 2\nreuseport = yes\n",
+                          LO, port),
+                 0);
+    as_systemd("store/echo", &stored, 1);
+    srv.env[3] = env;
+    cr_assert_eq(h_start(&srv), 0, "prefork did not restart%s", h_diag(&srv));
+    expect_message(fd, "READY=1", "FDSTORE");
+    cr_assert_eq(h_echo_once(LO, port, 2000), 0, "%s", h_diag(&srv));
+    cr_assert(h_file_contains(srv.log, "reuseport = yes applies once"), "%s",
+              h_diag(&srv));
+    close(stored);
+    close(fd);
+}
+
+Test(systemd, fdstore_only_where_the_unit_has_one, .fini = h_teardown,
+     .timeout = 60)
+{
+    static const char *const names[] = {"store/echo"};
+    char                     env[160];
+    int                      fd, port, stored = -1;
+
+    need_systemd();
+    cr_assert_eq(h_init(&srv), 0);
+    fd = notify_socket(env, sizeof env);
+    port = h_free_port(LO, SOCK_STREAM);
+    /* fdstore = auto, the default: systemd before 254 does not say
+     * whether the unit has a store, so nothing is stored ... */
+    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
+    srv.env[0] = env;
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_message(fd, "READY=1", "FDSTORE");
+    h_signal(&srv, SIGTERM);
+    expect_message(fd, "STOPPING=1", "FDSTORE");
+    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+
+    /* ... unless it does ($FDSTORE, systemd 254 and later). */
+    srv.env[1] = "FDSTORE=4";
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_stored(fd, names, &stored, 1);
+    cr_assert_eq(sock_port(stored), port);
+    close(stored);
+    h_signal(&srv, SIGTERM);
+    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+
+    /* fdstore = no: never. */
+    cr_assert_eq(h_config_echo(&srv, "fdstore = no\n", port, 1), 0);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_message(fd, "READY=1", "FDSTORE");
+    close(fd);
+}
+
+/* --- a binary upgrade under systemd ------------------------------------- */
+
+Test(systemd, upgrade_hands_watchdog_and_store_over, .fini = h_teardown,
+     .timeout = 60)
+{
+    static const char *const names[] = {"store/echo"};
+    struct note              n;
+    char                     env[160];
+    const char              *v;
+    int                      fd, port, stored = -1, status;
+    pid_t                    pid = 0;
+    int64_t                  end;
+
+    need_systemd();
+    /* The new master, the old one's child, becomes ours to reap. */
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    cr_assert_eq(h_init(&srv), 0);
+    fd = notify_socket(env, sizeof env);
+    port = h_free_port(LO, SOCK_STREAM);
+    cr_assert_eq(h_config_echo(&srv, "fdstore = yes\n", port, 1), 0);
+    srv.env[0] = env;
+    srv.env[1] = WD_USEC;
+    srv.env[2] = "WATCHDOG_PID";
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_stored(fd, names, &stored, 1);
+    close(stored);
+
+    /* The new master finds its sockets stored already. */
+    cr_assert_eq(h_signal(&srv, SIGUSR2), 0);
+    expect_note(fd, "MAINPID=", "FDSTORE", &n);
+    v = strstr(n.text, "MAINPID=");
+    pid = (pid_t)atol(v + strlen("MAINPID="));
+    cr_assert(pid > 0 && pid != srv.pid && n.pid == pid, "'%s' from %d", n.text,
+              (int)n.pid);
+    /* The old master quits; systemd watches the new one now (its
+     * WATCHDOG_PID is its own).  Both keep talking meanwhile, and a
+     * datagram socket holds few messages: keep reading. */
+    for (end = h_now_ms() + 15000; h_now_ms() < end;) {
+        int gone = !h_alive(&srv);
+        if (next_note(fd, &n, 100) == -1)
+            continue;
+        note_close(&n);
+        cr_assert(strstr(n.text, "FDSTORE") == NULL, "'%s' from %d", n.text,
+                  (int)n.pid);
+        if (gone && has_line(n.text, "WATCHDOG=1") && n.pid == pid)
+            break;
+    }
+    cr_assert(h_now_ms() < end, "no ping from the new master %d%s", (int)pid,
+              h_diag(&srv));
+    cr_assert_eq(h_wait_exit(&srv, 0), 0, "the old master exited badly%s",
+                 h_diag(&srv));
+    cr_assert_eq(h_echo_once(LO, port, 2000), 0);
+    cr_assert_eq(kill(pid, SIGTERM), 0);
+    cr_assert(H_WAIT(H_STOP_MS, waitpid(pid, &status, WNOHANG) == pid),
+              "the new master did not stop");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(fd);
 }

@@ -108,6 +108,7 @@ Test(config, server_defaults)
     cr_assert_eq(cfg->worker_timeout_ms, 0);
     cr_assert_eq(cfg->max_requests, 0);
     cr_assert_eq(cfg->max_requests_jitter, 0);
+    cr_assert_eq(cfg->fdstore, FDSTORE_AUTO);
     cr_assert_str_eq(cfg->file, "t.ini");
     cr_assert_str_eq(cfg->dir, CONF_DIR);
 }
@@ -253,6 +254,32 @@ Test(config, modes)
         cfg = NULL;
     }
     cr_assert_str_eq(mode_name((enum pf_mode)42), "unknown");
+}
+
+Test(config, fdstore_choices)
+{
+    static const struct {
+        const char     *name;
+        enum pf_fdstore v;
+    } t[] = {{"auto", FDSTORE_AUTO},
+             {"yes", FDSTORE_YES},
+             {"no", FDSTORE_NO},
+             {"No", FDSTORE_NO}};
+    char buf[256];
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        snprintf(buf, sizeof(buf), "[server]\nfdstore = %s\n" ECHO, t[i].name);
+        load_ok(buf);
+        cr_assert_eq(cfg->fdstore, t[i].v, "%s", t[i].name);
+        config_free(cfg);
+        cfg = NULL;
+    }
+}
+
+Test(errors, fdstore_takes_three_words)
+{
+    EXPECT("[server]\nfdstore = on\n" ECHO,
+           "t.ini:2: [server] fdstore: invalid value 'on' (use auto, yes, no)");
 }
 
 Test(config, server_section_may_come_last)
