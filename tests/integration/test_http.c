@@ -2376,16 +2376,16 @@ Test(http, health_answers_200_then_503_during_shutdown_delay,
 Test(http, config_health_must_be_a_plain_path, .fini = h_teardown,
      .timeout = 20)
 {
-    static const char *const bad[] = {"healthz", "/a/../b", "/h?x", "/%41"};
+    static const char *const paths[] = {"healthz", "/a/../b", "/h?x", "/%41"};
 
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         cr_assert_eq(h_init(&srv), 0);
         port = h_free_port(LO, SOCK_STREAM);
         make_root();
         cr_assert_eq(h_config(&srv,
                               "[web]\nmodule = http\nlisten = %s:%d\n"
                               "root = www\nhealth = %s\n",
-                              LO, port, bad[i]),
+                              LO, port, paths[i]),
                      0);
         expect_config_error("health = ", "health");
         h_cleanup(&srv);
