@@ -27,6 +27,7 @@ enum ktype {
     T_LEVEL,    /* int, a PF_LOG_* level */
     T_MODE,     /* enum pf_mode */
     T_LISTEN,   /* struct addr * with nlisten; service sections only */
+    T_CIDRS,    /* struct cidr_list: "10.0.0.0/8, ::1" */
 };
 
 struct key {
@@ -72,6 +73,8 @@ enum {
     VK_BACKLOG,
     VK_REUSEPORT,
     VK_DEFER_ACCEPT,
+    VK_PROXY_PROTOCOL,
+    VK_PROXY_FROM,
     NSERVICE_KEYS
 };
 
