@@ -264,6 +264,27 @@ static int set_listen(struct parse *ps, const struct key *k,
     return 0;
 }
 
+static int set_cidrs(struct parse *ps, const struct key *k,
+                     struct cidr_list *field, const char *sect,
+                     const char *value, int line)
+{
+    struct cidr_list l = {0};
+    char             err[256] = "";
+
+    if (cidr_list_parse(value, &l, err, sizeof(err)) < 0) {
+        bad_value(ps, line, sect, k, "%s", err);
+        return -1;
+    }
+    if (l.n == 0) {
+        cidr_list_free(&l);
+        bad_value(ps, line, sect, k, "no address given");
+        return -1;
+    }
+    cidr_list_free(field);
+    *field = l;
+    return 0;
+}
+
 /* Store value into the field k names in base (a struct config or a
  * struct service_conf).  line is 0 for defaults, which never fail. */
 static int set_value(struct parse *ps, const struct key *k, void *base,
@@ -285,6 +306,7 @@ static int set_value(struct parse *ps, const struct key *k, void *base,
     case T_LEVEL:
     case T_MODE: return set_named(ps, k, field, sect, value, line);
     case T_CHOICE: return set_choice(ps, k, field, sect, value, line);
+    case T_CIDRS: return set_cidrs(ps, k, field, sect, value, line);
     case T_LISTEN:
     case T_STRING:
     case T_MODULE:
@@ -337,6 +359,9 @@ static void free_fields(const struct key *keys, size_t n, void *base)
         case T_PATH:
         case T_LOG:
         case T_LISTEN: free(*(void **)((char *)base + keys[i].offset)); break;
+        case T_CIDRS:
+            cidr_list_free((struct cidr_list *)((char *)base + keys[i].offset));
+            break;
         default: break;
         }
     }
@@ -706,6 +731,26 @@ static void check_dynamic(struct parse *ps, struct service_conf *svc,
                svc->name, svc->min_spare, svc->max_workers);
 }
 
+/* proxy_from restricts proxy_protocol, which needs a stream listener. */
+static void check_proxy(struct parse *ps, struct service_conf *svc,
+                        const int *seen)
+{
+    size_t i, streams = 0;
+
+    if (seen[VK_PROXY_FROM] && !svc->proxy_protocol)
+        report(ps, seen[VK_PROXY_FROM],
+               "[%s] proxy_from needs proxy_protocol = yes", svc->name);
+    if (!svc->proxy_protocol)
+        return;
+    for (i = 0; i < svc->nlisten; i++)
+        streams += svc->listen[i].kind != ADDR_UDP;
+    if (svc->nlisten > 0 && streams == 0)
+        report(ps, seen[VK_PROXY_PROTOCOL],
+               "[%s] proxy_protocol is for TCP and UNIX stream listeners; "
+               "this service has only UDP ones",
+               svc->name);
+}
+
 static void finish_service(struct parse *ps, size_t i)
 {
     struct service_conf *svc = &ps->cfg->svc[i];
@@ -724,6 +769,7 @@ static void finish_service(struct parse *ps, size_t i)
         seen[VK_MIN_SPARE] || seen[VK_MAX_SPARE] || seen[VK_MAX_WORKERS];
     if (svc->dynamic)
         check_dynamic(ps, svc, seen);
+    check_proxy(ps, svc, seen);
 }
 
 /* Two services on one address could never both bind it: say so here,

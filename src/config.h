@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "diag.h"
+#include "cidr.h"
 #include "listener.h"
 
 enum pf_mode { MODE_PREFORK, MODE_FORKING, MODE_THREADING };
@@ -30,24 +31,26 @@ struct conf_kv {
 struct module;
 
 struct service_conf {
-    char           *name;
-    int             line; /* of the [name] header */
-    char           *module;
-    int             module_line;
-    struct addr    *listen;
-    size_t          nlisten;
-    int             listen_line;
-    enum pf_mode    mode;
-    int             workers; /* resolved: the [server] value when not set */
-    int             min_spare, max_spare, max_workers; /* 0 when unset */
-    int             dynamic; /* any of the three above was set */
-    int             max_children;
-    int             threads;
-    int             backlog;
-    int             reuseport;
-    long long       defer_accept_ms; /* TCP_DEFER_ACCEPT; 0: off */
-    struct conf_kv *mkeys;           /* module keys, in file order */
-    size_t          nmkeys;
+    char            *name;
+    int              line; /* of the [name] header */
+    char            *module;
+    int              module_line;
+    struct addr     *listen;
+    size_t           nlisten;
+    int              listen_line;
+    enum pf_mode     mode;
+    int              workers; /* resolved: the [server] value when not set */
+    int              min_spare, max_spare, max_workers; /* 0 when unset */
+    int              dynamic; /* any of the three above was set */
+    int              max_children;
+    int              threads;
+    int              backlog;
+    int              reuseport;
+    long long        defer_accept_ms; /* TCP_DEFER_ACCEPT; 0: off */
+    int              proxy_protocol;  /* a PROXY header comes first */
+    struct cidr_list proxy_from;      /* who may send one; empty: anyone */
+    struct conf_kv  *mkeys;           /* module keys, in file order */
+    size_t           nmkeys;
 
     /* Filled by modules_prepare() (module.c). */
     struct module *mod;

@@ -202,6 +202,19 @@ const struct key service_keys[NSERVICE_KEYS] = {
                          .help = "TCP: hand a connection to a worker once "
                                  "it has sent data, or this long after "
                                  "(0: at once)"},
+    [VK_PROXY_PROTOCOL] = {.name = "proxy_protocol",
+                           .type = T_BOOL,
+                           SERVICE(proxy_protocol),
+                           .def = "no",
+                           .help = "stream connections begin with a PROXY "
+                                   "protocol v1 or v2 header giving the "
+                                   "real client"},
+    [VK_PROXY_FROM] = {.name = "proxy_from",
+                       .type = T_CIDRS,
+                       SERVICE(proxy_from),
+                       .help = "comma-separated addresses and CIDR ranges "
+                               "allowed to connect and send the header "
+                               "(default: any)"},
 };
 
 const struct level_name level_names[NLEVELS] = {

@@ -28,6 +28,7 @@ enum ktype {
     T_MODE,     /* enum pf_mode */
     T_LISTEN,   /* struct addr * with nlisten; service sections only */
     T_CHOICE,   /* int: the index of the value in .choices */
+    T_CIDRS,    /* struct cidr_list: "10.0.0.0/8, ::1" */
 };
 
 struct key {
@@ -75,6 +76,8 @@ enum {
     VK_BACKLOG,
     VK_REUSEPORT,
     VK_DEFER_ACCEPT,
+    VK_PROXY_PROTOCOL,
+    VK_PROXY_FROM,
     NSERVICE_KEYS
 };
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "conn_proxy.h"
 #include "log.h"
 #include "scoreboard.h"
 
@@ -308,6 +309,7 @@ void conn_free(struct conn *c)
         return;
     if (c->pub.fd != -1)
         close(c->pub.fd);
+    conn_proxy_drop(c);
     free(c);
 }
 
@@ -320,6 +322,13 @@ void conn_serve(struct conn *c, const struct pf_module *m, struct slot *slot)
 
     if (slot != NULL)
         slot_busy(slot);
+    if (c->need_proxy) {
+        if (conn_proxy_wait(c, c->pub.svc->name, CONN_PROXY_TIMEOUT_MS) != 1)
+            goto done;
+        c->need_proxy = 0;
+        if (slot != NULL)
+            slot_set_peer(slot, c->pub.peer, c->pub.peerlen);
+    }
     if (m->setup != NULL && m->setup(&c->pub) == -1)
         goto done;
     while (next != PF_CLOSE) {

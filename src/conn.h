@@ -31,6 +31,11 @@ struct conn {
     unsigned                events; /* what epoll watches: EPOLLIN/OUT */
     struct sockaddr_storage peer;
     struct conn            *prev_c, *next_c; /* the worker's list */
+    /* proxy_protocol: a PROXY header is due before the module sees the
+     * connection (its setup has not run yet), and what came of it. */
+    int            need_proxy;
+    unsigned char *pxbuf;
+    size_t         pxlen;
 };
 
 extern const struct pf_api host_api;
@@ -59,5 +64,7 @@ void service_pub_init(pf_service *pub, const char *name, const void *conf,
                       const char *config_dir);
 
 #define CONN_DEFAULT_TIMEOUT_MS 60000
+/* How long a connection may take to send its PROXY header. */
+#define CONN_PROXY_TIMEOUT_MS 10000
 
 #endif

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "acceptor.h"
+#include "conn_proxy.h"
 #include "daemon.h"
 #include "log.h"
 #include "modload.h"
@@ -141,7 +142,8 @@ static void conn_link(struct wctx *w, struct conn *c)
 
 static void conn_close(struct wctx *w, struct conn *c)
 {
-    if (w->mod->finish != NULL)
+    /* One still waiting for its PROXY header never met the module. */
+    if (w->mod->finish != NULL && !c->need_proxy)
         w->mod->finish(&c->pub);
     timerheap_remove(&w->timers, &c->timer);
     if (c->prev_c != NULL)
@@ -232,18 +234,14 @@ static void conn_block(struct wctx *w, struct conn *c)
     worker_resume(w);
 }
 
-static void conn_start(struct wctx *w, struct conn *c)
+/* The module meets c (linked, its PROXY header if any read). */
+static void conn_begin(struct wctx *w, struct conn *c)
 {
-    if (w->mod->flags & PF_BLOCKING) {
-        conn_block(w, c);
-        return;
-    }
     if (w->mod->setup != NULL && w->mod->setup(&c->pub) == -1) {
-        conn_free(c);
+        c->need_proxy = 1; /* no finish() after a failed setup() */
+        conn_close(w, c);
         return;
     }
-    c->events = 0;
-    conn_link(w, c);
     /* Most clients speak first and their bytes are already here: serve
      * them now rather than after another trip through epoll, so that a
      * worker busy with this connection is not waiting in epoll to take
@@ -253,6 +251,45 @@ static void conn_start(struct wctx *w, struct conn *c)
         conn_ready(w, c);
     else
         conn_park(w, c, PF_MORE);
+}
+
+/* Read what has come of c's PROXY header; once it is whole, on to the
+ * module.  Until then c waits parked, for CONN_PROXY_TIMEOUT_MS at most. */
+static void conn_proxy_step(struct wctx *w, struct conn *c)
+{
+    int r = conn_proxy_read(c, w->svc->sc->name);
+
+    if (r == -1) {
+        conn_close(w, c);
+    } else if (r == 0) {
+        /* The deadline is set once: a header sent a byte at a time does
+         * not earn more time with each. */
+        if (c->timer.index == TIMER_NONE) {
+            int idle = c->pub.idle_timeout_ms;
+
+            c->pub.idle_timeout_ms = CONN_PROXY_TIMEOUT_MS;
+            if (conn_park(w, c, PF_MORE) == 0)
+                c->pub.idle_timeout_ms = idle;
+        }
+    } else {
+        c->need_proxy = 0;
+        timerheap_remove(&w->timers, &c->timer);
+        conn_begin(w, c);
+    }
+}
+
+static void conn_start(struct wctx *w, struct conn *c)
+{
+    if (w->mod->flags & PF_BLOCKING) {
+        conn_block(w, c);
+        return;
+    }
+    c->events = 0;
+    conn_link(w, c);
+    if (c->need_proxy)
+        conn_proxy_step(w, c);
+    else
+        conn_begin(w, c);
 }
 
 static void conn_ready(struct wctx *w, struct conn *c)
@@ -280,6 +317,8 @@ static void conns_expire(struct wctx *w, int64_t now)
         struct conn *c =
             (struct conn *)((char *)t - offsetof(struct conn, timer));
         c->pub.timed_out = 1;
+        if (c->need_proxy)
+            conn_proxy_late(c, w->svc->sc->name);
         conn_close(w, c);
     }
 }
@@ -405,6 +444,14 @@ static void accept_batch(struct wctx *w, int fd)
             close(cfd);
             continue;
         }
+        if (w->svc->sc->proxy_protocol) {
+            if (!conn_proxy_allowed(c, &w->svc->sc->proxy_from,
+                                    w->svc->sc->name)) {
+                conn_free(c);
+                continue;
+            }
+            c->need_proxy = 1;
+        }
         worker_count(w);
         if (w->acc != NULL)
             acceptor_full(w, acceptor_conn(w->acc, c));
@@ -490,7 +537,14 @@ static void dispatch(struct wctx *w, struct epoll_event *ev)
             accept_batch(w, le->fd);
         break;
     }
-    case EV_CONN: conn_ready(w, (struct conn *)tag); break;
+    case EV_CONN: {
+        struct conn *c = (struct conn *)tag;
+        if (c->need_proxy)
+            conn_proxy_step(w, c);
+        else
+            conn_ready(w, c);
+        break;
+    }
     case EV_WAKE: acceptor_check(w); break;
     }
 }

@@ -7,6 +7,8 @@
  *
  *   pid\n       the serving process's pid, then \n (stream or datagram)
  *   fds\n       how many of its descriptors are sockets, then \n
+ *   who\n       the peer as the module sees it: ADDR:PORT (IPv6 in
+ *               brackets) or "unix", then \n
  *   crash       yes: SIGSEGV on receiving anything
  *   abort       yes: abort() on receiving anything
  *   sleep       a duration slept on receiving anything, before answering
@@ -18,6 +20,7 @@
  */
 #define _GNU_SOURCE
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -160,9 +163,37 @@ static int tm_count_sockets(void)
     return n;
 }
 
-/* The answer to a command line ("pid" or "fds"), or 0 when it is none. */
-static int tm_answer(const char *cmd, size_t len, char *out, size_t cap)
+/* "ADDR:PORT" of the peer, "unix" for anything else. */
+static int tm_who(const struct sockaddr *sa, char *out, size_t cap)
 {
+    char        host[INET6_ADDRSTRLEN];
+    const void *a;
+    unsigned    port;
+
+    if (sa->sa_family == AF_INET) {
+        a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+        port = ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        port =
+            ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+    } else {
+        return snprintf(out, cap, "unix\n");
+    }
+    if (inet_ntop(sa->sa_family, a, host, sizeof host) == NULL)
+        return snprintf(out, cap, "?\n");
+    return snprintf(out, cap,
+                    sa->sa_family == AF_INET6 ? "[%s]:%u\n" : "%s:%u\n", host,
+                    port);
+}
+
+/* The answer to a command line ("pid", "fds" or "who"), or 0 when it is
+ * none. */
+static int tm_answer(const char *cmd, size_t len, const struct sockaddr *peer,
+                     char *out, size_t cap)
+{
+    if (len == 3 && memcmp(cmd, "who", 3) == 0)
+        return tm_who(peer, out, cap);
     if (len == 3 && memcmp(cmd, "pid", 3) == 0)
         return snprintf(out, cap, "%ld\n", (long)getpid());
     if (len == 3 && memcmp(cmd, "fds", 3) == 0)
@@ -176,11 +207,12 @@ static void tm_put(struct tm_out *o, const void *p, size_t n)
     o->len += n;
 }
 
-/* A byte is either held back (it may start "pid\n"/"fds\n") or echoed. */
-static void tm_feed(struct tm_conn *st, struct tm_out *o, char ch)
+/* A byte is either held back (it may start a command line) or echoed. */
+static void tm_feed(struct tm_conn *st, struct tm_out *o, char ch,
+                    const struct sockaddr *peer)
 {
-    static const char *const cmds[] = {"pid\n", "fds\n"};
-    char                     ans[32];
+    static const char *const cmds[] = {"pid\n", "fds\n", "who\n"};
+    char                     ans[80];
     int                      n;
 
     if (!st->bol && st->npend == 0) {
@@ -194,7 +226,7 @@ static void tm_feed(struct tm_conn *st, struct tm_out *o, char ch)
             continue;
         if (st->npend < 4)
             return; /* still a prefix of a command */
-        n = tm_answer(st->pend, 3, ans, sizeof ans);
+        n = tm_answer(st->pend, 3, peer, ans, sizeof ans);
         tm_put(o, ans, (size_t)n);
         st->npend = 0;
         st->bol = 1;
@@ -240,7 +272,7 @@ static int tm_handle(pf_conn *c)
         tm_misbehave(c->svc);
         o->len = 0;
         for (ssize_t j = 0; j < n; j++)
-            tm_feed(st, o, buf[j]);
+            tm_feed(st, o, buf[j], c->peer);
         if (pf_write(c, o->buf, o->len) < 0) {
             next = PF_CLOSE;
             break;
@@ -258,14 +290,14 @@ static void tm_finish(pf_conn *c)
 
 static void tm_datagram(pf_dgram *d)
 {
-    char   ans[32];
+    char   ans[80];
     size_t len = d->len;
     int    n;
 
     tm_misbehave(d->svc);
     if (len > 0 && ((const char *)d->buf)[len - 1] == '\n')
         len--;
-    n = tm_answer(d->buf, len, ans, sizeof ans);
+    n = tm_answer(d->buf, len, d->peer, ans, sizeof ans);
     if (n > 0)
         pf_reply(d, ans, (size_t)n);
     else
