@@ -194,6 +194,24 @@ static int set_duration(struct parse *ps, const struct key *k, void *field,
     return 0;
 }
 
+static int set_size(struct parse *ps, const struct key *k, void *field,
+                    const char *sect, const char *value, int line)
+{
+    long long v;
+
+    if (parse_size(value, &v) < 0) {
+        bad_value(ps, line, sect, k, "invalid size '%s' (use 512k, 64m, 1g)",
+                  value);
+        return -1;
+    }
+    if (v < k->min || v > k->max) {
+        bad_value(ps, line, sect, k, "'%s' is out of range", value);
+        return -1;
+    }
+    *(long long *)field = v;
+    return 0;
+}
+
 static int set_named(struct parse *ps, const struct key *k, int *field,
                      const char *sect, const char *value, int line)
 {
@@ -296,6 +314,7 @@ static int set_value(struct parse *ps, const struct key *k, void *base,
     switch (k->type) {
     case T_INT: return set_int(ps, k, field, sect, value, line);
     case T_DURATION: return set_duration(ps, k, field, sect, value, line);
+    case T_SIZE: return set_size(ps, k, field, sect, value, line);
     case T_BOOL:
         if (parse_bool(value, field) == 0)
             return 0;

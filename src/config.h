@@ -46,10 +46,11 @@ struct service_conf {
     int              threads;
     int              backlog;
     int              reuseport;
-    long long        defer_accept_ms; /* TCP_DEFER_ACCEPT; 0: off */
-    int              proxy_protocol;  /* a PROXY header comes first */
-    struct cidr_list proxy_from;      /* who may send one; empty: anyone */
-    struct conf_kv  *mkeys;           /* module keys, in file order */
+    long long        defer_accept_ms;   /* TCP_DEFER_ACCEPT; 0: off */
+    int              proxy_protocol;    /* a PROXY header comes first */
+    long long        max_worker_memory; /* bytes of private memory; 0: off */
+    struct cidr_list proxy_from;        /* who may send one; empty: anyone */
+    struct conf_kv  *mkeys;             /* module keys, in file order */
     size_t           nmkeys;
 
     /* Filled by modules_prepare() (module.c). */

@@ -215,6 +215,14 @@ const struct key service_keys[NSERVICE_KEYS] = {
                        .help = "comma-separated addresses and CIDR ranges "
                                "allowed to connect and send the header "
                                "(default: any)"},
+    [VK_MAX_WORKER_MEMORY] = {.name = "max_worker_memory",
+                              .type = T_SIZE,
+                              SERVICE(max_worker_memory),
+                              .def = "0",
+                              .min = 0,
+                              .max = (long long)1 << 50,
+                              .help = "recycle a worker whose private memory "
+                                      "grows past this (0: never)"},
 };
 
 const struct level_name level_names[NLEVELS] = {

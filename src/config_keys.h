@@ -29,6 +29,7 @@ enum ktype {
     T_LISTEN,   /* struct addr * with nlisten; service sections only */
     T_CHOICE,   /* int: the index of the value in .choices */
     T_CIDRS,    /* struct cidr_list: "10.0.0.0/8, ::1" */
+    T_SIZE,     /* long long bytes ("512k", "64m"), within [min, max] */
 };
 
 struct key {
@@ -78,6 +79,7 @@ enum {
     VK_DEFER_ACCEPT,
     VK_PROXY_PROTOCOL,
     VK_PROXY_FROM,
+    VK_MAX_WORKER_MEMORY,
     NSERVICE_KEYS
 };
 

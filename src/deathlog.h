@@ -22,7 +22,8 @@ struct death {
     pid_t       pid;
     int64_t     age_ms;
     uint64_t    served;
-    const char *reason; /* "signal", "exit", "worker_timeout" */
+    const char *reason; /* "signal", "exit", "worker_timeout",
+                           "init_failed", "max_worker_memory" */
     int         signal; /* 0 when it exited */
     int         status; /* exit status; -1 when signalled */
     int         core;   /* a core was dumped */

@@ -411,6 +411,7 @@ static void master_loop(struct master *m)
         }
         if (now >= next_tick) {
             pool_check_timeouts(m, now);
+            pool_check_memory(m, now);
             watchdog_pass(&m->wd, now, pool_maintain(m, now, 1) == -1);
             next_tick = now + tick_ms(m);
         } else {

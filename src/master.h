@@ -20,8 +20,9 @@ struct worker {
     int                slot;
     struct service    *svc;
     struct generation *gen;
-    int                retiring; /* told to quit: not replaced */
-    int                killed;   /* SIGKILLed for worker_timeout */
+    int                retiring;    /* told to quit: not replaced */
+    int                killed;      /* SIGKILLed for worker_timeout */
+    int                over_memory; /* retired for max_worker_memory */
     int64_t            started;
 };
 
@@ -44,6 +45,7 @@ struct master {
     int                 stopping;       /* no respawns: shutting down */
     int                 spawn_failures; /* the master's own, in a row */
     struct watchdog     wd;             /* systemd's WatchdogSec= */
+    int64_t             memory_due;     /* next max_worker_memory look */
     int64_t             quit_at;        /* shutdown_delay: the graceful stop's
                                     drain begins then (0: no stop yet) */
 

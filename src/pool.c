@@ -183,6 +183,8 @@ static const char *death_reason(const struct master *m, const struct worker *w,
 {
     if (w->killed)
         return "worker_timeout";
+    if (w->over_memory && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return "max_worker_memory";
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
         if ((w->retiring || m->stopping) &&
@@ -401,6 +403,63 @@ int64_t pool_next_due(const struct master *m)
             due = s->next_spawn;
     }
     return due;
+}
+
+/* A process's private memory, in bytes: Private_Dirty and Swap from
+ * /proc/PID/smaps_rollup.  -1 when it cannot be read (it is gone). */
+static long long private_memory(pid_t pid)
+{
+    char      path[64], line[256];
+    long long kb, total = 0;
+    int       found = 0;
+    FILE     *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "Private_Dirty: %lld kB", &kb) == 1 ||
+            sscanf(line, "Swap: %lld kB", &kb) == 1) {
+            total += kb;
+            found++;
+        }
+    }
+    fclose(f);
+    return found > 0 ? total * 1024 : -1;
+}
+
+/*
+ * max_worker_memory: a worker whose private memory has grown past it is
+ * retired as for max_requests (it finishes its connections, a new one
+ * takes its place) and its exit recorded with why.  Read at most once a
+ * second; smaps_rollup walks the process's mappings.
+ */
+void pool_check_memory(struct master *m, int64_t now)
+{
+    size_t i;
+
+    if (now < m->memory_due)
+        return;
+    m->memory_due = now + 1000;
+    for (i = 0; i < m->nw; i++) {
+        struct worker *w = &m->w[i];
+        long long      cap = w->svc->sc->max_worker_memory, have;
+
+        if (cap <= 0 || w->retiring || w->killed)
+            continue;
+        have = private_memory(w->pid);
+        if (have <= cap)
+            continue;
+        log_notice(w->svc->sc->name,
+                   "worker %d uses %lld KiB of private memory "
+                   "(max_worker_memory %lld KiB): recycling it",
+                   (int)w->pid, have / 1024, cap / 1024);
+        w->over_memory = 1;
+        w->retiring = 1;
+        if (kill(w->pid, SIGQUIT) == -1 && errno != ESRCH)
+            log_syswarn(w->svc->sc->name, "kill(%d, QUIT)", (int)w->pid);
+    }
 }
 
 void pool_check_timeouts(struct master *m, int64_t now)

@@ -53,5 +53,8 @@ int pool_retire_one(struct master *m, struct service *s);
 int64_t pool_next_due(const struct master *m);
 /* Master: kill workers busy on one connection longer than worker_timeout. */
 void pool_check_timeouts(struct master *m, int64_t now);
+/* Retire workers past their service's max_worker_memory (at most one
+ * look a second). */
+void pool_check_memory(struct master *m, int64_t now);
 
 #endif

@@ -182,3 +182,40 @@ Test(deathlog, without_death_log_it_is_a_warning_and_retiring_is_not_a_death,
                          h_file_contains(srv.log, "worker death: {\"time\":")),
         "no warning with the record%s", h_diag(&srv));
 }
+
+/* max_worker_memory: a worker that leaks past the cap is recycled, one
+ * record says why, and not one request fails meanwhile. */
+Test(deathlog, a_worker_past_max_worker_memory_is_recycled, .fini = h_teardown,
+     .timeout = 60)
+{
+    char  pidf[32], *rec;
+    int   port = tcp_port(), failed = 0, n;
+    pid_t first = start_one(port, "leak = 2m\nmax_worker_memory = 24m\n", NULL),
+          now = first;
+
+    for (n = 0; n < 200 && now == first; n++) {
+        int  fd = h_connect(LO, port, 3000);
+        char line[16];
+
+        if (fd < 0 || h_send_all(fd, "x\n", 2, 2000) != 0 ||
+            h_recv_line(fd, line, sizeof line, 3000) < 0 ||
+            strcmp(line, "x") != 0)
+            failed++;
+        if (fd >= 0)
+            close(fd);
+        h_sleep_ms(50);
+        if (h_workers(&srv, &now, 1) != 1)
+            now = first;
+    }
+    cr_assert_neq(now, first, "not recycled after %d requests of 2 MiB%s", n,
+                  h_diag(&srv));
+    cr_expect_eq(failed, 0, "%d of %d requests failed", failed, n);
+    cr_expect_gt(n, 5, "recycled before it grew: after %d requests", n);
+    rec = the_record();
+    snprintf(pidf, sizeof(pidf), "\"pid\":%d,", (int)first);
+    expect_field(rec, pidf);
+    expect_field(rec, "\"reason\":\"max_worker_memory\"");
+    free(rec);
+    cr_expect(h_file_contains(srv.log, "max_worker_memory"), "%s",
+              h_diag(&srv));
+}

@@ -14,6 +14,7 @@
  *   sleep       a duration slept on receiving anything, before answering
  *   fail_init   yes: worker_init() fails
  *   reject      set: check() rejects the key with "rejected: VALUE"
+ *   leak        a size allocated, touched and never freed per read
  *
  * A command is recognised only as a whole line; any other bytes, partial
  * lines included, are echoed as they arrive.
@@ -44,6 +45,7 @@ struct tm_conf {
     long long sleep_ms;
     int       fail_init;
     char     *reject;
+    long long leak;
 };
 
 static const struct pf_key tm_keys[] = {
@@ -71,6 +73,11 @@ static const struct pf_key tm_keys[] = {
      .type = PF_KEY_STRING,
      .offset = offsetof(struct tm_conf, reject),
      .help = "when set, check() rejects this key"},
+    {.name = "leak",
+     .type = PF_KEY_SIZE,
+     .offset = offsetof(struct tm_conf, leak),
+     .def = "0",
+     .help = "bytes to allocate, touch and never free per read"},
     {0},
 };
 
@@ -126,6 +133,12 @@ static void tm_misbehave(const pf_service *svc)
 
     if (conf->sleep_ms > 0)
         tm_sleep(conf->sleep_ms);
+    if (conf->leak > 0) {
+        char *p = malloc((size_t)conf->leak);
+
+        if (p != NULL)
+            memset(p, 0x5a, (size_t)conf->leak); /* private, dirty: kept */
+    }
     if (conf->crash) {
         /* Die by the signal even where a sanitizer would catch it. */
         signal(SIGSEGV, SIG_DFL);
