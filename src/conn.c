@@ -248,6 +248,21 @@ void conn_set_draining(void)
     draining = 1;
 }
 
+/* This process's scoreboard slot, for pf_activity(); NULL: none. */
+static struct slot *own_slot;
+
+void conn_set_slot(struct slot *slot)
+{
+    own_slot = slot;
+}
+
+static void host_activity(pf_conn *c, const char *text, size_t len)
+{
+    (void)c;
+    if (own_slot != NULL)
+        slot_set_request(own_slot, text, len);
+}
+
 static int host_accepting(const pf_service *svc)
 {
     (void)svc;
@@ -267,6 +282,7 @@ const struct pf_api host_api = {
     .read_full = host_read_full,
     .readline = host_readline,
     .accepting = host_accepting,
+    .activity = host_activity,
 };
 
 void service_pub_init(pf_service *pub, const char *name, const void *conf,

@@ -56,6 +56,9 @@ struct slot;
  * pool and worker_timeout see the connection.  Frees c. */
 void conn_serve(struct conn *c, const struct pf_module *m, struct slot *slot);
 
+/* The scoreboard slot pf_activity() writes to in this process. */
+void conn_set_slot(struct slot *slot);
+
 /* This worker has begun to drain: pf_accepting() says 0 from now on. */
 void conn_set_draining(void);
 

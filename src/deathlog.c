@@ -57,6 +57,11 @@ void death_json(FILE *out, const struct death *d)
         status_json_string(out, d->peer);
     else
         fputs("null", out);
+    fputs(",\"request\":", out);
+    if (d->request != NULL && d->request[0] != '\0')
+        status_json_string(out, d->request);
+    else
+        fputs("null", out);
     fprintf(out, ",\"failures\":%d}\n", d->failures);
 }
 
@@ -75,7 +80,8 @@ static int append(const char *path, const char *line, size_t len)
     return n == (ssize_t)len ? 0 : -1;
 }
 
-int death_record(const char *path, const struct death *d)
+int death_record(const char *path, const struct death *d, char *copy,
+                 size_t copylen)
 {
     char  *line = NULL;
     size_t len = 0;
@@ -92,6 +98,8 @@ int death_record(const char *path, const struct death *d)
         free(line);
         return -1;
     }
+    if (copy != NULL)
+        snprintf(copy, copylen, "%.*s", (int)len - 1, line);
     if (path == NULL) {
         log_warn(d->service, "worker death: %.*s", (int)len - 1, line);
     } else if (append(path, line, len) == -1) {

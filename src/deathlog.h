@@ -22,20 +22,24 @@ struct death {
     pid_t       pid;
     int64_t     age_ms;
     uint64_t    served;
-    const char *reason; /* "signal", "exit", "worker_timeout",
+    const char *reason;  /* "signal", "exit", "worker_timeout",
                            "init_failed", "max_worker_memory" */
-    int         signal; /* 0 when it exited */
-    int         status; /* exit status; -1 when signalled */
-    int         core;   /* a core was dumped */
-    const char *peer;   /* the client it was busy with; NULL: none */
+    int         signal;  /* 0 when it exited */
+    int         status;  /* exit status; -1 when signalled */
+    int         core;    /* a core was dumped */
+    const char *peer;    /* the client it was busy with; NULL: none */
+    const char *request; /* what the module said it was doing (the http
+                            request line); NULL or "": nothing */
     int         failures;
 };
 
 /* Write d as one JSON object and a newline to out. */
 void death_json(FILE *out, const struct death *d);
 
-/* Record d: append it to path, or log it at warn when path is NULL.
- * Returns 0, or -1 (logged) when path could not be written. */
-int death_record(const char *path, const struct death *d);
+/* Record d: append it to path, or log it at warn when path is NULL; and
+ * when copy is not NULL, put the JSON text there (no newline, cut to
+ * copylen).  Returns 0, or -1 (logged) when path could not be written. */
+int death_record(const char *path, const struct death *d, char *copy,
+                 size_t copylen);
 
 #endif

@@ -209,7 +209,7 @@ static void record_death(const struct master *m, const struct worker *w,
                          const struct slot *snap, int status,
                          const char *reason, int64_t now)
 {
-    char         peer[64];
+    char         peer[64], json[SB_DEATH_MAX] = "";
     struct death d = {
         .time_ms = real_ms(),
         .service = w->svc->sc->name,
@@ -221,10 +221,13 @@ static void record_death(const struct master *m, const struct worker *w,
         .status = WIFEXITED(status) ? WEXITSTATUS(status) : -1,
         .core = WIFSIGNALED(status) && WCOREDUMP(status),
         .peer = slot_peer_string(snap, peer, sizeof(peer)) == 0 ? peer : NULL,
+        .request = snap->request,
         .failures = w->svc->failures,
     };
 
-    death_record(m->cur->cfg->death_log, &d);
+    if (death_record(m->cur->cfg->death_log, &d, json, sizeof(json)) == 0 ||
+        json[0] == '{')
+        scoreboard_add_death(m->sb, json);
 }
 
 /* Back off a service whose workers die before they serve (counted in

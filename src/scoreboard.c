@@ -454,6 +454,8 @@ int scoreboard_claim(struct scoreboard *sb, uint32_t service)
         STORE(&s->started_ms, mono_ms());
         STORE(&s->busy_since, 0);
         STORE(&s->open_conns, 0);
+        s->peer_len = 0;
+        s->request[0] = '\0';
         set_state(s, SLOT_STARTING);
         return (int)i;
     }
@@ -515,6 +517,31 @@ void slot_set_peer(struct slot *s, const struct sockaddr *sa, socklen_t len)
     s->peer_len = len;
 }
 
+void slot_set_request(struct slot *s, const char *text, size_t len)
+{
+    size_t i;
+
+    /* As the peer: read by the master once the worker is gone. */
+    if (len >= sizeof(s->request))
+        len = sizeof(s->request) - 1;
+    for (i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        s->request[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+    }
+    s->request[len] = '\0';
+}
+
+void scoreboard_add_death(struct scoreboard *sb, const char *json)
+{
+    struct sb_header *h = sb->hdr;
+    char             *e = h->deaths[h->ndeaths % SB_DEATHS];
+
+    seq_begin(h);
+    snprintf(e, SB_DEATH_MAX, "%s", json);
+    STORE(&h->ndeaths, h->ndeaths + 1);
+    seq_end(h);
+}
+
 int slot_peer_string(const struct slot *s, char *buf, size_t len)
 {
     struct sockaddr_storage ss;
@@ -566,6 +593,8 @@ void slot_read(const struct slot *s, struct slot *out)
     out->open_conns = LOAD(&s->open_conns);
     out->peer_len = s->peer_len;
     memcpy(out->peer, s->peer, sizeof(out->peer));
+    memcpy(out->request, s->request, sizeof(out->request));
+    out->request[sizeof(out->request) - 1] = '\0';
 }
 
 /* --- reading another master's file ---------------------------------------- */
@@ -667,6 +696,13 @@ static int snapshot_once(const struct scoreboard *sb, struct sb_snapshot *out)
     for (size_t i = 0; i < sb->nslots; i++)
         slot_read(&sb->slots[i], &out->slots[i]);
     out->nslots = sb->nslots;
+    n = LOAD(&h->ndeaths);
+    out->ndeaths = n < SB_DEATHS ? n : SB_DEATHS;
+    for (size_t i = 0; i < out->ndeaths; i++) {
+        memcpy(out->deaths[i], h->deaths[(n - 1 - i) % SB_DEATHS],
+               SB_DEATH_MAX);
+        out->deaths[i][SB_DEATH_MAX - 1] = '\0';
+    }
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     return LOAD(&h->seq) == seq;
 }

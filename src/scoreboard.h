@@ -22,6 +22,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#define SB_REQUEST_MAX 128
+#define SB_DEATHS      5   /* the last death records `-s status` shows */
+#define SB_DEATH_MAX   768 /* one record's JSON text */
+
 enum slot_state {
     SLOT_FREE = 0, /* unused */
     SLOT_STARTING, /* forked, not yet accepting */
@@ -43,6 +47,9 @@ struct slot {
      * death record. */
     uint32_t peer_len;
     uint8_t  peer[28];
+    /* What the module said the connection is doing (the http request
+     * line), NUL-terminated; for the death record too. */
+    char request[SB_REQUEST_MAX];
 };
 
 /* The file's first bytes, and the number of its layout: a reader refuses
@@ -73,21 +80,23 @@ struct sb_service {
 };
 
 struct sb_header {
-    char     magic[8];     /* SB_MAGIC */
-    uint32_t layout;       /* SB_LAYOUT */
-    uint32_t header_size;  /* sizeof(struct sb_header) */
-    uint32_t service_size; /* sizeof(struct sb_service) */
-    uint32_t slot_size;    /* sizeof(struct slot) */
-    uint32_t max_services; /* entries the table has room for */
-    uint32_t nslots;       /* slots after the table */
-    uint32_t nservices;    /* entries in use */
-    uint32_t seq;          /* odd while the master rewrites the table */
-    uint32_t stopping;     /* a graceful stop has begun (shutdown_delay) */
-    uint32_t pad;
-    int64_t  master_pid;              /* set when the services are published */
-    int64_t  start_time;              /* realtime seconds */
-    int64_t  start_mono_ms;           /* monotonic */
+    char     magic[8];      /* SB_MAGIC */
+    uint32_t layout;        /* SB_LAYOUT */
+    uint32_t header_size;   /* sizeof(struct sb_header) */
+    uint32_t service_size;  /* sizeof(struct sb_service) */
+    uint32_t slot_size;     /* sizeof(struct slot) */
+    uint32_t max_services;  /* entries the table has room for */
+    uint32_t nslots;        /* slots after the table */
+    uint32_t nservices;     /* entries in use */
+    uint32_t seq;           /* odd while the master rewrites the table */
+    uint32_t stopping;      /* a graceful stop has begun (shutdown_delay) */
+    uint32_t ndeaths;       /* death records so far; the last SB_DEATHS are in
+                          deaths[], the latest at (ndeaths - 1) % SB_DEATHS */
+    int64_t  master_pid;    /* set when the services are published */
+    int64_t  start_time;    /* realtime seconds */
+    int64_t  start_mono_ms; /* monotonic */
     char     version[SB_VERSION_MAX]; /* the master's PACKAGE_VERSION */
+    char     deaths[SB_DEATHS][SB_DEATH_MAX];
 };
 
 /* The master's (and after fork each worker's) view of the mapping. */
@@ -113,6 +122,8 @@ struct sb_snapshot {
     size_t             nsvc;
     struct slot       *slots; /* every slot, the free ones included */
     size_t             nslots;
+    char               deaths[SB_DEATHS][SB_DEATH_MAX]; /* latest first */
+    size_t             ndeaths;
 };
 
 /* Monotonic clock in milliseconds, comparable across processes. */
@@ -169,6 +180,11 @@ void slot_done(struct slot *s, int served); /* IDLE, served += served */
 void slot_set_conns(struct slot *s, unsigned n);
 /* The client the worker is about to serve. */
 void slot_set_peer(struct slot *s, const struct sockaddr *sa, socklen_t len);
+/* The module's word on what the connection is doing (len bytes of text;
+ * cut to fit, control bytes made '?'); len 0 clears it. */
+void slot_set_request(struct slot *s, const char *text, size_t len);
+/* Master: keep one death record's JSON text for `-s status`. */
+void scoreboard_add_death(struct scoreboard *sb, const char *json);
 /* Master: that client as "ADDR:PORT" ("[V6]:PORT"); returns 0, or -1
  * when there is none. */
 int slot_peer_string(const struct slot *s, char *buf, size_t len);

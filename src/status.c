@@ -224,6 +224,19 @@ int status_render(FILE *out, const struct sb_snapshot *snap, int64_t now_ms)
         service_json(out, snap, i, now_ms);
         first = 0;
     }
+    /* The last death records, latest first, as the master wrote them;
+     * text that is not one JSON object (a damaged file) is left out. */
+    fputs("],\"deaths\":[", out);
+    first = 1;
+    for (size_t i = 0; i < snap->ndeaths; i++) {
+        const char *d = snap->deaths[i];
+        size_t      n = strlen(d);
+
+        if (n < 2 || d[0] != '{' || d[n - 1] != '}' || strchr(d, '\n'))
+            continue;
+        fprintf(out, "%s%s", first ? "" : ",", d);
+        first = 0;
+    }
     fputs("]}\n", out);
     return ferror(out) ? -1 : 0;
 }

@@ -651,6 +651,7 @@ void worker_main(struct service *svc, const struct config *cfg,
 
     signals_init();
     sd_lib_release();
+    conn_set_slot(slot);
     /* If the master dies, finish what is in flight and go. */
     if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1)
         log_syswarn(svc->sc->name, "prctl(PR_SET_PDEATHSIG)");

@@ -176,6 +176,7 @@ struct pf_api {
     ssize_t (*readline)(pf_conn *c, char *buf, size_t len);
     /* ABI 1.2 and later. */
     int (*accepting)(const pf_service *svc);
+    void (*activity)(pf_conn *c, const char *text, size_t len);
 };
 
 /* Does the host offer api member m (an older host has a shorter table)? */
@@ -305,6 +306,16 @@ static inline ssize_t pf_readline(pf_conn *c, char *buf, size_t len)
 static inline int pf_accepting(const pf_service *svc)
 {
     return PF_API_HAS(svc->api, accepting) ? svc->api->accepting(svc) : 1;
+}
+
+/* Say what c is doing now, in a line of text (len bytes; the first 127
+ * are kept), e.g. the request line being answered: a worker that dies
+ * on it leaves this in its death record.  A host older than ABI 1.2 does
+ * not keep it. */
+static inline void pf_activity(pf_conn *c, const char *text, size_t len)
+{
+    if (PF_API_HAS(c->api, activity))
+        c->api->activity(c, text, len);
 }
 
 /* As pf_write, telling the kernel more follows at once (MSG_MORE), so a

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -218,4 +219,45 @@ Test(deathlog, a_worker_past_max_worker_memory_is_recycled, .fini = h_teardown,
     free(rec);
     cr_expect(h_file_contains(srv.log, "max_worker_memory"), "%s",
               h_diag(&srv));
+}
+
+/* An http worker's record names the request it was on, and `-s status`
+ * shows the record. */
+Test(deathlog, the_http_request_line_is_in_the_record_and_in_status,
+     .fini = h_teardown, .timeout = 30)
+{
+    const char      req[] = "GET /not/here?q=1 HTTP/1.1\r\nHost: x\r\n\r\n";
+    const char     *argv[] = {H_PREFORK, "-s", "status", "-c", NULL, NULL};
+    struct h_result r;
+    char            path[300], line[128], *rec;
+    int             port = tcp_port(), fd;
+    pid_t           pid = 0;
+
+    cr_assert_eq(h_init(&srv), 0);
+    srv.env[0] = NO_ASAN_SEGV;
+    snprintf(deaths, sizeof(deaths), "%s/deaths.log", srv.dir);
+    snprintf(path, sizeof(path), "%s/www", srv.dir);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    h_config(&srv,
+             "death_log = %s\n[web]\nmodule = http\nlisten = %s:%d\n"
+             "root = www\nworkers = 1\n",
+             deaths, LO, port);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    cr_assert(H_WAIT(5000, h_workers(&srv, &pid, 1) == 1));
+    fd = h_connect(LO, port, 3000);
+    cr_assert(fd >= 0);
+    cr_assert_eq(h_send_all(fd, req, sizeof req - 1, 2000), 0);
+    cr_assert_geq(h_recv_line(fd, line, sizeof line, 3000), 0);
+    cr_assert_eq(kill(pid, SIGSEGV), 0);
+    rec = the_record();
+    close(fd);
+    expect_field(rec, "\"request\":\"GET /not/here?q=1 HTTP/1.1\"");
+    free(rec);
+    argv[4] = srv.conf;
+    cr_assert_eq(h_run(argv, 5000, &r), 0, "status: %s", r.err);
+    cr_expect(strstr(r.out, "\"deaths\":[{") != NULL &&
+                  strstr(r.out, "\"request\":\"GET /not/here?q=1 HTTP/1.1\"") !=
+                      NULL,
+              "no death in -s status: %s", r.out);
+    h_result_free(&r);
 }

@@ -97,18 +97,25 @@ static void start_prefork(const char *mode, int workers, const char *tcp_cls,
 
 /* Send msg on a new connection, read until the server closes.  Returns the
  * reply's length (into buf, NUL-terminated) or -1. */
+/* How long one exchange may take: a worker starting CPython under
+ * valgrind on a busy machine takes many seconds before its first reply. */
+static int io_ms(void)
+{
+    return getenv("PF_VALGRIND") != NULL ? 20000 : 5000;
+}
+
 static int ask(int port, const char *msg, char *buf, size_t cap)
 {
-    int     fd = h_connect("127.0.0.1", port, 5000);
+    int     fd = h_connect("127.0.0.1", port, io_ms());
     ssize_t n;
 
     if (fd < 0)
         return -1;
-    if (h_send_all(fd, msg, strlen(msg), 5000) != 0) {
+    if (h_send_all(fd, msg, strlen(msg), io_ms()) != 0) {
         close(fd);
         return -1;
     }
-    n = h_recv_exact(fd, buf, cap - 1, 5000);
+    n = h_recv_exact(fd, buf, cap - 1, io_ms());
     close(fd);
     if (n < 0)
         return -1;
@@ -125,7 +132,7 @@ static int ask_udp(int port, const char *msg, char *buf, size_t cap)
 
     if (fd < 0)
         return -1;
-    for (int i = 0; i < 10 && n < 0; i++) {
+    for (int i = 0; i < io_ms() / 1000 + 5 && n < 0; i++) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
 
         send(fd, msg, strlen(msg), 0);

@@ -228,6 +228,12 @@ Test(status_render, a_scoreboard_built_by_hand)
     fake_slot(&f, 2, 7, 202, SLOT_BUSY, 5, 7000, 69750, 1);
     fake_slot(&f, 3, 8, 301, SLOT_STARTING, 0, 69000, 0, 0);
     fake_slot(&f, 5, 7, 0, SLOT_FREE, 99, 1000, 0, 0); /* not listed */
+    /* Death records go out as written; one that is not an object is
+     * left out. */
+    snprintf(f.snap.deaths[0], SB_DEATH_MAX, "{\"pid\":9,\"reason\":\"exit\"}");
+    snprintf(f.snap.deaths[1], SB_DEATH_MAX, "{\"broken\"");
+    snprintf(f.snap.deaths[2], SB_DEATH_MAX, "{\"pid\":8}");
+    f.snap.ndeaths = 3;
 
     json = rendered(&f.snap, 70000);
     cr_expect_str_eq(
@@ -248,7 +254,7 @@ Test(status_render, a_scoreboard_built_by_hand)
         "{\"pid\":301,\"state\":\"starting\",\"served\":0,\"open_conns\":0,"
         "\"busy_ms\":null,\"age_s\":1}],"
         "\"totals\":{\"workers\":1,\"idle\":0,\"busy\":0,\"served\":40}}"
-        "]}\n");
+        "],\"deaths\":[{\"pid\":9,\"reason\":\"exit\"},{\"pid\":8}]}\n");
     free(json);
 }
 
@@ -318,7 +324,7 @@ Test(status_render, an_empty_scoreboard_is_valid_json)
     json = rendered(&f.snap, 1000);
     cr_expect_str_eq(json, "{\"master\":{\"pid\":100,\"version\":\"9.8.7\","
                            "\"start_time\":1700000000,\"uptime_s\":0},"
-                           "\"services\":[]}\n");
+                           "\"services\":[],\"deaths\":[]}\n");
     rc = py_eval(json, "len(d[\"services\"])", got, sizeof got);
     if (rc != 1)
         cr_expect_eq(rc, 0, "%s", got);

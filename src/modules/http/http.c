@@ -663,7 +663,14 @@ static void serve_one(pf_conn *c, const struct http_request *req,
     struct http_conn *hc = c->data;
     struct outcome    o = {0};
     int               body = 0;
+    const char       *eol = memchr(hc->buf, '\n', headlen);
 
+    /* The request line, for the death record of a worker that dies on
+     * it. */
+    if (eol != NULL)
+        pf_activity(c, hc->buf,
+                    (size_t)(eol - hc->buf) -
+                        (eol > hc->buf && eol[-1] == '\r'));
     /* What has come of a chunked body is read before answering, so that
      * a malformed or oversized one is answered 400 or 413, as nginx does;
      * the rest is dropped as it comes, after the answer. */
