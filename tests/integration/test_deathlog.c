@@ -234,7 +234,6 @@ Test(deathlog, the_http_request_line_is_in_the_record_and_in_status,
     pid_t           pid = 0;
 
     cr_assert_eq(h_init(&srv), 0);
-    srv.env[0] = NO_ASAN_SEGV;
     snprintf(deaths, sizeof(deaths), "%s/deaths.log", srv.dir);
     snprintf(path, sizeof(path), "%s/www", srv.dir);
     cr_assert_eq(mkdir(path, 0755), 0);
@@ -248,7 +247,9 @@ Test(deathlog, the_http_request_line_is_in_the_record_and_in_status,
     cr_assert(fd >= 0);
     cr_assert_eq(h_send_all(fd, req, sizeof req - 1, 2000), 0);
     cr_assert_geq(h_recv_line(fd, line, sizeof line, 3000), 0);
-    cr_assert_eq(kill(pid, SIGSEGV), 0);
+    /* SIGABRT, not SIGSEGV: under valgrind a SIGSEGV sent to a worker
+     * blocked in epoll_wait can wait there for good. */
+    cr_assert_eq(kill(pid, SIGABRT), 0);
     rec = the_record();
     close(fd);
     expect_field(rec, "\"request\":\"GET /not/here?q=1 HTTP/1.1\"");
