@@ -212,6 +212,31 @@ static int set_size(struct parse *ps, const struct key *k, void *field,
     return 0;
 }
 
+static int set_budget(struct parse *ps, const struct key *k,
+                      struct budget *field, const char *sect, const char *value,
+                      int line)
+{
+    long long v;
+    int       percent;
+
+    if (parse_count(value, &v, &percent) < 0) {
+        bad_value(ps, line, sect, k,
+                  "invalid value '%s' (use a count such as 2, or a "
+                  "percentage such as 25%%)",
+                  value);
+        return -1;
+    }
+    if (percent ? v < 1 || v > 100 : v < k->min || v > k->max) {
+        bad_value(ps, line, sect, k,
+                  "'%s' is out of range (%lld..%lld, or 1%%..100%%)", value,
+                  k->min, k->max);
+        return -1;
+    }
+    field->n = (int)v;
+    field->percent = percent;
+    return 0;
+}
+
 static int set_named(struct parse *ps, const struct key *k, int *field,
                      const char *sect, const char *value, int line)
 {
@@ -315,6 +340,7 @@ static int set_value(struct parse *ps, const struct key *k, void *base,
     case T_INT: return set_int(ps, k, field, sect, value, line);
     case T_DURATION: return set_duration(ps, k, field, sect, value, line);
     case T_SIZE: return set_size(ps, k, field, sect, value, line);
+    case T_BUDGET: return set_budget(ps, k, field, sect, value, line);
     case T_BOOL:
         if (parse_bool(value, field) == 0)
             return 0;

@@ -30,6 +30,12 @@ struct conf_kv {
 
 struct module;
 
+/* How many of a pool's workers: n of them, or n percent (rounded up). */
+struct budget {
+    int n;
+    int percent;
+};
+
 struct service_conf {
     char            *name;
     int              line; /* of the [name] header */
@@ -49,6 +55,7 @@ struct service_conf {
     long long        defer_accept_ms;   /* TCP_DEFER_ACCEPT; 0: off */
     int              proxy_protocol;    /* a PROXY header comes first */
     long long        max_worker_memory; /* bytes of private memory; 0: off */
+    struct budget    max_unavailable;   /* replaced at once, at most */
     struct cidr_list proxy_from;        /* who may send one; empty: anyone */
     struct conf_kv  *mkeys;             /* module keys, in file order */
     size_t           nmkeys;

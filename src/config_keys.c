@@ -223,6 +223,15 @@ const struct key service_keys[NSERVICE_KEYS] = {
                               .max = (long long)1 << 50,
                               .help = "recycle a worker whose private memory "
                                       "grows past this (0: never)"},
+    [VK_MAX_UNAVAILABLE] = {.name = "max_unavailable",
+                            .type = T_BUDGET,
+                            SERVICE(max_unavailable),
+                            .def = "1",
+                            .min = 1,
+                            .max = MAX_POOL,
+                            .help = "workers recycled at one time (for "
+                                    "max_requests and max_worker_memory), "
+                                    "a count or a percentage of the pool"},
 };
 
 const struct level_name level_names[NLEVELS] = {

@@ -30,6 +30,7 @@ enum ktype {
     T_CHOICE,   /* int: the index of the value in .choices */
     T_CIDRS,    /* struct cidr_list: "10.0.0.0/8, ::1" */
     T_SIZE,     /* long long bytes ("512k", "64m"), within [min, max] */
+    T_BUDGET,   /* struct budget: a count within [min, max], or 1%..100% */
 };
 
 struct key {
@@ -80,6 +81,7 @@ enum {
     VK_PROXY_PROTOCOL,
     VK_PROXY_FROM,
     VK_MAX_WORKER_MEMORY,
+    VK_MAX_UNAVAILABLE,
     NSERVICE_KEYS
 };
 

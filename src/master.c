@@ -27,6 +27,7 @@
 #include "modload.h"
 #include "pidfile.h"
 #include "pool.h"
+#include "rollout.h"
 #include "scoreboard.h"
 #include "sdnotify.h"
 #include "upgrade.h"
@@ -36,7 +37,7 @@
 #define HANDOFF_POLL_MS  20   /* upgrade: how often to look for workers up */
 
 static volatile sig_atomic_t sig_term, sig_quit, sig_hup, sig_usr1, sig_usr2,
-    sig_ttin, sig_ttou, sig_chld;
+    sig_ttin, sig_ttou, sig_chld, sig_urg;
 
 /* Every signal the master handles, and the flag it raises. */
 static const struct {
@@ -52,6 +53,8 @@ static const struct {
     {SIGTTIN, &sig_ttin}, /* one worker more per service */
     {SIGTTOU, &sig_ttou}, /* one worker fewer per service */
     {SIGCHLD, &sig_chld}, /* a worker exited */
+    {SIGURG, &sig_urg},   /* a worker reached max_requests (it only wakes
+                             the loop: the slot says which) */
 };
 #define NSIGNALS (sizeof(master_signals) / sizeof(master_signals[0]))
 
@@ -234,7 +237,6 @@ static int apply_nofile_limit(const struct config *cfg)
 static void reload(struct master *m)
 {
     struct generation *g;
-    size_t             i;
 
     log_notice(NULL, "reloading %s", m->conf_path);
     notify_reloading();
@@ -253,14 +255,8 @@ static void reload(struct master *m)
         (g->cfg->pidfile != NULL &&
          strcmp(m->cur->cfg->pidfile, g->cfg->pidfile) != 0))
         log_warn(NULL, "a changed pidfile takes effect on restart only");
+    /* Its workers quit as the new ones come up (rollout.c). */
     m->cur->retiring = 1;
-    for (i = 0; i < m->nw; i++) {
-        if (m->w[i].gen != m->cur || m->w[i].retiring)
-            continue;
-        m->w[i].retiring = 1;
-        if (kill(m->w[i].pid, SIGQUIT) == -1 && errno != ESRCH)
-            log_syswarn(NULL, "kill(%d, QUIT)", (int)m->w[i].pid);
-    }
     m->cur = g;
     /* Before release_old closes what g dropped: systemd lets go of it. */
     fdstore_sync(&m->ls, g);
@@ -404,11 +400,13 @@ static void master_loop(struct master *m)
             resize(m, sig_ttin ? 1 : -1);
             sig_ttin = sig_ttou = 0;
         }
+        sig_urg = 0;
         now = mono_ms();
         if (m->old_master != 0 && upgrade_handoff(m, now) && m->give_up) {
             stop_workers(m, SIGTERM, FAST_STOP_MS);
             return;
         }
+        rollout_pass(m, now);
         if (now >= next_tick) {
             pool_check_timeouts(m, now);
             pool_check_memory(m, now);
@@ -420,6 +418,8 @@ static void master_loop(struct master *m)
         due = pool_next_due(m);
         if (m->old_master != 0 && due > now + HANDOFF_POLL_MS)
             due = now + HANDOFF_POLL_MS;
+        if (due > now + ROLLOUT_POLL_MS && rollout_pending(m))
+            due = now + ROLLOUT_POLL_MS;
         if (m->quit_at != 0 && due > m->quit_at)
             due = m->quit_at;
         master_wait(due < next_tick ? due : next_tick);

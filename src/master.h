@@ -22,7 +22,9 @@ struct worker {
     struct generation *gen;
     int                retiring;    /* told to quit: not replaced */
     int                killed;      /* SIGKILLed for worker_timeout */
-    int                over_memory; /* retired for max_worker_memory */
+    int                over_memory; /* recycled for max_worker_memory */
+    int                recycle;     /* to be replaced (the master's word) */
+    pid_t              replacement; /* started to take its place; 0: none */
     int64_t            started;
 };
 

@@ -280,7 +280,7 @@ static int retire(struct master *m, struct service *s, const char *why)
 
     for (i = 0; i < m->nw && !idle; i++) {
         struct worker *w = &m->w[i];
-        if (w->svc != s || w->retiring || w->killed)
+        if (w->svc != s || w->retiring || w->killed || w->replacement != 0)
             continue;
         idle = m->sb->slots[w->slot].state == SLOT_IDLE;
         if (pick == NULL || idle)
@@ -311,7 +311,8 @@ static void pool_count(const struct master *m, const struct service *s,
     *live = *idle = 0;
     for (i = 0; i < m->nw; i++) {
         const struct worker *w = &m->w[i];
-        if (w->svc != s || w->retiring || w->killed)
+        /* One being replaced is counted as its replacement. */
+        if (w->svc != s || w->retiring || w->killed || w->replacement != 0)
             continue;
         (*live)++;
         slot_read(&m->sb->slots[w->slot], &snap);
@@ -434,9 +435,9 @@ static long long private_memory(pid_t pid)
 
 /*
  * max_worker_memory: a worker whose private memory has grown past it is
- * retired as for max_requests (it finishes its connections, a new one
- * takes its place) and its exit recorded with why.  Read at most once a
- * second; smaps_rollup walks the process's mappings.
+ * recycled as for max_requests (rollout.c: a new one takes its place, then
+ * it finishes its connections) and its exit recorded with why.  Read at
+ * most once a second; smaps_rollup walks the process's mappings.
  */
 void pool_check_memory(struct master *m, int64_t now)
 {
@@ -449,7 +450,7 @@ void pool_check_memory(struct master *m, int64_t now)
         struct worker *w = &m->w[i];
         long long      cap = w->svc->sc->max_worker_memory, have;
 
-        if (cap <= 0 || w->retiring || w->killed)
+        if (cap <= 0 || w->retiring || w->killed || w->recycle)
             continue;
         have = private_memory(w->pid);
         if (have <= cap)
@@ -459,9 +460,7 @@ void pool_check_memory(struct master *m, int64_t now)
                    "(max_worker_memory %lld KiB): recycling it",
                    (int)w->pid, have / 1024, cap / 1024);
         w->over_memory = 1;
-        w->retiring = 1;
-        if (kill(w->pid, SIGQUIT) == -1 && errno != ESRCH)
-            log_syswarn(w->svc->sc->name, "kill(%d, QUIT)", (int)w->pid);
+        w->recycle = 1;
     }
 }
 

@@ -454,6 +454,7 @@ int scoreboard_claim(struct scoreboard *sb, uint32_t service)
         STORE(&s->started_ms, mono_ms());
         STORE(&s->busy_since, 0);
         STORE(&s->open_conns, 0);
+        STORE(&s->recycle, 0);
         s->peer_len = 0;
         s->request[0] = '\0';
         set_state(s, SLOT_STARTING);
@@ -582,6 +583,11 @@ void slot_set_conns(struct slot *s, unsigned n)
     STORE(&s->open_conns, (uint32_t)n);
 }
 
+void slot_want_recycle(struct slot *s)
+{
+    STORE(&s->recycle, 1);
+}
+
 void slot_read(const struct slot *s, struct slot *out)
 {
     out->state = get_state(s);
@@ -591,6 +597,7 @@ void slot_read(const struct slot *s, struct slot *out)
     out->started_ms = LOAD(&s->started_ms);
     out->busy_since = LOAD(&s->busy_since);
     out->open_conns = LOAD(&s->open_conns);
+    out->recycle = LOAD(&s->recycle);
     out->peer_len = s->peer_len;
     memcpy(out->peer, s->peer, sizeof(out->peer));
     memcpy(out->request, s->request, sizeof(out->request));

@@ -50,12 +50,14 @@ struct slot {
     /* What the module said the connection is doing (the http request
      * line), NUL-terminated; for the death record too. */
     char request[SB_REQUEST_MAX];
+    /* The worker reached max_requests and asks to be replaced. */
+    uint32_t recycle;
 };
 
 /* The file's first bytes, and the number of its layout: a reader refuses
  * a file whose layout it does not know (a master of another version). */
 #define SB_MAGIC        "PFSCORE"
-#define SB_LAYOUT       3
+#define SB_LAYOUT       4
 #define SB_NAME_MAX     200 /* a section name fits on an INI line */
 #define SB_LISTEN_MAX   512 /* listen addresses, one per line */
 #define SB_MODE_MAX     16
@@ -178,6 +180,8 @@ void slot_set_state(struct slot *s, enum slot_state st);
 void slot_busy(struct slot *s);             /* BUSY, busy_since = now */
 void slot_done(struct slot *s, int served); /* IDLE, served += served */
 void slot_set_conns(struct slot *s, unsigned n);
+/* Ask the master for a replacement (max_requests reached). */
+void slot_want_recycle(struct slot *s);
 /* The client the worker is about to serve. */
 void slot_set_peer(struct slot *s, const struct sockaddr *sa, socklen_t len);
 /* The module's word on what the connection is doing (len bytes of text;

@@ -47,6 +47,7 @@ struct service {
     int     spawn_rate; /* dynamic growth per tick: 1, 2, 4 .. 32 */
     int     failures;   /* consecutive early deaths */
     int64_t next_spawn; /* no spawn before this (backoff), mono ms */
+    int     held_over;  /* warned: the old generation serves on */
 };
 
 struct generation {

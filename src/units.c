@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 #include "units.h"
@@ -132,4 +133,22 @@ int parse_int(const char *s, long long *v)
         return -1;
     *v = n;
     return 0;
+}
+
+int parse_count(const char *s, long long *v, int *percent)
+{
+    char   buf[32];
+    size_t len;
+
+    if (s == NULL || !isdigit((unsigned char)s[0]))
+        return -1;
+    len = strlen(s);
+    *percent = len > 0 && s[len - 1] == '%';
+    if (!*percent)
+        return parse_int(s, v);
+    if (len >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, len - 1);
+    buf[len - 1] = '\0';
+    return parse_int(buf, v);
 }

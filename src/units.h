@@ -15,5 +15,7 @@ int parse_size(const char *s, long long *bytes);
 int parse_bool(const char *s, int *b);
 /* A decimal integer, optional sign. */
 int parse_int(const char *s, long long *v);
+/* A count or a percentage: "3" or "25%" (no sign).  *percent says which. */
+int parse_count(const char *s, long long *v, int *percent);
 
 #endif

@@ -356,13 +356,24 @@ static int drained(const struct wctx *w)
     return w->nconns == 0 && active == 0;
 }
 
-/* Count one connection or datagram served; start draining at
- * max_requests. */
+/*
+ * Count one connection or datagram served.  At max_requests the worker
+ * asks the master for a replacement and serves on: the master tells it to
+ * quit once one is accepting (and max_unavailable allows).  With no
+ * master to ask, it drains at once.
+ */
 static void worker_count(struct wctx *w)
 {
     w->served++;
     slot_done(w->slot, 1);
-    if (w->max_requests > 0 && w->served >= w->max_requests)
+    if (w->max_requests == 0 || w->served < w->max_requests || w->recycle ||
+        w->draining)
+        return;
+    w->recycle = 1;
+    log_debug(w->svc->sc->name, "max_requests reached: asking for a "
+                                "replacement");
+    slot_want_recycle(w->slot);
+    if (getppid() != w->master || kill(w->master, SIGURG) == -1)
         drain_start(w, "max_requests reached");
 }
 
@@ -647,6 +658,7 @@ void worker_main(struct service *svc, const struct config *cfg,
         .slot = slot,
         .epfd = -1,
         .max_requests = max_requests,
+        .master = getppid(),
     };
 
     signals_init();

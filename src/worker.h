@@ -43,6 +43,8 @@ struct wctx {
     unsigned                nconns;
     long long               served;
     long long               max_requests; /* jitter applied; 0 = no limit */
+    pid_t                   master;       /* told when max_requests is hit */
+    int                     recycle;      /* it has been told */
     int                     draining;
     int64_t                 drain_deadline;
     int64_t                 next_tick; /* the module's tick() is due */

@@ -509,6 +509,89 @@ int h_nworkers(const struct h_server *s)
     return h_workers(s, NULL, 0);
 }
 
+int h_slots(const struct h_server *s, const char *name, unsigned mask)
+{
+    struct sb_snapshot snap;
+    struct scoreboard *sb;
+    char              *path = scoreboard_path(s->pidfile), err[256];
+    int                n = -1;
+
+    if (path == NULL)
+        return -1;
+    sb = scoreboard_open(path, err, sizeof err);
+    free(path);
+    if (sb == NULL)
+        return -1;
+    if (scoreboard_snapshot(sb, &snap, err, sizeof err) == 0) {
+        n = 0;
+        for (size_t i = 0; i < snap.nslots; i++) {
+            const struct slot *sl = &snap.slots[i];
+
+            if (sl->state == SLOT_FREE || !(mask & (1u << sl->state)))
+                continue;
+            for (size_t j = 0; j < snap.nsvc; j++)
+                if (snap.svc[j].id == sl->service &&
+                    strcmp(snap.svc[j].name, name) == 0)
+                    n++;
+        }
+        scoreboard_snapshot_free(&snap);
+    }
+    scoreboard_destroy(sb);
+    return n;
+}
+
+int h_load_start(struct h_load *l, const char *host, int port, int n, int ms)
+{
+    int p[2];
+
+    if (pipe2(p, O_CLOEXEC) == -1)
+        return -1;
+    l->ms = ms;
+    l->pid = fork();
+    if (l->pid == -1) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (l->pid == 0) {
+        int64_t end = h_now_ms() + ms;
+        int     made = 0, failed = 0;
+        char    msg[64];
+
+        close(p[0]);
+        for (; made < n && h_now_ms() < end; made++)
+            failed += h_echo_once(host, port, 3000) != 0;
+        snprintf(msg, sizeof msg, "%d %d\n", made, failed);
+        _exit(write(p[1], msg, strlen(msg)) > 0 ? 0 : 1);
+    }
+    close(p[1]);
+    l->fd = p[0];
+    return 0;
+}
+
+int h_load_done(const struct h_load *l)
+{
+    struct pollfd pfd = {.fd = l->fd, .events = POLLIN};
+
+    return poll(&pfd, 1, 0) == 1;
+}
+
+int h_load_wait(struct h_load *l, int *made, int *failed)
+{
+    struct pollfd pfd = {.fd = l->fd, .events = POLLIN};
+    char          msg[64] = "";
+    ssize_t       got = -1;
+    int           status;
+
+    if (poll(&pfd, 1, l->ms + 5000) == 1)
+        got = read(l->fd, msg, sizeof msg - 1);
+    close(l->fd);
+    if (got <= 0)
+        kill(l->pid, SIGKILL);
+    waitpid(l->pid, &status, 0);
+    return got > 0 && sscanf(msg, "%d %d", made, failed) == 2 ? 0 : -1;
+}
+
 /* --- running a command to completion ------------------------------------- */
 
 struct sink {

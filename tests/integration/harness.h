@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "scoreboard.h"
+
 #ifndef H_PREFORK
 #define H_PREFORK PF_BUILDDIR "/src/prefork"
 #endif
@@ -99,6 +101,26 @@ void h_teardown(void);
  * many there are, or -1. */
 int h_workers(const struct h_server *s, pid_t *pids, int max);
 int h_nworkers(const struct h_server *s);
+
+/* Workers of the service called name, of every generation (a reload has
+ * two), whose slot in the status file is in one of the states of mask
+ * (bits 1 << enum slot_state); -1 when the file cannot be read. */
+#define H_ACCEPTING ((1u << SLOT_IDLE) | (1u << SLOT_BUSY))
+#define H_STARTING  (1u << SLOT_STARTING)
+int h_slots(const struct h_server *s, const char *name, unsigned mask);
+
+/* A bounded load from a child process: up to n echo connections to
+ * host:port, one after another, for at most ms. */
+struct h_load {
+    pid_t pid;
+    int   fd; /* its report: connections made and failed */
+    int   ms;
+};
+int h_load_start(struct h_load *l, const char *host, int port, int n, int ms);
+/* Has it finished?  (Does not wait.) */
+int h_load_done(const struct h_load *l);
+/* Wait for it to finish; its counts.  Returns 0, or -1. */
+int h_load_wait(struct h_load *l, int *made, int *failed);
 
 /* Run argv (argv[0] a path) to completion, at most ms, capturing output. */
 int  h_run(const char *const argv[], int ms, struct h_result *r);

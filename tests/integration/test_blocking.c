@@ -230,6 +230,11 @@ Test(blocking, max_requests_counts_connections, .fini = h_teardown,
     cr_assert(fd >= 0);
     cr_expect_eq(ask_pid(fd), first, "recycled after 1 connection");
     close(fd);
+    /* It serves on until its replacement accepts, then goes. */
+    cr_assert(H_WAIT(5000, kill((pid_t)first, 0) == -1),
+              "the worker that served 2 connections with max_requests = 2 "
+              "was not replaced%s",
+              h_diag(&srv));
     fd = greeted(port, 5000);
     cr_assert(fd >= 0, "not served after the recycle%s", h_diag(&srv));
     pid = ask_pid(fd);

@@ -494,6 +494,35 @@ Test(config, cpu_count_clamped_to_max_workers)
     cr_assert_eq(cfg->svc[0].workers, 1);
 }
 
+Test(config, max_unavailable_is_a_count_or_a_percentage)
+{
+    load_ok(ECHO "[b]\nmodule = echo\nlisten = 127.0.0.1:7008\n"
+                 "max_unavailable = 25%\n"
+                 "[c]\nmodule = echo\nlisten = 127.0.0.1:7009\n"
+                 "max_unavailable = 3\n");
+    cr_assert_eq(cfg->svc[0].max_unavailable.n, 1, "the default is 1");
+    cr_assert_eq(cfg->svc[0].max_unavailable.percent, 0);
+    cr_assert_eq(cfg->svc[1].max_unavailable.n, 25);
+    cr_assert_eq(cfg->svc[1].max_unavailable.percent, 1);
+    cr_assert_eq(cfg->svc[2].max_unavailable.n, 3);
+    cr_assert_eq(cfg->svc[2].max_unavailable.percent, 0);
+}
+
+Test(errors, max_unavailable_values)
+{
+    EXPECT(ECHO "max_unavailable = 0\n"
+                "[b]\nmodule = echo\nlisten = 127.0.0.1:7008\n"
+                "max_unavailable = 101%\n"
+                "[c]\nmodule = echo\nlisten = 127.0.0.1:7009\n"
+                "max_unavailable = half\n",
+           "t.ini:4: [echo] max_unavailable: '0' is out of range (1..4096, "
+           "or 1%..100%)",
+           "t.ini:8: [b] max_unavailable: '101%' is out of range (1..4096, "
+           "or 1%..100%)",
+           "t.ini:12: [c] max_unavailable: invalid value 'half' (use a "
+           "count such as 2, or a percentage such as 25%)");
+}
+
 Test(errors, server_workers_above_max_workers)
 {
     EXPECT("[server]\nworkers = 4\n" ECHO "max_workers = 2\n",

@@ -247,3 +247,30 @@ Test(int, refuses_junk_and_overflow)
     }
     cr_assert_eq(parse_int(NULL, &v), -1);
 }
+
+Test(count, a_count_or_a_percentage)
+{
+    long long v = 0;
+    int       pct = -1;
+
+    cr_assert_eq(parse_count("3", &v, &pct), 0);
+    cr_assert(v == 3 && pct == 0);
+    cr_assert_eq(parse_count("25%", &v, &pct), 0);
+    cr_assert(v == 25 && pct == 1);
+    cr_assert_eq(parse_count("0%", &v, &pct), 0, "the range is the caller's");
+    cr_assert(v == 0 && pct == 1);
+}
+
+Test(count, malformed)
+{
+    const char *const bad[] = {"",    "%",    "-1", "+1",   " 1", "1 %",
+                               "1%%", "25%x", "x%", "1.5%", "%25"};
+    long long         v = 7;
+    int               pct;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(parse_count(bad[i], &v, &pct), -1, "'%s'", bad[i]);
+        cr_assert_eq(v, 7);
+    }
+    cr_assert_eq(parse_count(NULL, &v, &pct), -1);
+}

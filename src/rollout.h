@@ -1,0 +1,37 @@
+/*
+ * rollout.h -- replacing workers without losing capacity.
+ *
+ * A worker due for recycling (max_requests, max_worker_memory) is told to
+ * quit only once a replacement is accepting, and no more of a service's
+ * workers are being replaced at one time than its max_unavailable allows.
+ * After a reload, the old generation's workers of a service are told to
+ * quit only as fast as the new generation's come up.
+ */
+#ifndef PF_ROLLOUT_H
+#define PF_ROLLOUT_H
+
+#include <stdint.h>
+
+struct budget;
+struct master;
+
+/* How often the master looks while a replacement is starting (ms). */
+#define ROLLOUT_POLL_MS 20
+
+/* Workers of a pool of `pool` that may be in replacement at one time:
+ * b->n, or b->n percent of the pool rounded up; at least 1. */
+int rollout_budget(const struct budget *b, int pool);
+
+/* Reload hand-over: may one more of `old` still-serving workers of the
+ * previous generation quit, with `accepting` of the new generation's
+ * workers up and `target` wanted?  Yes while the rest would still make up
+ * the pool (old - 1 + accepting >= target). */
+int rollout_may_quit(int old, int accepting, int target);
+
+/* Master: one pass of both, each time round the loop. */
+void rollout_pass(struct master *m, int64_t now);
+/* Master: is a replacement or a hand-over under way (poll at
+ * ROLLOUT_POLL_MS)? */
+int rollout_pending(const struct master *m);
+
+#endif

@@ -1,0 +1,185 @@
+/*
+ * test_rollout.c -- replacing workers without losing capacity: recycling
+ * under max_unavailable and reloads, under a bounded load, watched in the
+ * status file every 10 ms.
+ */
+#define _GNU_SOURCE
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define LO "127.0.0.1"
+
+static struct h_server srv;
+
+static int tcp_port(void)
+{
+    int port = h_free_port(LO, SOCK_STREAM);
+
+    cr_assert(port > 0, "no free port");
+    return port;
+}
+
+static void start_echo(int port, const char *server, const char *service)
+{
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv, "%s[echo]\nmodule = echo\nlisten = %s:%d\nworkers = 4\n%s",
+             server, LO, port, service);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    cr_assert(H_WAIT(5000, h_slots(&srv, "echo", H_ACCEPTING) == 4),
+              "4 workers did not come up%s", h_diag(&srv));
+}
+
+/* What a watch of the status file saw while a load ran. */
+struct watch {
+    int min_accepting; /* the fewest accepting workers of "echo" seen */
+    int max_starting;  /* the most workers starting at one time */
+    int samples;
+    int made, failed; /* the load's connections */
+};
+
+/* Two clients of up to n connections each for up to ms; look every
+ * 10 ms until both are done, sending sig (0: none) to the master every
+ * sig_every samples. */
+static void watch_load(int port, int n, int ms, int sig, int sig_every,
+                       struct watch *wt)
+{
+    struct h_load a, b;
+    int           made, failed;
+
+    memset(wt, 0, sizeof *wt);
+    wt->min_accepting = 1 << 20;
+    cr_assert_eq(h_load_start(&a, LO, port, n, ms), 0);
+    cr_assert_eq(h_load_start(&b, LO, port, n, ms), 0);
+    while (!h_load_done(&a) || !h_load_done(&b)) {
+        int acc = h_slots(&srv, "echo", H_ACCEPTING);
+        int st = h_slots(&srv, "echo", H_STARTING);
+
+        cr_assert(acc >= 0 && st >= 0, "cannot read the status file");
+        if (acc < wt->min_accepting)
+            wt->min_accepting = acc;
+        if (st > wt->max_starting)
+            wt->max_starting = st;
+        if (sig != 0 && ++wt->samples % sig_every == 0)
+            cr_assert_eq(h_signal(&srv, sig), 0);
+        h_sleep_ms(10);
+    }
+    cr_assert_eq(h_load_wait(&a, &made, &failed), 0);
+    wt->made += made;
+    wt->failed += failed;
+    cr_assert_eq(h_load_wait(&b, &made, &failed), 0);
+    wt->made += made;
+    wt->failed += failed;
+}
+
+static int count_in_log(const char *needle)
+{
+    char *text = h_read_file(srv.log), *p;
+    int   n = 0;
+
+    for (p = text; p != NULL && (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    free(text);
+    return n;
+}
+
+/* 4 workers, max_requests = 50, a bounded load: no request fails and,
+ * as each replacement is accepting before the worker it replaces stops,
+ * no sample finds fewer than 4 accepting. */
+Test(rollout, recycling_keeps_the_pool_accepting, .fini = h_teardown,
+     .timeout = 90)
+{
+    int          port = tcp_port();
+    struct watch wt;
+
+    start_echo(port, "max_requests = 50\n", "");
+    watch_load(port, 4000, 20000, 0, 0, &wt);
+    cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
+                 wt.made);
+    cr_expect_eq(wt.made, 8000, "the load made %d of 8000 connections",
+                 wt.made);
+    cr_expect_geq(wt.min_accepting, 4,
+                  "only %d of 4 workers accepting at one sample",
+                  wt.min_accepting);
+    cr_expect_leq(wt.max_starting, 1,
+                  "%d replacements starting at once (max_unavailable = 1)",
+                  wt.max_starting);
+    cr_expect_geq(count_in_log("recycling worker"), 10,
+                  "too few recycles for 8000 connections at 50 each%s",
+                  h_diag(&srv));
+}
+
+/* max_unavailable = 50% of 4: two may be replaced at once, not three. */
+Test(rollout, max_unavailable_bounds_the_replacements, .fini = h_teardown,
+     .timeout = 90)
+{
+    int          port = tcp_port();
+    struct watch wt;
+
+    start_echo(port, "max_requests = 20\n", "max_unavailable = 50%\n");
+    watch_load(port, 2000, 20000, 0, 0, &wt);
+    cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
+                 wt.made);
+    cr_expect_leq(wt.max_starting, 2,
+                  "%d replacements starting at once (max_unavailable = 50%%)",
+                  wt.max_starting);
+    cr_expect_geq(wt.min_accepting, 4, "only %d of 4 workers accepting",
+                  wt.min_accepting);
+}
+
+/* Reloads under load: the old workers go as the new come up. */
+Test(rollout, reloads_under_load_lose_nothing, .fini = h_teardown,
+     .timeout = 90)
+{
+    int          port = tcp_port();
+    struct watch wt;
+
+    start_echo(port, "", "");
+    /* For 3 s, whatever the machine's speed: a reload every 300 ms. */
+    watch_load(port, 1000000, 3000, SIGHUP, 30, &wt);
+    cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
+                 wt.made);
+    cr_expect_geq(wt.min_accepting, 4,
+                  "only %d workers accepting during a reload",
+                  wt.min_accepting);
+    cr_expect_geq(count_in_log("configuration reloaded"), 3, "%s",
+                  h_diag(&srv));
+    cr_assert(H_WAIT(5000, h_nworkers(&srv) == 4),
+              "%d workers after the reloads, not 4", h_nworkers(&srv));
+}
+
+/* A reload whose workers cannot start keeps the old ones serving. */
+Test(rollout, a_reload_whose_workers_fail_keeps_the_old, .fini = h_teardown,
+     .timeout = 60)
+{
+    int   port = tcp_port(), n, kept = 0;
+    pid_t old[2], now[8];
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv, "[t]\nmodule = %s\nlisten = %s:%d\nworkers = 2\n", H_TESTMOD,
+             LO, port);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    cr_assert(H_WAIT(5000, h_workers(&srv, old, 2) == 2));
+    h_config(&srv,
+             "[t]\nmodule = %s\nlisten = %s:%d\nworkers = 2\n"
+             "fail_init = yes\n",
+             H_TESTMOD, LO, port);
+    cr_assert_eq(h_signal(&srv, SIGHUP), 0);
+    cr_assert(H_WAIT(10000, h_file_contains(srv.log, "serve on")),
+              "no word that the old workers serve on%s", h_diag(&srv));
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(h_echo_once(LO, port, 3000), 0,
+                     "connection %d failed after the broken reload%s", i + 1,
+                     h_diag(&srv));
+    n = h_workers(&srv, now, 8);
+    for (int i = 0; i < n && i < 8; i++)
+        kept += now[i] == old[0] || now[i] == old[1];
+    cr_expect_eq(kept, 2, "%d of the 2 old workers still serve", kept);
+}
