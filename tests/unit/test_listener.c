@@ -283,6 +283,25 @@ static int free_port(int family, int type)
     return port;
 }
 
+/* A TCP port free in both families: found by a dual-stack bind of [::],
+ * which a client's socket on 127.0.0.1 (in TIME_WAIT, say) would block. */
+static int dual_free_port(void)
+{
+    struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+    socklen_t           len = sizeof(s6);
+    int                 off = 0, port = -1;
+    int                 fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd == -1)
+        return -1;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == 0 &&
+        bind(fd, (struct sockaddr *)&s6, len) == 0 &&
+        getsockname(fd, (struct sockaddr *)&s6, &len) == 0)
+        port = ntohs(s6.sin6_port);
+    close(fd);
+    return port;
+}
+
 static void parse_or_die(const char *text, const char *dir, struct addr *a)
 {
     char err[256] = "";
@@ -455,7 +474,7 @@ Test(listener_open, ipv6_wildcard_leaves_ipv4_port_free)
 {
     struct addr a6, a4;
     char        err[256] = "";
-    int         port = free_port(AF_INET6, SOCK_STREAM), fd6, fd4;
+    int         port = dual_free_port(), fd6, fd4;
 
     if (port <= 0)
         cr_skip_test("IPv6 is not available here");
