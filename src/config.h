@@ -80,9 +80,10 @@ struct config {
     long long worker_timeout_ms;
     long long max_requests;
     long long max_requests_jitter;
-    long long rlimit_nofile; /* 0: leave RLIMIT_NOFILE as inherited */
-    char     *death_log;     /* absolute path; NULL: the error log */
-    int       fdstore;       /* enum pf_fdstore */
+    long long rlimit_nofile;    /* 0: leave RLIMIT_NOFILE as inherited */
+    char     *death_log;        /* absolute path; NULL: the error log */
+    int       fdstore;          /* enum pf_fdstore */
+    long long reload_canary_ms; /* 0: a reload rolls over at once */
 
     struct service_conf *svc;
     size_t               nsvc;

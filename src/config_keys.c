@@ -124,6 +124,15 @@ const struct key server_keys[NSERVER_KEYS] = {
                     .help = "keep the listeners in systemd's file "
                             "descriptor store: auto (when systemd says the "
                             "unit has one), yes or no"},
+    [SK_RELOAD_CANARY] = {.name = "reload_canary",
+                          .type = T_DURATION,
+                          SERVER(reload_canary_ms),
+                          .def = "0",
+                          .min = 0,
+                          .max = DAY_MS,
+                          .help = "on reload, one new worker per service "
+                                  "first, on trial this long; the old "
+                                  "generation is kept if it fails (0: off)"},
 };
 
 const struct key service_keys[NSERVICE_KEYS] = {

@@ -62,6 +62,7 @@ enum {
     SK_RLIMIT_NOFILE,
     SK_DEATH_LOG,
     SK_FDSTORE,
+    SK_RELOAD_CANARY,
     NSERVER_KEYS
 };
 

@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -234,12 +235,146 @@ static int apply_nofile_limit(const struct config *cfg)
     return 0;
 }
 
+/* The generation that ran before the current one: the last pushed. */
+static struct generation *pop_old(struct master *m)
+{
+    return m->nold > 0 ? m->old[--m->nold] : NULL;
+}
+
+/* Make g the running generation: the services, the listeners systemd
+ * keeps and the status file follow it. */
+static void make_current(struct master *m, struct generation *g)
+{
+    m->cur = g;
+    /* Before release_old closes what g dropped: systemd lets go of it. */
+    fdstore_sync(&m->ls, g);
+    scoreboard_set_services(m->sb, g);
+}
+
+/*
+ * reload_canary: the generation on trial failed (or a new reload came
+ * first): its workers quit, the one before it runs on as the current
+ * one.  Its workers were never told to quit.
+ */
+static void roll_back(struct master *m, const char *why)
+{
+    struct generation *bad = m->cur, *prev = pop_old(m);
+
+    if (prev == NULL) /* cannot be: a trial follows a reload */
+        return;
+    log_error(NULL,
+              "reload to generation %u rolled back (%s): generation %u "
+              "serves on",
+              bad->number, why, prev->number);
+    bad->trial_until = 0;
+    bad->retiring = 1;
+    prev->retiring = 0;
+    (void)push_old(m, bad); /* the slot pop_old freed: cannot fail */
+    for (size_t i = 0; i < m->nw; i++) {
+        struct worker *w = &m->w[i];
+
+        if (w->gen != bad || w->retiring)
+            continue;
+        w->retiring = 1;
+        if (kill(w->pid, SIGQUIT) == -1 && errno != ESRCH)
+            log_syswarn(NULL, "kill(%d, QUIT)", (int)w->pid);
+    }
+    apply_log_settings(bad->cfg, prev->cfg);
+    apply_nofile_limit(prev->cfg);
+    make_current(m, prev);
+    scoreboard_set_reload(m->sb, bad->number, "rolled back", why);
+    release_old(m);
+}
+
+/* Has every service of the generation on trial a worker accepting? */
+static const char *trial_unready(const struct master *m)
+{
+    const struct generation *g = m->cur;
+
+    for (size_t i = 0; i < g->nsvc; i++) {
+        int up = 0;
+
+        for (size_t j = 0; j < m->nw && !up; j++) {
+            const struct worker *w = &m->w[j];
+            int                  st = m->sb->slots[w->slot].state;
+
+            up = w->svc == &g->svc[i] && (st == SLOT_IDLE || st == SLOT_BUSY);
+        }
+        if (!up)
+            return g->svc[i].sc->name;
+    }
+    return NULL;
+}
+
+/* Once the canaries accept, the old workers watch their listeners anew,
+ * behind them: an idle canary is the first to get a new connection. */
+static void put_trial_first(struct master *m)
+{
+    for (size_t i = 0; i < m->nw; i++) {
+        const struct worker *w = &m->w[i];
+
+        if (w->gen != m->cur && !w->retiring && kill(w->pid, SIGURG) == -1 &&
+            errno != ESRCH)
+            log_syswarn(NULL, "kill(%d, URG)", (int)w->pid);
+    }
+}
+
+/* What the workers on trial have served. */
+static uint64_t trial_served(const struct master *m)
+{
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < m->nw; i++)
+        if (m->w[i].gen == m->cur)
+            n += m->sb->slots[m->w[i].slot].served;
+    return n;
+}
+
+/* reload_canary: end the trial when a worker failed or its time is up. */
+static void review_trial(struct master *m, int64_t now)
+{
+    struct generation *g = m->cur;
+    const char        *name;
+    char               why[SB_REASON_MAX];
+
+    if (g->trial_until == 0)
+        return;
+    if (g->trial_failed[0] != '\0') {
+        snprintf(why, sizeof(why), "%s", g->trial_failed);
+        roll_back(m, why);
+        return;
+    }
+    name = trial_unready(m);
+    if (name == NULL && !g->trial_first) {
+        put_trial_first(m);
+        g->trial_first = 1;
+    }
+    if (now < g->trial_until)
+        return;
+    if (name != NULL) {
+        snprintf(why, sizeof(why),
+                 "[%s] no worker accepting by the end of the trial", name);
+        roll_back(m, why);
+        return;
+    }
+    g->trial_until = 0;
+    log_notice(NULL,
+               "generation %u passed its trial (%llu connections served): "
+               "rolling over",
+               g->number, (unsigned long long)trial_served(m));
+    scoreboard_set_reload(m->sb, g->number, "rolled over", NULL);
+}
+
 static void reload(struct master *m)
 {
     struct generation *g;
+    long long          trial;
 
     log_notice(NULL, "reloading %s", m->conf_path);
     notify_reloading();
+    if (m->cur->trial_until != 0)
+        roll_back(m, "a new reload came before the end of its trial");
+    trial = m->cur->cfg->reload_canary_ms;
     g = load_generation(m);
     if (g == NULL || push_old(m, m->cur) == -1) {
         if (g != NULL)
@@ -255,15 +390,19 @@ static void reload(struct master *m)
         (g->cfg->pidfile != NULL &&
          strcmp(m->cur->cfg->pidfile, g->cfg->pidfile) != 0))
         log_warn(NULL, "a changed pidfile takes effect on restart only");
-    /* Its workers quit as the new ones come up (rollout.c). */
+    /* Its workers quit as the new ones come up (rollout.c), or after a
+     * trial (reload_canary), or never when the trial fails. */
     m->cur->retiring = 1;
-    m->cur = g;
-    /* Before release_old closes what g dropped: systemd lets go of it. */
-    fdstore_sync(&m->ls, g);
-    scoreboard_set_services(m->sb, g);
+    g->number = m->cur->number + 1;
+    if (trial > 0)
+        g->trial_until = mono_ms() + trial;
+    make_current(m, g);
     pool_maintain(m, mono_ms(), 0);
     release_old(m);
-    log_notice(NULL, "configuration reloaded: %zu services", g->nsvc);
+    log_notice(NULL, "configuration reloaded: %zu services%s", g->nsvc,
+               trial > 0 ? ", one worker each on trial (reload_canary)" : "");
+    scoreboard_set_reload(m->sb, g->number,
+                          trial > 0 ? "on trial" : "rolled over", NULL);
     notify_reloaded(1);
 }
 
@@ -406,6 +545,7 @@ static void master_loop(struct master *m)
             stop_workers(m, SIGTERM, FAST_STOP_MS);
             return;
         }
+        review_trial(m, now);
         rollout_pass(m, now);
         if (now >= next_tick) {
             pool_check_timeouts(m, now);
@@ -501,6 +641,7 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
         log_diag(&d);
         goto fail_cfg;
     }
+    m.cur->number = 1;
     /* Before the prune, so that systemd also drops what no service took. */
     fdstore_sync(&m.ls, m.cur);
     lsock_set_prune(&m.ls);

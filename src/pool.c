@@ -257,6 +257,20 @@ static void count_failure(struct master *m, struct worker *w, int status,
                  s->failures, (long long)(s->next_spawn - now));
 }
 
+/* A worker of a generation on trial died: the trial has failed. */
+static void trial_fail(struct generation *g, const struct worker *w, int status,
+                       const char *reason)
+{
+    if (WIFSIGNALED(status))
+        snprintf(g->trial_failed, sizeof(g->trial_failed),
+                 "[%s] worker %d died on signal %d (%s)", w->svc->sc->name,
+                 (int)w->pid, WTERMSIG(status), reason);
+    else
+        snprintf(g->trial_failed, sizeof(g->trial_failed),
+                 "[%s] worker %d exited with code %d (%s)", w->svc->sc->name,
+                 (int)w->pid, WEXITSTATUS(status), reason);
+}
+
 void pool_reaped(struct master *m, struct worker *w, int status, int64_t now)
 {
     const char *reason = death_reason(m, w, status);
@@ -266,8 +280,12 @@ void pool_reaped(struct master *m, struct worker *w, int status, int64_t now)
     slot_read(&m->sb->slots[w->slot], &snap);
     scoreboard_release(m->sb, w->slot);
     count_failure(m, w, status, &snap, now);
-    if (reason != NULL)
-        record_death(m, w, &snap, status, reason, now);
+    if (reason == NULL)
+        return;
+    record_death(m, w, &snap, status, reason, now);
+    if (w->gen == m->cur && m->cur->trial_until != 0 &&
+        m->cur->trial_failed[0] == '\0')
+        trial_fail(m->cur, w, status, reason);
 }
 
 /* Ask one worker of s to quit, preferring an idle one, and log it with
@@ -346,20 +364,25 @@ static int service_maintain(struct master *m, struct service *s, int64_t now,
                             int tick)
 {
     const struct service_conf *sc = s->sc;
-    struct pool_limits         l = {
-                .base = s->target,
-                .dynamic = sc->dynamic,
-                .min_spare = sc->min_spare,
-                .max_spare = sc->max_spare,
-                .max_workers = sc->max_workers,
+    const struct generation   *g = m->cur;
+    /* On trial (reload_canary), one worker; none more once it failed. */
+    int                target = g->trial_until != 0 ? 1 : s->target;
+    struct pool_limits l = {
+        .base = target,
+        .dynamic = sc->dynamic && g->trial_until == 0,
+        .min_spare = sc->min_spare,
+        .max_spare = sc->max_spare,
+        .max_workers = sc->max_workers,
     };
     char why[160] = "";
     int  live, idle, d, rate = s->spawn_rate;
 
     scoreboard_set_target(m->sb, s->id, s->target); /* TTIN, TTOU */
+    if (g->trial_failed[0] != '\0')
+        return 0;
     pool_count(m, s, &live, &idle);
     /* Between ticks a dynamic pool is only kept at its minimum. */
-    if (!tick && sc->dynamic && live >= s->target)
+    if (!tick && l.dynamic && live >= target)
         return 0;
     d = pool_decide(&l, live, idle, tick ? &s->spawn_rate : &rate);
     if (d > 0 && now < s->next_spawn)
@@ -370,9 +393,9 @@ static int service_maintain(struct master *m, struct service *s, int64_t now,
         return 0;
     /* Filling the pool to its size is no decision; growing past it and
      * shrinking are, and say why. */
-    if (d < 0 || live >= s->target)
+    if (d < 0 || live >= target)
         pool_reason(why, sizeof(why), &l, live, idle, d);
-    if (d > 0 && live >= s->target)
+    if (d > 0 && live >= target)
         log_info(sc->name, "%s", why);
     for (; d > 0; d--)
         if (pool_spawn(m, s) == -1)

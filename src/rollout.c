@@ -182,7 +182,8 @@ static void drop_removed(struct master *m)
 
 void rollout_pass(struct master *m, int64_t now)
 {
-    if (m->stopping || m->cur == NULL)
+    /* A generation on trial has one worker a service: the old serve on. */
+    if (m->stopping || m->cur == NULL || m->cur->trial_until != 0)
         return;
     drop_removed(m);
     for (size_t i = 0; i < m->cur->nsvc; i++) {

@@ -532,6 +532,19 @@ void slot_set_request(struct slot *s, const char *text, size_t len)
     s->request[len] = '\0';
 }
 
+void scoreboard_set_reload(struct scoreboard *sb, unsigned number,
+                           const char *state, const char *reason)
+{
+    struct sb_header *h = sb->hdr;
+
+    seq_begin(h);
+    STORE(&h->reload_generation, (uint32_t)number);
+    snprintf(h->reload_state, sizeof(h->reload_state), "%s", state);
+    snprintf(h->reload_reason, sizeof(h->reload_reason), "%s",
+             reason != NULL ? reason : "");
+    seq_end(h);
+}
+
 void scoreboard_add_death(struct scoreboard *sb, const char *json)
 {
     struct sb_header *h = sb->hdr;
@@ -710,6 +723,11 @@ static int snapshot_once(const struct scoreboard *sb, struct sb_snapshot *out)
                SB_DEATH_MAX);
         out->deaths[i][SB_DEATH_MAX - 1] = '\0';
     }
+    out->reload_generation = LOAD(&h->reload_generation);
+    memcpy(out->reload_state, h->reload_state, SB_STATE_MAX);
+    out->reload_state[SB_STATE_MAX - 1] = '\0';
+    memcpy(out->reload_reason, h->reload_reason, SB_REASON_MAX);
+    out->reload_reason[SB_REASON_MAX - 1] = '\0';
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     return LOAD(&h->seq) == seq;
 }

@@ -25,6 +25,8 @@
 #define SB_REQUEST_MAX 128
 #define SB_DEATHS      5   /* the last death records `-s status` shows */
 #define SB_DEATH_MAX   768 /* one record's JSON text */
+#define SB_STATE_MAX   16
+#define SB_REASON_MAX  160
 
 enum slot_state {
     SLOT_FREE = 0, /* unused */
@@ -99,6 +101,11 @@ struct sb_header {
     int64_t  start_mono_ms; /* monotonic */
     char     version[SB_VERSION_MAX]; /* the master's PACKAGE_VERSION */
     char     deaths[SB_DEATHS][SB_DEATH_MAX];
+    /* The last reload: its generation (0: none yet), how it went (see
+     * scoreboard_set_reload) and, when it was rolled back, why. */
+    uint32_t reload_generation;
+    char     reload_state[SB_STATE_MAX];
+    char     reload_reason[SB_REASON_MAX];
 };
 
 /* The master's (and after fork each worker's) view of the mapping. */
@@ -126,6 +133,9 @@ struct sb_snapshot {
     size_t             nslots;
     char               deaths[SB_DEATHS][SB_DEATH_MAX]; /* latest first */
     size_t             ndeaths;
+    unsigned           reload_generation;
+    char               reload_state[SB_STATE_MAX];
+    char               reload_reason[SB_REASON_MAX];
 };
 
 /* Monotonic clock in milliseconds, comparable across processes. */
@@ -187,6 +197,10 @@ void slot_set_peer(struct slot *s, const struct sockaddr *sa, socklen_t len);
 /* The module's word on what the connection is doing (len bytes of text;
  * cut to fit, control bytes made '?'); len 0 clears it. */
 void slot_set_request(struct slot *s, const char *text, size_t len);
+/* Master: how the reload to generation `number` goes: "on trial"
+ * (reload_canary), "rolled over" or "rolled back" (with why). */
+void scoreboard_set_reload(struct scoreboard *sb, unsigned number,
+                           const char *state, const char *reason);
 /* Master: keep one death record's JSON text for `-s status`. */
 void scoreboard_add_death(struct scoreboard *sb, const char *json);
 /* Master: that client as "ADDR:PORT" ("[V6]:PORT"); returns 0, or -1

@@ -55,6 +55,12 @@ struct generation {
     struct service *svc;
     size_t          nsvc;
     int             retiring; /* replaced by a reload: drains, no respawn */
+    unsigned        number;   /* 1 for the first, one more per reload */
+    /* reload_canary: on trial until then (mono ms; 0: not on trial), one
+     * worker per service; why the trial failed, once it has. */
+    int64_t trial_until;
+    int     trial_first; /* the old workers were sent behind it */
+    char    trial_failed[160];
 };
 
 /* Every lsock the master holds, across generations. */

@@ -205,6 +205,23 @@ static int group_shown(const struct sb_snapshot *snap, size_t i)
     return 0;
 }
 
+/* The last reload, or null before the first. */
+static void reload_json(FILE *out, const struct sb_snapshot *snap)
+{
+    if (snap->reload_generation == 0) {
+        fputs("null", out);
+        return;
+    }
+    fprintf(out, "{\"generation\":%u,\"state\":", snap->reload_generation);
+    status_json_string(out, snap->reload_state);
+    fputs(",\"reason\":", out);
+    if (snap->reload_reason[0] != '\0')
+        status_json_string(out, snap->reload_reason);
+    else
+        fputs("null", out);
+    putc('}', out);
+}
+
 int status_render(FILE *out, const struct sb_snapshot *snap, int64_t now_ms)
 {
     int64_t up = snap->start_mono_ms > 0 ? now_ms - snap->start_mono_ms : 0;
@@ -237,6 +254,8 @@ int status_render(FILE *out, const struct sb_snapshot *snap, int64_t now_ms)
         fprintf(out, "%s%s", first ? "" : ",", d);
         first = 0;
     }
-    fputs("]}\n", out);
+    fputs("],\"reload\":", out);
+    reload_json(out, snap);
+    fputs("}\n", out);
     return ferror(out) ? -1 : 0;
 }

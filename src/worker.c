@@ -47,7 +47,7 @@
 #define MAX_EVENTS   64
 
 volatile sig_atomic_t worker_sig_term, worker_sig_quit, worker_sig_usr1,
-    worker_sig_chld;
+    worker_sig_chld, worker_sig_urg;
 
 static void on_signal(int sig)
 {
@@ -57,6 +57,7 @@ static void on_signal(int sig)
     case SIGQUIT: worker_sig_quit = 1; break;
     case SIGUSR1: worker_sig_usr1 = 1; break;
     case SIGCHLD: worker_sig_chld = 1; break;
+    case SIGURG: worker_sig_urg = 1; break;
     }
 }
 
@@ -70,6 +71,7 @@ static const struct {
     {SIGQUIT, on_signal}, /* graceful: stop accepting, drain */
     {SIGUSR1, on_signal}, /* reopen the log */
     {SIGCHLD, on_signal}, /* forking mode: a child finished */
+    {SIGURG, on_signal},  /* go behind a canary for new connections */
     {SIGHUP, SIG_IGN},    /* the master's business */
     {SIGTTIN, SIG_IGN},   {SIGTTOU, SIG_IGN}, {SIGUSR2, SIG_IGN},
     {SIGPIPE, SIG_IGN}, /* writes use MSG_NOSIGNAL; modules may not */
@@ -567,6 +569,16 @@ static void loop_signals(struct wctx *w)
         log_reopen(); /* a failure is logged there */
         if (w->mod->reopen != NULL)
             w->mod->reopen(&w->svc->pub);
+    }
+    /* Watching the listeners anew puts this worker at the back of their
+     * wait queues: with EPOLLEXCLUSIVE an idle worker ahead of it gets a
+     * new connection first.  So a canary (reload_canary) gets traffic. */
+    if (worker_sig_urg) {
+        worker_sig_urg = 0;
+        if (w->accepting) {
+            worker_pause(w);
+            worker_resume(w);
+        }
     }
     if (worker_sig_quit) {
         worker_sig_quit = 0;

@@ -54,7 +54,7 @@ struct wctx {
 
 /* Signal flags of a worker process, raised by its handlers. */
 extern volatile sig_atomic_t worker_sig_term, worker_sig_quit, worker_sig_usr1,
-    worker_sig_chld;
+    worker_sig_chld, worker_sig_urg;
 
 /* Run a worker in a freshly forked process whose unneeded descriptors the
  * master side already closed.  fds are its listener descriptors. Never

@@ -540,7 +540,8 @@ int h_slots(const struct h_server *s, const char *name, unsigned mask)
     return n;
 }
 
-int h_load_start(struct h_load *l, const char *host, int port, int n, int ms)
+int h_load_start(struct h_load *l, const char *host, int port, int n, int ms,
+                 int gap_ms)
 {
     int p[2];
 
@@ -559,8 +560,11 @@ int h_load_start(struct h_load *l, const char *host, int port, int n, int ms)
         char    msg[64];
 
         close(p[0]);
-        for (; made < n && h_now_ms() < end; made++)
+        for (; made < n && h_now_ms() < end; made++) {
             failed += h_echo_once(host, port, 3000) != 0;
+            if (gap_ms > 0)
+                h_sleep_ms(gap_ms);
+        }
         snprintf(msg, sizeof msg, "%d %d\n", made, failed);
         _exit(write(p[1], msg, strlen(msg)) > 0 ? 0 : 1);
     }

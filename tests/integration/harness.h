@@ -110,13 +110,15 @@ int h_nworkers(const struct h_server *s);
 int h_slots(const struct h_server *s, const char *name, unsigned mask);
 
 /* A bounded load from a child process: up to n echo connections to
- * host:port, one after another, for at most ms. */
+ * host:port, one after another gap_ms apart, for at most ms.  (Each leaves
+ * a client port in TIME_WAIT for a minute: keep n in the thousands.) */
 struct h_load {
     pid_t pid;
     int   fd; /* its report: connections made and failed */
     int   ms;
 };
-int h_load_start(struct h_load *l, const char *host, int port, int n, int ms);
+int h_load_start(struct h_load *l, const char *host, int port, int n, int ms,
+                 int gap_ms);
 /* Has it finished?  (Does not wait.) */
 int h_load_done(const struct h_load *l);
 /* Wait for it to finish; its counts.  Returns 0, or -1. */

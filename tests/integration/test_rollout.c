@@ -45,19 +45,19 @@ struct watch {
     int made, failed; /* the load's connections */
 };
 
-/* Two clients of up to n connections each for up to ms; look every
- * 10 ms until both are done, sending sig (0: none) to the master every
- * sig_every samples. */
-static void watch_load(int port, int n, int ms, int sig, int sig_every,
-                       struct watch *wt)
+/* Two clients of up to n connections each, gap_ms apart, for up to ms;
+ * look every 10 ms until both are done, sending sig (0: none) to the
+ * master every sig_every samples. */
+static void watch_load(int port, int n, int ms, int gap_ms, int sig,
+                       int sig_every, struct watch *wt)
 {
     struct h_load a, b;
     int           made, failed;
 
     memset(wt, 0, sizeof *wt);
     wt->min_accepting = 1 << 20;
-    cr_assert_eq(h_load_start(&a, LO, port, n, ms), 0);
-    cr_assert_eq(h_load_start(&b, LO, port, n, ms), 0);
+    cr_assert_eq(h_load_start(&a, LO, port, n, ms, gap_ms), 0);
+    cr_assert_eq(h_load_start(&b, LO, port, n, ms, gap_ms), 0);
     while (!h_load_done(&a) || !h_load_done(&b)) {
         int acc = h_slots(&srv, "echo", H_ACCEPTING);
         int st = h_slots(&srv, "echo", H_STARTING);
@@ -100,10 +100,10 @@ Test(rollout, recycling_keeps_the_pool_accepting, .fini = h_teardown,
     struct watch wt;
 
     start_echo(port, "max_requests = 50\n", "");
-    watch_load(port, 4000, 20000, 0, 0, &wt);
+    watch_load(port, 2000, 20000, 0, 0, 0, &wt);
     cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
                  wt.made);
-    cr_expect_eq(wt.made, 8000, "the load made %d of 8000 connections",
+    cr_expect_eq(wt.made, 4000, "the load made %d of 4000 connections",
                  wt.made);
     cr_expect_geq(wt.min_accepting, 4,
                   "only %d of 4 workers accepting at one sample",
@@ -112,7 +112,7 @@ Test(rollout, recycling_keeps_the_pool_accepting, .fini = h_teardown,
                   "%d replacements starting at once (max_unavailable = 1)",
                   wt.max_starting);
     cr_expect_geq(count_in_log("recycling worker"), 10,
-                  "too few recycles for 8000 connections at 50 each%s",
+                  "too few recycles for 4000 connections at 50 each%s",
                   h_diag(&srv));
 }
 
@@ -123,8 +123,8 @@ Test(rollout, max_unavailable_bounds_the_replacements, .fini = h_teardown,
     int          port = tcp_port();
     struct watch wt;
 
-    start_echo(port, "max_requests = 20\n", "max_unavailable = 50%\n");
-    watch_load(port, 2000, 20000, 0, 0, &wt);
+    start_echo(port, "max_requests = 10\n", "max_unavailable = 50%\n");
+    watch_load(port, 1000, 20000, 0, 0, 0, &wt);
     cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
                  wt.made);
     cr_expect_leq(wt.max_starting, 2,
@@ -142,8 +142,9 @@ Test(rollout, reloads_under_load_lose_nothing, .fini = h_teardown,
     struct watch wt;
 
     start_echo(port, "", "");
-    /* For 3 s, whatever the machine's speed: a reload every 300 ms. */
-    watch_load(port, 1000000, 3000, SIGHUP, 30, &wt);
+    /* 2.5 s at most 500 connections a second a client, whatever the
+     * machine's speed; a reload every 300 ms or so. */
+    watch_load(port, 1250, 2500, 2, SIGHUP, 30, &wt);
     cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
                  wt.made);
     cr_expect_geq(wt.min_accepting, 4,
@@ -182,4 +183,132 @@ Test(rollout, a_reload_whose_workers_fail_keeps_the_old, .fini = h_teardown,
     for (int i = 0; i < n && i < 8; i++)
         kept += now[i] == old[0] || now[i] == old[1];
     cr_expect_eq(kept, 2, "%d of the 2 old workers still serve", kept);
+}
+
+/* --- reload_canary ------------------------------------------------------ */
+
+static void start_testmod(int port, const char *server, const char *service)
+{
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv, "%s[echo]\nmodule = %s\nlisten = %s:%d\nworkers = 4\n%s",
+             server, H_TESTMOD, LO, port, service);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    cr_assert(H_WAIT(5000, h_slots(&srv, "echo", H_ACCEPTING) == 4),
+              "4 workers did not come up%s", h_diag(&srv));
+}
+
+/* `prefork -s status`, which must mention want. */
+static void expect_status(const char *want)
+{
+    const char     *argv[] = {H_PREFORK, "-s", "status", "-c", srv.conf, NULL};
+    struct h_result r;
+
+    cr_assert_eq(h_run(argv, 5000, &r), 0, "status: %s", r.err);
+    cr_expect(strstr(r.out, want) != NULL, "%s not in %s", want, r.out);
+    h_result_free(&r);
+}
+
+/* How many of the 4 workers in old[] are still children of the master. */
+static int still_there(const pid_t *old)
+{
+    pid_t now[16];
+    int   n = h_workers(&srv, now, 16), kept = 0;
+
+    for (int i = 0; i < n && i < 16; i++)
+        for (int j = 0; j < 4; j++)
+            kept += now[i] == old[j];
+    return kept;
+}
+
+/* Reload to `service` keys under a paced load with a canary on trial for
+ * `trial`; returns what the load saw. */
+static void reload_under_load(int port, const char *trial, const char *service,
+                              const char *until, struct watch *wt)
+{
+    struct h_load a;
+    int           made, failed;
+
+    memset(wt, 0, sizeof *wt);
+    h_config(&srv,
+             "reload_canary = %s\n[echo]\nmodule = %s\nlisten = %s:%d\n"
+             "workers = 4\n%s",
+             trial, H_TESTMOD, LO, port, service);
+    cr_assert_eq(h_load_start(&a, LO, port, 5000, 4000, 2), 0);
+    h_sleep_ms(100);
+    cr_assert_eq(h_signal(&srv, SIGHUP), 0);
+    cr_assert(H_WAIT(10000, h_file_contains(srv.log, until)),
+              "no \"%s\" in the log%s", until, h_diag(&srv));
+    cr_assert_eq(h_load_wait(&a, &made, &failed), 0);
+    wt->made = made;
+    wt->failed = failed;
+}
+
+/* A module that cannot start is found by the canary: the old generation
+ * serves on and not one connection fails. */
+Test(canary, a_canary_that_cannot_start_is_rolled_back, .fini = h_teardown,
+     .timeout = 60)
+{
+    int          port = tcp_port();
+    pid_t        old[4];
+    struct watch wt;
+
+    start_testmod(port, "reload_canary = 1s\n", "");
+    cr_assert_eq(h_workers(&srv, old, 4), 4);
+    reload_under_load(port, "1s", "fail_init = yes\n", "rolled back", &wt);
+    cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
+                 wt.made);
+    cr_expect_eq(still_there(old), 4, "the old workers did not all serve on%s",
+                 h_diag(&srv));
+    expect_status("\"reload\":{\"generation\":2,\"state\":\"rolled back\","
+                  "\"reason\":\"[echo] worker ");
+    expect_status("(init_failed)");
+    cr_expect(h_file_contains(srv.log, "generation 1 serves on"), "%s",
+              h_diag(&srv));
+}
+
+/* A module that crashes on its first connection: the canary dies on the
+ * one connection it took, the old generation serves on and every other
+ * connection is served. */
+Test(canary, a_canary_that_crashes_is_rolled_back, .fini = h_teardown,
+     .timeout = 60)
+{
+    int          port = tcp_port();
+    pid_t        old[4];
+    struct watch wt;
+
+    start_testmod(port, "reload_canary = 2s\n", "");
+    cr_assert_eq(h_workers(&srv, old, 4), 4);
+    reload_under_load(port, "2s", "crash = yes\n", "rolled back", &wt);
+    cr_expect_leq(wt.failed, 1,
+                  "%d of %d connections failed: more than the one the "
+                  "canary died on",
+                  wt.failed, wt.made);
+    cr_expect_eq(still_there(old), 4, "the old workers did not all serve on%s",
+                 h_diag(&srv));
+    expect_status("\"state\":\"rolled back\"");
+    expect_status("died on signal 11 (signal)");
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(h_echo_once(LO, port, 3000), 0,
+                     "connection %d after the roll-back failed%s", i + 1,
+                     h_diag(&srv));
+}
+
+/* A canary that stays up for its trial: the pool rolls over. */
+Test(canary, a_canary_that_passes_rolls_the_pool_over, .fini = h_teardown,
+     .timeout = 60)
+{
+    int          port = tcp_port();
+    pid_t        old[4];
+    struct watch wt;
+
+    start_testmod(port, "reload_canary = 500ms\n", "");
+    cr_assert_eq(h_workers(&srv, old, 4), 4);
+    reload_under_load(port, "500ms", "sleep = 1ms\n", "passed its trial", &wt);
+    cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
+                 wt.made);
+    cr_assert(H_WAIT(5000, still_there(old) == 0 && h_nworkers(&srv) == 4),
+              "the pool did not roll over: %d old workers, %d in all%s",
+              still_there(old), h_nworkers(&srv), h_diag(&srv));
+    expect_status("\"reload\":{\"generation\":2,\"state\":\"rolled over\","
+                  "\"reason\":null}");
 }

@@ -494,6 +494,16 @@ Test(config, cpu_count_clamped_to_max_workers)
     cr_assert_eq(cfg->svc[0].workers, 1);
 }
 
+Test(config, reload_canary_is_off_unless_set)
+{
+    load_ok(ECHO);
+    cr_assert_eq(cfg->reload_canary_ms, 0);
+    config_free(cfg);
+    cfg = NULL;
+    load_ok("[server]\nreload_canary = 30s\n" ECHO);
+    cr_assert_eq(cfg->reload_canary_ms, 30000);
+}
+
 Test(config, max_unavailable_is_a_count_or_a_percentage)
 {
     load_ok(ECHO "[b]\nmodule = echo\nlisten = 127.0.0.1:7008\n"

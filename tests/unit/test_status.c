@@ -254,7 +254,8 @@ Test(status_render, a_scoreboard_built_by_hand)
         "{\"pid\":301,\"state\":\"starting\",\"served\":0,\"open_conns\":0,"
         "\"busy_ms\":null,\"age_s\":1}],"
         "\"totals\":{\"workers\":1,\"idle\":0,\"busy\":0,\"served\":40}}"
-        "],\"deaths\":[{\"pid\":9,\"reason\":\"exit\"},{\"pid\":8}]}\n");
+        "],\"deaths\":[{\"pid\":9,\"reason\":\"exit\"},{\"pid\":8}],\"reload\":"
+        "null}\n");
     free(json);
 }
 
@@ -324,10 +325,37 @@ Test(status_render, an_empty_scoreboard_is_valid_json)
     json = rendered(&f.snap, 1000);
     cr_expect_str_eq(json, "{\"master\":{\"pid\":100,\"version\":\"9.8.7\","
                            "\"start_time\":1700000000,\"uptime_s\":0},"
-                           "\"services\":[],\"deaths\":[]}\n");
+                           "\"services\":[],\"deaths\":[],\"reload\":null}\n");
     rc = py_eval(json, "len(d[\"services\"])", got, sizeof got);
     if (rc != 1)
         cr_expect_eq(rc, 0, "%s", got);
+    free(json);
+}
+
+Test(status_render, the_last_reload_and_why_it_was_rolled_back)
+{
+    struct fake f;
+    char       *json;
+
+    fake_init(&f);
+    f.snap.nslots = 0;
+    f.snap.start_mono_ms = 0;
+    f.snap.reload_generation = 3;
+    snprintf(f.snap.reload_state, SB_STATE_MAX, "rolled back");
+    snprintf(f.snap.reload_reason, SB_REASON_MAX,
+             "[t] worker 9 died on signal 11 (\"signal\")");
+    json = rendered(&f.snap, 1000);
+    cr_expect(strstr(json, ",\"reload\":{\"generation\":3,\"state\":"
+                           "\"rolled back\",\"reason\":\"[t] worker 9 died "
+                           "on signal 11 (\\\"signal\\\")\"}}\n") != NULL,
+              "%s", json);
+    free(json);
+    f.snap.reload_reason[0] = '\0';
+    snprintf(f.snap.reload_state, SB_STATE_MAX, "rolled over");
+    json = rendered(&f.snap, 1000);
+    cr_expect(strstr(json, "\"state\":\"rolled over\",\"reason\":null}") !=
+                  NULL,
+              "%s", json);
     free(json);
 }
 
