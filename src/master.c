@@ -286,85 +286,6 @@ static void roll_back(struct master *m, const char *why)
     release_old(m);
 }
 
-/* Has every service of the generation on trial a worker accepting? */
-static const char *trial_unready(const struct master *m)
-{
-    const struct generation *g = m->cur;
-
-    for (size_t i = 0; i < g->nsvc; i++) {
-        int up = 0;
-
-        for (size_t j = 0; j < m->nw && !up; j++) {
-            const struct worker *w = &m->w[j];
-            int                  st = m->sb->slots[w->slot].state;
-
-            up = w->svc == &g->svc[i] && (st == SLOT_IDLE || st == SLOT_BUSY);
-        }
-        if (!up)
-            return g->svc[i].sc->name;
-    }
-    return NULL;
-}
-
-/* Once the canaries accept, the old workers watch their listeners anew,
- * behind them: an idle canary is the first to get a new connection. */
-static void put_trial_first(struct master *m)
-{
-    for (size_t i = 0; i < m->nw; i++) {
-        const struct worker *w = &m->w[i];
-
-        if (w->gen != m->cur && !w->retiring && kill(w->pid, SIGURG) == -1 &&
-            errno != ESRCH)
-            log_syswarn(NULL, "kill(%d, URG)", (int)w->pid);
-    }
-}
-
-/* What the workers on trial have served. */
-static uint64_t trial_served(const struct master *m)
-{
-    uint64_t n = 0;
-
-    for (size_t i = 0; i < m->nw; i++)
-        if (m->w[i].gen == m->cur)
-            n += m->sb->slots[m->w[i].slot].served;
-    return n;
-}
-
-/* reload_canary: end the trial when a worker failed or its time is up. */
-static void review_trial(struct master *m, int64_t now)
-{
-    struct generation *g = m->cur;
-    const char        *name;
-    char               why[SB_REASON_MAX];
-
-    if (g->trial_until == 0)
-        return;
-    if (g->trial_failed[0] != '\0') {
-        snprintf(why, sizeof(why), "%s", g->trial_failed);
-        roll_back(m, why);
-        return;
-    }
-    name = trial_unready(m);
-    if (name == NULL && !g->trial_first) {
-        put_trial_first(m);
-        g->trial_first = 1;
-    }
-    if (now < g->trial_until)
-        return;
-    if (name != NULL) {
-        snprintf(why, sizeof(why),
-                 "[%s] no worker accepting by the end of the trial", name);
-        roll_back(m, why);
-        return;
-    }
-    g->trial_until = 0;
-    log_notice(NULL,
-               "generation %u passed its trial (%llu connections served): "
-               "rolling over",
-               g->number, (unsigned long long)trial_served(m));
-    scoreboard_set_reload(m->sb, g->number, "rolled over", NULL);
-}
-
 static void reload(struct master *m)
 {
     struct generation *g;
@@ -503,6 +424,7 @@ static int64_t tick_ms(const struct master *m)
 static void master_loop(struct master *m)
 {
     int64_t now, next_tick = mono_ms() + tick_ms(m), due;
+    char    why[SB_REASON_MAX];
 
     for (;;) {
         if (sig_chld) {
@@ -545,7 +467,8 @@ static void master_loop(struct master *m)
             stop_workers(m, SIGTERM, FAST_STOP_MS);
             return;
         }
-        review_trial(m, now);
+        if (rollout_trial_failed(m, now, why, sizeof(why)))
+            roll_back(m, why);
         rollout_pass(m, now);
         if (now >= next_tick) {
             pool_check_timeouts(m, now);

@@ -8,10 +8,12 @@
  * never has fewer accepting workers than its size because of a recycle or
  * a reload.  When a replacement cannot be started (fork fails, its module
  * cannot start), the old worker serves on and the master tries again
- * under the pool's back-off.
+ * under the pool's back-off.  A generation on trial (reload_canary) has
+ * one worker a service and hands nothing over until the trial ends.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "config.h"
@@ -190,6 +192,80 @@ void rollout_pass(struct master *m, int64_t now)
         hand_over(m, &m->cur->svc[i]);
         recycle_service(m, &m->cur->svc[i], now);
     }
+}
+
+/* Has every service of the generation on trial a worker accepting? */
+static const char *trial_unready(const struct master *m)
+{
+    const struct generation *g = m->cur;
+
+    for (size_t i = 0; i < g->nsvc; i++) {
+        int up = 0;
+
+        for (size_t j = 0; j < m->nw && !up; j++) {
+            const struct worker *w = &m->w[j];
+            up = w->svc == &g->svc[i] && accepting(m, w);
+        }
+        if (!up)
+            return g->svc[i].sc->name;
+    }
+    return NULL;
+}
+
+/* Once the canaries accept, the old workers watch their listeners anew,
+ * behind them: an idle canary is the first to get a new connection. */
+static void put_trial_first(const struct master *m)
+{
+    for (size_t i = 0; i < m->nw; i++) {
+        const struct worker *w = &m->w[i];
+
+        if (w->gen != m->cur && !w->retiring && kill(w->pid, SIGURG) == -1 &&
+            errno != ESRCH)
+            log_syswarn(NULL, "kill(%d, URG)", (int)w->pid);
+    }
+}
+
+/* What the workers on trial have served. */
+static uint64_t trial_served(const struct master *m)
+{
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < m->nw; i++)
+        if (m->w[i].gen == m->cur)
+            n += m->sb->slots[m->w[i].slot].served;
+    return n;
+}
+
+int rollout_trial_failed(struct master *m, int64_t now, char *why, size_t len)
+{
+    struct generation *g = m->cur;
+    const char        *name;
+
+    if (g->trial_until == 0)
+        return 0;
+    if (g->trial_failed[0] != '\0') {
+        snprintf(why, len, "%s", g->trial_failed);
+        return 1;
+    }
+    name = trial_unready(m);
+    if (name == NULL && !g->trial_first) {
+        put_trial_first(m);
+        g->trial_first = 1;
+    }
+    if (now < g->trial_until)
+        return 0;
+    if (name != NULL) {
+        snprintf(why, len, "[%s] no worker accepting by the end of the trial",
+                 name);
+        return 1;
+    }
+    g->trial_until = 0;
+    log_notice(NULL,
+               "generation %u passed its trial (%llu connections served): "
+               "rolling over",
+               g->number, (unsigned long long)trial_served(m));
+    scoreboard_set_reload(m->sb, g->number, "rolled over", NULL);
+    return 0;
 }
 
 int rollout_pending(const struct master *m)

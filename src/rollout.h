@@ -5,11 +5,14 @@
  * quit only once a replacement is accepting, and no more of a service's
  * workers are being replaced at one time than its max_unavailable allows.
  * After a reload, the old generation's workers of a service are told to
- * quit only as fast as the new generation's come up.
+ * quit only as fast as the new generation's come up, and with
+ * reload_canary only once one new worker per service has passed a trial
+ * (master.c rolls a failed trial back).
  */
 #ifndef PF_ROLLOUT_H
 #define PF_ROLLOUT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct budget;
@@ -27,6 +30,12 @@ int rollout_budget(const struct budget *b, int pool);
  * workers up and `target` wanted?  Yes while the rest would still make up
  * the pool (old - 1 + accepting >= target). */
 int rollout_may_quit(int old, int accepting, int target);
+
+/* Master: review the generation on trial (reload_canary).  Returns 1
+ * when it has failed, with why in why; else 0, having sent the old
+ * workers behind the canaries once these accept, and ended the trial
+ * (the pool rolls over) when its time is up. */
+int rollout_trial_failed(struct master *m, int64_t now, char *why, size_t len);
 
 /* Master: one pass of both, each time round the loop. */
 void rollout_pass(struct master *m, int64_t now);

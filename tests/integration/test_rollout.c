@@ -67,7 +67,8 @@ static void watch_load(int port, int n, int ms, int gap_ms, int sig,
             wt->min_accepting = acc;
         if (st > wt->max_starting)
             wt->max_starting = st;
-        if (sig != 0 && ++wt->samples % sig_every == 0)
+        wt->samples++;
+        if (sig != 0 && wt->samples % sig_every == 0)
             cr_assert_eq(h_signal(&srv, sig), 0);
         h_sleep_ms(10);
     }
@@ -77,6 +78,10 @@ static void watch_load(int port, int n, int ms, int gap_ms, int sig,
     cr_assert_eq(h_load_wait(&b, &made, &failed), 0);
     wt->made += made;
     wt->failed += failed;
+    cr_log_info("%d connections, %d failed; fewest accepting %d, most "
+                "starting %d, in %d samples",
+                wt->made, wt->failed, wt->min_accepting, wt->max_starting,
+                wt->samples);
 }
 
 static int count_in_log(const char *needle)
@@ -100,7 +105,7 @@ Test(rollout, recycling_keeps_the_pool_accepting, .fini = h_teardown,
     struct watch wt;
 
     start_echo(port, "max_requests = 50\n", "");
-    watch_load(port, 2000, 20000, 0, 0, 0, &wt);
+    watch_load(port, 2000, 20000, 1, 0, 0, &wt);
     cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
                  wt.made);
     cr_expect_eq(wt.made, 4000, "the load made %d of 4000 connections",
@@ -124,7 +129,7 @@ Test(rollout, max_unavailable_bounds_the_replacements, .fini = h_teardown,
     struct watch wt;
 
     start_echo(port, "max_requests = 10\n", "max_unavailable = 50%\n");
-    watch_load(port, 1000, 20000, 0, 0, 0, &wt);
+    watch_load(port, 1000, 20000, 1, 0, 0, &wt);
     cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
                  wt.made);
     cr_expect_leq(wt.max_starting, 2,
@@ -241,6 +246,8 @@ static void reload_under_load(int port, const char *trial, const char *service,
     cr_assert_eq(h_load_wait(&a, &made, &failed), 0);
     wt->made = made;
     wt->failed = failed;
+    cr_log_info("reload, %s trial, until \"%s\": %d connections, %d failed",
+                trial, until, made, failed);
 }
 
 /* A module that cannot start is found by the canary: the old generation
