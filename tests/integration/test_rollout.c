@@ -202,6 +202,16 @@ static void start_testmod(int port, const char *server, const char *service)
               "4 workers did not come up%s", h_diag(&srv));
 }
 
+/* 4 testmod workers whose reloads have a trial of `trial`; their pids. */
+static void start_for_trial(int port, const char *trial, pid_t *old)
+{
+    char server[64];
+
+    snprintf(server, sizeof server, "reload_canary = %s\n", trial);
+    start_testmod(port, server, "");
+    cr_assert_eq(h_workers(&srv, old, 4), 4);
+}
+
 /* `prefork -s status`, which must mention want. */
 static void expect_status(const char *want)
 {
@@ -259,8 +269,7 @@ Test(canary, a_canary_that_cannot_start_is_rolled_back, .fini = h_teardown,
     pid_t        old[4];
     struct watch wt;
 
-    start_testmod(port, "reload_canary = 1s\n", "");
-    cr_assert_eq(h_workers(&srv, old, 4), 4);
+    start_for_trial(port, "1s", old);
     reload_under_load(port, "1s", "fail_init = yes\n", "rolled back", &wt);
     cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
                  wt.made);
@@ -283,8 +292,7 @@ Test(canary, a_canary_that_crashes_is_rolled_back, .fini = h_teardown,
     pid_t        old[4];
     struct watch wt;
 
-    start_testmod(port, "reload_canary = 2s\n", "");
-    cr_assert_eq(h_workers(&srv, old, 4), 4);
+    start_for_trial(port, "2s", old);
     reload_under_load(port, "2s", "crash = yes\n", "rolled back", &wt);
     cr_expect_leq(wt.failed, 1,
                   "%d of %d connections failed: more than the one the "
@@ -308,8 +316,7 @@ Test(canary, a_canary_that_passes_rolls_the_pool_over, .fini = h_teardown,
     pid_t        old[4];
     struct watch wt;
 
-    start_testmod(port, "reload_canary = 500ms\n", "");
-    cr_assert_eq(h_workers(&srv, old, 4), 4);
+    start_for_trial(port, "500ms", old);
     reload_under_load(port, "500ms", "sleep = 1ms\n", "passed its trial", &wt);
     cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
                  wt.made);
