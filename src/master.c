@@ -273,11 +273,8 @@ static void roll_back(struct master *m, const char *why)
     for (size_t i = 0; i < m->nw; i++) {
         struct worker *w = &m->w[i];
 
-        if (w->gen != bad || w->retiring)
-            continue;
-        w->retiring = 1;
-        if (kill(w->pid, SIGQUIT) == -1 && errno != ESRCH)
-            log_syswarn(NULL, "kill(%d, QUIT)", (int)w->pid);
+        if (w->gen == bad && !w->retiring)
+            pool_quit(w);
     }
     apply_log_settings(bad->cfg, prev->cfg);
     apply_nofile_limit(prev->cfg);
@@ -314,7 +311,7 @@ static void reload(struct master *m)
     /* Its workers quit as the new ones come up (rollout.c), or after a
      * trial (reload_canary), or never when the trial fails. */
     m->cur->retiring = 1;
-    g->number = m->cur->number + 1;
+    g->number = ++m->generations; /* a rolled-back number is not reused */
     if (trial > 0)
         g->trial_until = mono_ms() + trial;
     make_current(m, g);
@@ -564,7 +561,7 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
         log_diag(&d);
         goto fail_cfg;
     }
-    m.cur->number = 1;
+    m.cur->number = m.generations = 1;
     /* Before the prune, so that systemd also drops what no service took. */
     fdstore_sync(&m.ls, m.cur);
     lsock_set_prune(&m.ls);

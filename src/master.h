@@ -44,6 +44,7 @@ struct master {
     int                 pidfd;
     char               *pidfile;
     uint32_t            next_id;
+    unsigned            generations;    /* numbered so far (reloads + 1) */
     int                 stopping;       /* no respawns: shutting down */
     int                 spawn_failures; /* the master's own, in a row */
     struct watchdog     wd;             /* systemd's WatchdogSec= */

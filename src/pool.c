@@ -309,10 +309,15 @@ static int retire(struct master *m, struct service *s, const char *why)
     log_info(s->sc->name, "%s%sretiring worker %d (%s)", why ? why : "",
              why ? ": " : "", (int)pick->pid,
              idle ? "idle" : "busy: it finishes its connections first");
-    pick->retiring = 1;
-    if (kill(pick->pid, SIGQUIT) == -1 && errno != ESRCH)
-        log_syswarn(s->sc->name, "kill(%d, QUIT)", (int)pick->pid);
+    pool_quit(pick);
     return 0;
+}
+
+void pool_quit(struct worker *w)
+{
+    w->retiring = 1;
+    if (kill(w->pid, SIGQUIT) == -1 && errno != ESRCH)
+        log_syswarn(w->svc->sc->name, "kill(%d, QUIT)", (int)w->pid);
 }
 
 int pool_retire_one(struct master *m, struct service *s)

@@ -47,6 +47,8 @@ int pool_maintain(struct master *m, int64_t now, int tick);
 /* Master: w has exited with wait status `status`; log it, update backoff.
  * The caller removes w from the table. */
 void pool_reaped(struct master *m, struct worker *w, int status, int64_t now);
+/* Master: tell w to quit (it drains) and count it as retiring. */
+void pool_quit(struct worker *w);
 /* Master: ask one worker of s to quit, preferring an idle one. */
 int pool_retire_one(struct master *m, struct service *s);
 /* Master: the earliest time a backed-off respawn is due, or INT64_MAX. */

@@ -55,13 +55,6 @@ static struct worker *find_pid(struct master *m, pid_t pid)
     return NULL;
 }
 
-static void quit(struct worker *w)
-{
-    w->retiring = 1;
-    if (kill(w->pid, SIGQUIT) == -1 && errno != ESRCH)
-        log_syswarn(w->svc->sc->name, "kill(%d, QUIT)", (int)w->pid);
-}
-
 static int wants_recycle(const struct master *m, const struct worker *w)
 {
     struct slot snap;
@@ -98,7 +91,7 @@ static int check_replacements(struct master *m, const struct service *s)
                  (int)w->pid,
                  w->over_memory ? "max_worker_memory" : "max_requests",
                  (int)r->pid);
-        quit(w);
+        pool_quit(w);
     }
     return starting;
 }
@@ -164,7 +157,7 @@ static void hand_over(struct master *m, struct service *s)
         if (w->retiring || w->killed || w->gen == m->cur ||
             strcmp(w->svc->sc->name, name) != 0)
             continue;
-        quit(w);
+        pool_quit(w);
         old--;
     }
 }
@@ -178,7 +171,7 @@ static void drop_removed(struct master *m)
 
         if (!w->retiring && !w->killed && w->gen != m->cur &&
             service_named(m->cur, w->svc->sc->name) == NULL)
-            quit(w);
+            pool_quit(w);
     }
 }
 

@@ -326,3 +326,27 @@ Test(canary, a_canary_that_passes_rolls_the_pool_over, .fini = h_teardown,
     expect_status("\"reload\":{\"generation\":2,\"state\":\"rolled over\","
                   "\"reason\":null}");
 }
+
+/* A reload during a trial abandons it: generation 2 is rolled back and
+ * generation 3 goes on trial beside the untouched old workers. */
+Test(canary, a_reload_during_a_trial_abandons_it, .fini = h_teardown,
+     .timeout = 60)
+{
+    int   port = tcp_port();
+    pid_t old[4];
+
+    start_for_trial(port, "30s", old);
+    h_config(&srv,
+             "reload_canary = 30s\n[echo]\nmodule = %s\nlisten = %s:%d\n"
+             "workers = 4\nsleep = 1ms\n",
+             H_TESTMOD, LO, port);
+    cr_assert_eq(h_signal(&srv, SIGHUP), 0);
+    cr_assert(H_WAIT(5000, h_nworkers(&srv) == 5), "no canary%s", h_diag(&srv));
+    cr_assert_eq(h_signal(&srv, SIGHUP), 0);
+    cr_assert(H_WAIT(5000, h_file_contains(srv.log, "a new reload came")),
+              "the trial was not abandoned%s", h_diag(&srv));
+    cr_assert(H_WAIT(5000, h_nworkers(&srv) == 5),
+              "not the old 4 and one canary%s", h_diag(&srv));
+    cr_expect_eq(still_there(old), 4, "the old workers did not all serve on");
+    expect_status("\"reload\":{\"generation\":3,\"state\":\"on trial\"");
+}
