@@ -46,6 +46,13 @@
 #define DGRAM_BATCH  64
 #define MAX_EVENTS   64
 
+/* After accept4 fails for want of a resource (EMFILE, ENFILE, ENOBUFS,
+ * ENOMEM) the connection stays queued and the listener stays readable:
+ * a worker that tried again at once would spin.  It stops watching the
+ * listeners this long instead, as nginx does for accept_mutex_delay, and
+ * other workers, or this one later, take the queued connection. */
+#define ACCEPT_RETRY_MS 100
+
 volatile sig_atomic_t worker_sig_term, worker_sig_quit, worker_sig_usr1,
     worker_sig_chld, worker_sig_urg;
 
@@ -122,7 +129,7 @@ static void worker_pause(struct wctx *w)
 
 static void worker_resume(struct wctx *w)
 {
-    if (w->accepting || w->draining)
+    if (w->accepting || w->draining || w->accept_retry_at != 0)
         return;
     listeners_ctl(w, EPOLL_CTL_ADD);
     w->accepting = 1;
@@ -433,6 +440,41 @@ static int acceptor_start(struct wctx *w)
 
 /* --- listeners -------------------------------------------------------------- */
 
+/* accept4 failed with errno set: log the first failure of a run, stop
+ * watching the listeners for ACCEPT_RETRY_MS. */
+static void accept_back_off(struct wctx *w)
+{
+    if (w->accept_failures++ == 0)
+        log_syserr(w->svc->sc->name,
+                   "accept4 (not accepting for %d ms at a time until it "
+                   "succeeds)",
+                   ACCEPT_RETRY_MS);
+    worker_pause(w);
+    w->accept_retry_at = mono_ms() + ACCEPT_RETRY_MS;
+}
+
+static void accept_recovered(struct wctx *w)
+{
+    if (w->accept_failures == 0)
+        return;
+    log_notice(w->svc->sc->name, "accepting again after %lu failed accept4",
+               w->accept_failures);
+    w->accept_failures = 0;
+}
+
+/* The back-off is over: watch the listeners again unless something else
+ * (a full acceptor, a drain) still holds them off. */
+static void accept_retry(struct wctx *w, int64_t now)
+{
+    if (w->accept_retry_at == 0 || now < w->accept_retry_at)
+        return;
+    w->accept_retry_at = 0;
+    if (w->acc != NULL)
+        acceptor_check(w);
+    else
+        worker_resume(w);
+}
+
 static void accept_batch(struct wctx *w, int fd)
 {
     struct sockaddr_storage peer;
@@ -448,9 +490,10 @@ static void accept_batch(struct wctx *w, int fd)
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
-                log_syserr(w->svc->sc->name, "accept4");
+                accept_back_off(w);
             return;
         }
+        accept_recovered(w);
         c = conn_new(cfd, &w->svc->pub, (struct sockaddr *)&peer, len);
         if (c == NULL) {
             log_error(w->svc->sc->name, "out of memory, connection dropped");
@@ -529,6 +572,9 @@ static int loop_timeout(const struct wctx *w)
         left = 1000; /* acceptor_check enforces worker_timeout */
     if (w->mod->tick != NULL && w->next_tick - now < left)
         left = w->next_tick - now;
+    if (w->accept_retry_at != 0 &&
+        (left < 0 || w->accept_retry_at - now < left))
+        left = w->accept_retry_at > now ? w->accept_retry_at - now : 0;
     if (w->trim_at != 0 && (left < 0 || w->trim_at - now < left))
         left = w->trim_at > now ? w->trim_at - now : 0;
     if (left < 0 && t == NULL && !w->draining && w->acc == NULL &&
@@ -614,6 +660,7 @@ static void worker_loop(struct wctx *w)
         /* One clock read serves the timers, the tick and the trim. */
         now = mono_ms();
         conns_expire(w, now);
+        accept_retry(w, now);
         if (w->acc != NULL)
             acceptor_check(w);
         if (w->mod->tick != NULL && now >= w->next_tick) {

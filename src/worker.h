@@ -50,6 +50,8 @@ struct wctx {
     int64_t                 next_tick; /* the module's tick() is due */
     int64_t                 trim_at;   /* give idle heap back (0: no need) */
     struct acceptor        *acc;       /* forking and threading modes */
+    int64_t                 accept_retry_at; /* accept4 failed: paused until */
+    unsigned long accept_failures; /* in a row, since the last accept */
 };
 
 /* Signal flags of a worker process, raised by its handlers. */

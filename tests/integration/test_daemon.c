@@ -261,3 +261,71 @@ Test(daemon, root_without_user_warns, .fini = h_teardown, .timeout = 40)
         H_WAIT(2000, h_file_contains(srv.log, "workers will run as root")),
         "%s", h_diag(&srv));
 }
+
+/* CPU time (user + system, in clock ticks) a process has used so far. */
+static long long cpu_ticks(pid_t pid)
+{
+    char      path[64], *stat, *p;
+    long long utime = -1, stime = -1;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    stat = h_read_file(path);
+    if (stat == NULL)
+        return -1;
+    p = strrchr(stat, ')'); /* the command name may hold spaces */
+    if (p != NULL)
+        sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %lld %lld",
+               &utime, &stime);
+    free(stat);
+    return utime < 0 || stime < 0 ? -1 : utime + stime;
+}
+
+/* More clients than the worker has descriptors: accept4 fails with EMFILE
+ * while the queued connections keep the listener readable.  The worker
+ * must back off rather than spin (or flood the log), and take the queued
+ * connections once clients leave. */
+Test(daemon, descriptor_exhaustion_backs_off_and_resumes, .fini = h_teardown,
+     .timeout = 40)
+{
+    enum { NCLIENTS = 60 };
+    int       fds[NCLIENTS], port = h_free_port(LO, SOCK_STREAM), i;
+    pid_t     w;
+    long long t0, t1;
+    char     *log;
+
+    if (getenv("PF_VALGRIND") != NULL)
+        cr_skip_test("valgrind manages the descriptor limit itself");
+    cr_assert_eq(h_init(&srv), 0);
+    cr_assert_eq(h_config_echo(&srv, "rlimit_nofile = 24\n", port, 1), 0);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    cr_assert(H_WAIT(5000, h_workers(&srv, &w, 1) == 1));
+    for (i = 0; i < NCLIENTS; i++) {
+        fds[i] = h_connect(LO, port, 2000);
+        cr_assert(fds[i] >= 0, "connect %d", i);
+    }
+    cr_assert(H_WAIT(5000, h_file_contains(srv.log, "Too many open files")),
+              "no EMFILE logged%s", h_diag(&srv));
+    t0 = cpu_ticks(w);
+    h_sleep_ms(1000);
+    t1 = cpu_ticks(w);
+    cr_assert(t0 >= 0 && t1 >= 0);
+    cr_expect_lt(t1 - t0, sysconf(_SC_CLK_TCK) / 2,
+                 "the worker spun: %lld ticks of CPU in 1 s", t1 - t0);
+    log = h_read_file(srv.log);
+    cr_assert(log != NULL);
+    {
+        int   n = 0;
+        char *p = log;
+        while ((p = strstr(p, "Too many open files")) != NULL && ++n)
+            p++;
+        cr_expect_eq(n, 1, "EMFILE logged %d times, not once", n);
+    }
+    free(log);
+    for (i = 0; i < NCLIENTS; i++)
+        close(fds[i]);
+    cr_expect_eq(h_echo_once(LO, port, 3000), 0,
+                 "no echo once the clients left%s", h_diag(&srv));
+    cr_expect(H_WAIT(3000, h_file_contains(srv.log, "accepting again")), "%s",
+              h_diag(&srv));
+    cr_expect_eq(h_workers(&srv, &w, 1), 1);
+}
