@@ -334,6 +334,25 @@ static void conns_expire(struct wctx *w, int64_t now)
 
 /* --- draining --------------------------------------------------------------- */
 
+/*
+ * A connection idle between requests is not closed the moment a drain
+ * begins: a client may be sending its next request that very moment, and
+ * would see the connection close under it.  It keeps at most
+ * DRAIN_IDLE_MS of its idle time; a request in it is served (a module
+ * that asks pf_accepting() answers it with "Connection: close"), and one
+ * still silent then is closed, the race a keep-alive timeout always has.
+ */
+#define DRAIN_IDLE_MS 1000
+
+static int drain_idle(struct wctx *w, struct conn *c)
+{
+    int64_t deadline = mono_ms() + DRAIN_IDLE_MS;
+
+    if (c->timer.index != TIMER_NONE && c->timer.deadline < deadline)
+        return 0;
+    return timerheap_set(&w->timers, &c->timer, deadline);
+}
+
 static void drain_start(struct wctx *w, const char *why)
 {
     struct conn *c, *next;
@@ -353,7 +372,7 @@ static void drain_start(struct wctx *w, const char *why)
     slot_set_state(w->slot, SLOT_EXITING);
     for (c = w->conns; c != NULL; c = next) {
         next = c->next_c;
-        if (c->next == PF_IDLE)
+        if (c->next == PF_IDLE && drain_idle(w, c) == -1)
             conn_close(w, c);
     }
 }

@@ -27,8 +27,10 @@
  * handle() returns PF_CLOSE, PF_MORE or PF_IDLE.  With PF_MORE or PF_IDLE the
  * connection goes back to its worker, which waits (without blocking anything
  * else) until the peer sends more and then calls handle() again.  PF_IDLE
- * says the connection sits between requests: a graceful shutdown may close
- * it.  PF_MORE says a conversation is under way: a graceful shutdown lets it
+ * says the connection sits between requests: a graceful shutdown or a
+ * drain closes it after at most one more second of silence, or once it is
+ * served and idle again (answer with "Connection: close" when
+ * pf_accepting() is 0).  PF_MORE says a conversation is under way: a graceful shutdown lets it
  * finish.  Either way the connection is closed after `idle_timeout_ms` of
  * silence.  PF_WRITE says the module has more to send than the socket took
  * (write to c->fd without blocking, keep your place in c->data): handle()

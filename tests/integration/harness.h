@@ -107,6 +107,7 @@ int h_nworkers(const struct h_server *s);
  * (bits 1 << enum slot_state); -1 when the file cannot be read. */
 #define H_ACCEPTING ((1u << SLOT_IDLE) | (1u << SLOT_BUSY))
 #define H_STARTING  (1u << SLOT_STARTING)
+#define H_EXITING   (1u << SLOT_EXITING)
 int h_slots(const struct h_server *s, const char *name, unsigned mask);
 
 /* A bounded load from a child process: up to n echo connections to

@@ -1944,6 +1944,45 @@ Test(http, keepalive_timeout_closes_idle_connection, .fini = h_teardown,
     conn_close(&c);
 }
 
+/* A reload drains the old worker; a keep-alive connection idle at that
+ * moment is not cut under a client that is sending its next request right
+ * then: the request is answered with "Connection: close".  One that stays
+ * silent is closed soon after, not at keepalive_timeout. */
+Test(http, drain_answers_a_request_on_an_idle_keepalive_connection,
+     .fini = h_teardown, .timeout = 30)
+{
+    struct conn talk, quiet;
+    struct resp r;
+
+    start_http(1, "prefork", "keepalive_timeout = 30s\n");
+    conn_open(&talk);
+    conn_open(&quiet);
+    for (int i = 0; i < 2; i++) {
+        struct conn *c = i == 0 ? &talk : &quiet;
+
+        send_req(c, "GET", "/k1.xyzzy", NULL);
+        expect_resp(c, &r, 0, "GET before the reload");
+        cr_assert(!has_token(&r, "Connection", "close"));
+        resp_free(&r);
+    }
+    cr_assert_eq(h_signal(&srv, SIGHUP), 0);
+    cr_assert(H_WAIT(5000, h_slots(&srv, "web", H_EXITING) == 1),
+              "the old worker did not begin to drain%s", h_diag(&srv));
+    send_req(&talk, "GET", "/k1.xyzzy", NULL);
+    expect_resp(&talk, &r, 0, "GET on a connection idle when the drain began");
+    check_sized(&r, K1, "GET while draining");
+    cr_expect(has_token(&r, "Connection", "close"),
+              "a draining worker kept the connection open");
+    resp_free(&r);
+    cr_expect_eq(conn_closed(&talk, 2000), 0,
+                 "open after the draining worker's answer");
+    cr_expect_eq(conn_closed(&quiet, 3000), 0,
+                 "an idle connection kept the old worker draining");
+    conn_close(&talk);
+    conn_close(&quiet);
+    still_serving("a reload with idle keep-alive connections");
+}
+
 /* One worker holds many waiting connections: three clients sitting idle or
  * half-way through a head do not keep a fourth waiting. */
 Test(http, idle_clients_do_not_block_the_worker, .fini = h_teardown,

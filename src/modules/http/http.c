@@ -684,7 +684,10 @@ static void serve_one(pf_conn *c, const struct http_request *req,
         hc->close = 1;
         send_error(c, req, &o, 413, NULL, NULL);
     } else {
-        if (!req->keep_alive)
+        /* A worker that has stopped taking new work ends the connection
+         * with this answer, so that the client's next request goes to
+         * one that has not (its idle time is cut short anyway). */
+        if (!req->keep_alive || !pf_accepting(c->svc))
             hc->close = 1;
         /* Holding the answer for close(2) is safe only when nothing is
          * left unread: close with unread bytes resets the connection and
