@@ -49,7 +49,7 @@
 
 /* What one connection carries between handle() calls. */
 struct http_conn {
-    char     *buf; /* received, not yet answered */
+    char     *buf; /* received, not yet answered; NULL between requests */
     size_t    len, cap;
     int64_t   head_deadline;   /* mono ms the current head must be in by */
     long long discard;         /* body bytes still to read and drop */
@@ -713,6 +713,8 @@ static int fill(pf_conn *c)
     int               got = 0;
 
     hc->full = 0;
+    if (hc->buf == NULL && (hc->buf = malloc(hc->cap)) == NULL)
+        return -1;
     while (hc->len < hc->cap) {
         size_t room = hc->cap - hc->len;
         n = recv(c->fd, hc->buf + hc->len, room, MSG_DONTWAIT);
@@ -736,7 +738,10 @@ static int fill(pf_conn *c)
 }
 
 /* Wait for more: for the rest of a head (header_timeout from its first
- * byte) or of a body, or for the next request (keepalive_timeout). */
+ * byte) or of a body, or for the next request (keepalive_timeout).  A
+ * connection between requests gives its receive buffer back until the
+ * next one comes, as nginx does: held, the page a request dirtied in it
+ * would cost each idle keep-alive connection 4 KiB. */
 static int wait_more(pf_conn *c)
 {
     const struct http_state *hs = c->svc->data;
@@ -746,6 +751,8 @@ static int wait_more(pf_conn *c)
     if (hc->len == 0 && hc->discard == 0 && !hc->chunking) {
         hc->head_deadline = 0;
         c->idle_timeout_ms = (int)hs->conf->keepalive_timeout;
+        free(hc->buf);
+        hc->buf = NULL;
         return PF_IDLE;
     }
     if (hc->head_deadline == 0)
@@ -820,11 +827,6 @@ static int http_setup(pf_conn *c)
         return -1;
     hc->file = -1;
     hc->cap = (size_t)hs->conf->max_header_size;
-    hc->buf = malloc(hc->cap);
-    if (hc->buf == NULL) {
-        free(hc);
-        return -1;
-    }
     c->data = hc;
     c->idle_timeout_ms = (int)hs->conf->header_timeout;
     return 0;
