@@ -328,6 +328,58 @@ static int set_cidrs(struct parse *ps, const struct key *k,
     return 0;
 }
 
+/* A T_BYTES value: C's escapes \r \n \t \\ and \xHH (two hex digits)
+ * stand for their bytes; any other backslash is an error. */
+static int set_bytes(struct parse *ps, const struct key *k, struct bytes *field,
+                     const char *sect, const char *value, int line)
+{
+    size_t n = strlen(value), len = 0;
+    char  *out = malloc(n + 1);
+
+    if (out == NULL) {
+        oom(ps);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char e;
+
+        if (value[i] != '\\') {
+            out[len++] = value[i];
+            continue;
+        }
+        e = value[++i];
+        if (e == 'r' || e == 'n' || e == 't' || e == '\\') {
+            out[len++] = e == 'r'   ? '\r'
+                         : e == 'n' ? '\n'
+                         : e == 't' ? '\t'
+                                    : e;
+        } else if (e == 'x' && isxdigit((unsigned char)value[i + 1]) &&
+                   isxdigit((unsigned char)value[i + 2])) {
+            char hex[3] = {value[i + 1], value[i + 2], '\0'};
+
+            out[len++] = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            free(out);
+            bad_value(ps, line, sect, k,
+                      "bad escape at column %zu (use \\r \\n \\t \\\\ or "
+                      "\\xHH)",
+                      i);
+            return -1;
+        }
+    }
+    if (len == 0) {
+        free(out);
+        bad_value(ps, line, sect, k, "empty value");
+        return -1;
+    }
+    out[len] = '\0';
+    free(field->data);
+    field->data = out;
+    field->len = len;
+    return 0;
+}
+
 /* Store value into the field k names in base (a struct config or a
  * struct service_conf).  line is 0 for defaults, which never fail. */
 static int set_value(struct parse *ps, const struct key *k, void *base,
@@ -352,6 +404,7 @@ static int set_value(struct parse *ps, const struct key *k, void *base,
     case T_MODE: return set_named(ps, k, field, sect, value, line);
     case T_CHOICE: return set_choice(ps, k, field, sect, value, line);
     case T_CIDRS: return set_cidrs(ps, k, field, sect, value, line);
+    case T_BYTES: return set_bytes(ps, k, field, sect, value, line);
     case T_LISTEN:
     case T_STRING:
     case T_MODULE:
@@ -406,6 +459,9 @@ static void free_fields(const struct key *keys, size_t n, void *base)
         case T_LISTEN: free(*(void **)((char *)base + keys[i].offset)); break;
         case T_CIDRS:
             cidr_list_free((struct cidr_list *)((char *)base + keys[i].offset));
+            break;
+        case T_BYTES:
+            free(((struct bytes *)((char *)base + keys[i].offset))->data);
             break;
         default: break;
         }
@@ -776,24 +832,36 @@ static void check_dynamic(struct parse *ps, struct service_conf *svc,
                svc->name, svc->min_spare, svc->max_workers);
 }
 
-/* proxy_from restricts proxy_protocol, which needs a stream listener. */
-static void check_proxy(struct parse *ps, struct service_conf *svc,
-                        const int *seen)
+/* A service with listeners, every one of them UDP. */
+static int only_udp(const struct service_conf *svc)
 {
-    size_t i, streams = 0;
+    size_t i;
+
+    for (i = 0; i < svc->nlisten; i++)
+        if (svc->listen[i].kind != ADDR_UDP)
+            return 0;
+    return svc->nlisten > 0;
+}
+
+/* proxy_from restricts proxy_protocol, which needs a stream listener, as
+ * canary_probe does. */
+static void check_streams(struct parse *ps, struct service_conf *svc,
+                          const int *seen)
+{
+    static const int need[] = {VK_PROXY_PROTOCOL, VK_CANARY_PROBE};
 
     if (seen[VK_PROXY_FROM] && !svc->proxy_protocol)
         report(ps, seen[VK_PROXY_FROM],
                "[%s] proxy_from needs proxy_protocol = yes", svc->name);
-    if (!svc->proxy_protocol)
+    if (!only_udp(svc))
         return;
-    for (i = 0; i < svc->nlisten; i++)
-        streams += svc->listen[i].kind != ADDR_UDP;
-    if (svc->nlisten > 0 && streams == 0)
-        report(ps, seen[VK_PROXY_PROTOCOL],
-               "[%s] proxy_protocol is for TCP and UNIX stream listeners; "
-               "this service has only UDP ones",
-               svc->name);
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+        if (seen[need[i]] &&
+            (need[i] != VK_PROXY_PROTOCOL || svc->proxy_protocol))
+            report(ps, seen[need[i]],
+                   "[%s] %s is for TCP and UNIX stream listeners; "
+                   "this service has only UDP ones",
+                   svc->name, service_keys[need[i]].name);
 }
 
 static void finish_service(struct parse *ps, size_t i)
@@ -814,7 +882,7 @@ static void finish_service(struct parse *ps, size_t i)
         seen[VK_MIN_SPARE] || seen[VK_MAX_SPARE] || seen[VK_MAX_WORKERS];
     if (svc->dynamic)
         check_dynamic(ps, svc, seen);
-    check_proxy(ps, svc, seen);
+    check_streams(ps, svc, seen);
 }
 
 /* Two services on one address could never both bind it: say so here,

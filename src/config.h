@@ -30,6 +30,12 @@ struct conf_kv {
 
 struct module;
 
+/* Bytes that may hold any value, NUL too (a T_BYTES key). */
+struct bytes {
+    char  *data; /* NUL-terminated besides; NULL when unset */
+    size_t len;
+};
+
 /* How many of a pool's workers: n of them, or n percent (rounded up). */
 struct budget {
     int n;
@@ -57,6 +63,7 @@ struct service_conf {
     long long        max_worker_memory; /* bytes of private memory; 0: off */
     struct budget    max_unavailable;   /* replaced at once, at most */
     struct cidr_list proxy_from;        /* who may send one; empty: anyone */
+    struct bytes     canary_probe;      /* a canary serves it first */
     struct conf_kv  *mkeys;             /* module keys, in file order */
     size_t           nmkeys;
 

@@ -241,6 +241,13 @@ const struct key service_keys[NSERVICE_KEYS] = {
                             .help = "workers recycled at one time (for "
                                     "max_requests and max_worker_memory), "
                                     "a count or a percentage of the pool"},
+    [VK_CANARY_PROBE] = {.name = "canary_probe",
+                         .type = T_BYTES,
+                         SERVICE(canary_probe),
+                         .help = "with reload_canary: a request the canary "
+                                 "serves on a connection of its own before "
+                                 "it takes any client's (escapes: \\r \\n "
+                                 "\\t \\\\ \\xHH)"},
 };
 
 const struct level_name level_names[NLEVELS] = {

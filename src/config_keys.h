@@ -31,6 +31,7 @@ enum ktype {
     T_CIDRS,    /* struct cidr_list: "10.0.0.0/8, ::1" */
     T_SIZE,     /* long long bytes ("512k", "64m"), within [min, max] */
     T_BUDGET,   /* struct budget: a count within [min, max], or 1%..100% */
+    T_BYTES,    /* struct bytes: text with \r \n \t \\ and \xHH escapes */
 };
 
 struct key {
@@ -83,6 +84,7 @@ enum {
     VK_PROXY_FROM,
     VK_MAX_WORKER_MEMORY,
     VK_MAX_UNAVAILABLE,
+    VK_CANARY_PROBE,
     NSERVICE_KEYS
 };
 

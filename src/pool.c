@@ -103,7 +103,8 @@ become_worker(struct master *m, struct service *s, int slot, long long maxreq)
         close(m->pidfd);
     for (i = 0; i < s->nls && n < sizeof(fds) / sizeof(fds[0]); i++)
         fds[n++] = lsock_fd(s->ls[i], slot);
-    worker_main(s, m->cur->cfg, &m->sb->slots[slot], maxreq, fds, n);
+    worker_main(s, m->cur->cfg, &m->sb->slots[slot], maxreq, fds, n,
+                m->cur->trial_until != 0);
 }
 
 /* The master could not start a worker: the first failure of a streak is

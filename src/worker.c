@@ -725,9 +725,52 @@ static void worker_cleanup(struct wctx *w)
         w->mod->worker_exit(&w->svc->pub);
 }
 
+/*
+ * A canary with a canary_probe serves it before it takes any client's
+ * connection: on a socketpair whose far end has sent the probe and closed,
+ * so that a module that crashes on its first request takes no client with
+ * it.  The answer goes nowhere: with the far end gone a module's write
+ * fails with EPIPE rather than waiting for a reader.
+ */
+static int serve_probe(struct wctx *w)
+{
+    const struct bytes *p = &w->svc->sc->canary_probe;
+    const char         *name = w->svc->sc->name;
+    struct sockaddr     self = {.sa_family = AF_UNIX};
+    struct conn        *c;
+    int                 sv[2];
+    ssize_t             n;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+                   sv) == -1) {
+        log_syserr(name, "socketpair for canary_probe");
+        return -1;
+    }
+    n = write(sv[1], p->data, p->len);
+    close(sv[1]);
+    if (n != (ssize_t)p->len) {
+        if (n == -1)
+            log_syserr(name, "write of canary_probe");
+        else
+            log_error(name, "canary_probe: %zd of %zu bytes written", n,
+                      p->len);
+        close(sv[0]);
+        return -1;
+    }
+    c = conn_new(sv[0], &w->svc->pub, &self, sizeof(self.sa_family));
+    if (c == NULL) {
+        log_error(name, "out of memory for canary_probe");
+        close(sv[0]);
+        return -1;
+    }
+    conn_serve(c, w->mod, w->slot);
+    log_info(name, "canary %d served canary_probe", (int)getpid());
+    return 0;
+}
+
 void worker_main(struct service *svc, const struct config *cfg,
                  struct slot *slot, long long max_requests, const int *fds,
-                 size_t nfds)
+                 size_t nfds, int on_trial)
 {
     struct wctx w = {
         .svc = svc,
@@ -755,6 +798,8 @@ void worker_main(struct service *svc, const struct config *cfg,
                   w.mod->name, (int)getpid());
         _exit(WORKER_EXIT_INIT);
     }
+    if (on_trial && svc->sc->canary_probe.len > 0 && serve_probe(&w) == -1)
+        _exit(WORKER_EXIT_INIT);
     worker_resume(&w);
     slot_set_state(slot, SLOT_IDLE);
     worker_loop(&w);

@@ -59,10 +59,11 @@ extern volatile sig_atomic_t worker_sig_term, worker_sig_quit, worker_sig_usr1,
     worker_sig_chld, worker_sig_urg;
 
 /* Run a worker in a freshly forked process whose unneeded descriptors the
- * master side already closed.  fds are its listener descriptors. Never
- * returns. */
+ * master side already closed.  fds are its listener descriptors; on_trial:
+ * it is a canary (reload_canary), which serves the service's canary_probe
+ * before it accepts.  Never returns. */
 __attribute__((noreturn)) void
 worker_main(struct service *svc, const struct config *cfg, struct slot *slot,
-            long long max_requests, const int *fds, size_t nfds);
+            long long max_requests, const int *fds, size_t nfds, int on_trial);
 
 #endif

@@ -308,6 +308,47 @@ Test(canary, a_canary_that_crashes_is_rolled_back, .fini = h_teardown,
                      h_diag(&srv));
 }
 
+/* With canary_probe the canary serves the probe before any client's
+ * connection: it dies on that, and not one client connection fails. */
+Test(canary, a_canary_that_crashes_on_its_probe_costs_no_connection,
+     .fini = h_teardown, .timeout = 60)
+{
+    int          port = tcp_port();
+    pid_t        old[4];
+    struct watch wt;
+
+    start_for_trial(port, "2s", old);
+    reload_under_load(port, "2s", "crash = yes\ncanary_probe = hello\\r\\n\n",
+                      "rolled back", &wt);
+    cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
+                 wt.made);
+    cr_expect_gt(wt.made, 0);
+    cr_expect_eq(still_there(old), 4, "the old workers did not all serve on%s",
+                 h_diag(&srv));
+    expect_status("died on signal 11 (signal)");
+    cr_expect(!h_file_contains(srv.log, "served canary_probe"),
+              "the crashing canary served its probe%s", h_diag(&srv));
+}
+
+/* A canary that serves its probe goes on to its trial and passes. */
+Test(canary, a_canary_that_serves_its_probe_goes_on_trial, .fini = h_teardown,
+     .timeout = 60)
+{
+    int          port = tcp_port();
+    pid_t        old[4];
+    struct watch wt;
+
+    start_for_trial(port, "500ms", old);
+    reload_under_load(port, "500ms", "canary_probe = hello\\r\\n\n",
+                      "passed its trial", &wt);
+    cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
+                 wt.made);
+    cr_expect(h_file_contains(srv.log, "served canary_probe"), "%s",
+              h_diag(&srv));
+    cr_assert(H_WAIT(5000, still_there(old) == 0 && h_nworkers(&srv) == 4),
+              "the pool did not roll over%s", h_diag(&srv));
+}
+
 /* A canary that stays up for its trial: the pool rolls over. */
 Test(canary, a_canary_that_passes_rolls_the_pool_over, .fini = h_teardown,
      .timeout = 60)

@@ -533,6 +533,40 @@ Test(errors, max_unavailable_values)
            "count such as 2, or a percentage such as 25%)");
 }
 
+Test(config, canary_probe_takes_escapes)
+{
+    load_ok(ECHO "canary_probe = GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n\n"
+                 "[b]\nmodule = echo\nlisten = 127.0.0.1:7008\n"
+                 "canary_probe = a\\x00b\\tc\\\\\n");
+    cr_assert_eq(cfg->svc[0].canary_probe.len, 27);
+    cr_assert_str_eq(cfg->svc[0].canary_probe.data,
+                     "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert_eq(cfg->svc[1].canary_probe.len, 6);
+    cr_assert_eq(memcmp(cfg->svc[1].canary_probe.data, "a\0b\tc\\", 6), 0);
+}
+
+Test(config, canary_probe_is_unset_by_default)
+{
+    load_ok(ECHO);
+    cr_assert_null(cfg->svc[0].canary_probe.data);
+    cr_assert_eq(cfg->svc[0].canary_probe.len, 0);
+}
+
+Test(errors, canary_probe_values)
+{
+    EXPECT(ECHO "canary_probe = a\\qb\n"
+                "[b]\nmodule = echo\nlisten = 127.0.0.1:7008\n"
+                "canary_probe = \\x4\n"
+                "[c]\nmodule = udp_echo\nlisten = udp://127.0.0.1:7009\n"
+                "canary_probe = hello\n",
+           "t.ini:4: [echo] canary_probe: bad escape at column 2 (use \\r "
+           "\\n \\t \\\\ or \\xHH)",
+           "t.ini:8: [b] canary_probe: bad escape at column 1 (use \\r "
+           "\\n \\t \\\\ or \\xHH)",
+           "t.ini:12: [c] canary_probe is for TCP and UNIX stream listeners; "
+           "this service has only UDP ones");
+}
+
 Test(errors, server_workers_above_max_workers)
 {
     EXPECT("[server]\nworkers = 4\n" ECHO "max_workers = 2\n",
