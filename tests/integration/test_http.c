@@ -161,22 +161,29 @@ static void make_root(void)
 }
 
 /* Start prefork serving www/ (a path relative to the config, which the
- * server must resolve from there, not from its working directory). */
-static void start_http(int workers, const char *mode, const char *extra)
+ * server must resolve from there, not from its working directory), with
+ * server keys and the service's extra keys. */
+static void start_http_with(const char *server, int workers, const char *mode,
+                            const char *extra)
 {
     cr_assert_eq(h_init(&srv), 0, "mkdtemp failed");
     port = h_free_port(LO, SOCK_STREAM);
     cr_assert(port > 0, "no free port");
     make_root();
     cr_assert_eq(h_config(&srv,
-                          "[web]\nmodule = http\nlisten = %s:%d\n"
+                          "%s[web]\nmodule = http\nlisten = %s:%d\n"
                           "root = www\nworkers = %d\nmode = %s\n%s",
-                          LO, port, workers, mode, extra),
+                          server, LO, port, workers, mode, extra),
                  0);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     cr_assert(H_WAIT(5000, h_nworkers(&srv) == workers),
               "expected %d workers, got %d%s", workers, h_nworkers(&srv),
               h_diag(&srv));
+}
+
+static void start_http(int workers, const char *mode, const char *extra)
+{
+    start_http_with("", workers, mode, extra);
 }
 
 /* --- a client connection -------------------------------------------------- */
@@ -2032,17 +2039,8 @@ Test(http, idle_keepalive_connections_cost_little_memory, .fini = h_teardown,
         rl.rlim_cur = IDLE_CONNS + 100;
         cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
     }
-    cr_assert_eq(h_init(&srv), 0);
-    port = h_free_port(LO, SOCK_STREAM);
-    make_root();
-    cr_assert_eq(h_config(&srv,
-                          "rlimit_nofile = 2048\n"
-                          "[web]\nmodule = http\nlisten = %s:%d\n"
-                          "root = www\nworkers = 1\nkeepalive_timeout = 60s\n",
-                          LO, port),
-                 0);
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
-    cr_assert(H_WAIT(5000, h_nworkers(&srv) == 1));
+    start_http_with("rlimit_nofile = 2048\n", 1, "prefork",
+                    "keepalive_timeout = 60s\n");
     w = the_worker();
     still_serving("start"); /* the first request's allocations are made */
     before = private_bytes(w);
@@ -2458,16 +2456,8 @@ Test(http, health_answers_200_then_503_during_shutdown_delay,
     int         closed = 0;
     int64_t     t0;
 
-    cr_assert_eq(h_init(&srv), 0);
-    port = h_free_port(LO, SOCK_STREAM);
-    make_root();
-    cr_assert_eq(h_config(&srv,
-                          "shutdown_delay = 2s\n"
-                          "[web]\nmodule = http\nlisten = %s:%d\n"
-                          "root = www\nworkers = 2\nhealth = /healthz\n",
-                          LO, port),
-                 0);
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    start_http_with("shutdown_delay = 2s\n", 2, "prefork",
+                    "health = /healthz\n");
     cr_assert_eq(health_status("/healthz", &closed), 200);
     cr_expect(!closed, "a healthy answer closed the connection");
     cr_expect_eq(health_status("/healthz?probe=1", NULL), 200,

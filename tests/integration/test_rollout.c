@@ -260,19 +260,30 @@ static void reload_under_load(int port, const char *trial, const char *service,
                 trial, until, made, failed);
 }
 
+/* 4 workers, then a reload to `service` keys with a trial of `trial`
+ * under a paced load until `until` is logged, which no connection of the
+ * load may fail; the old workers' pids in old[]. */
+static void trial_without_loss(const char *trial, const char *service,
+                               const char *until, pid_t *old)
+{
+    int          port = tcp_port();
+    struct watch wt;
+
+    start_for_trial(port, trial, old);
+    reload_under_load(port, trial, service, until, &wt);
+    cr_expect_gt(wt.made, 0);
+    cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
+                 wt.made);
+}
+
 /* A module that cannot start is found by the canary: the old generation
  * serves on and not one connection fails. */
 Test(canary, a_canary_that_cannot_start_is_rolled_back, .fini = h_teardown,
      .timeout = 60)
 {
-    int          port = tcp_port();
-    pid_t        old[4];
-    struct watch wt;
+    pid_t old[4];
 
-    start_for_trial(port, "1s", old);
-    reload_under_load(port, "1s", "fail_init = yes\n", "rolled back", &wt);
-    cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
-                 wt.made);
+    trial_without_loss("1s", "fail_init = yes\n", "rolled back", old);
     cr_expect_eq(still_there(old), 4, "the old workers did not all serve on%s",
                  h_diag(&srv));
     expect_status("\"reload\":{\"generation\":2,\"state\":\"rolled back\","
@@ -313,16 +324,10 @@ Test(canary, a_canary_that_crashes_is_rolled_back, .fini = h_teardown,
 Test(canary, a_canary_that_crashes_on_its_probe_costs_no_connection,
      .fini = h_teardown, .timeout = 60)
 {
-    int          port = tcp_port();
-    pid_t        old[4];
-    struct watch wt;
+    pid_t old[4];
 
-    start_for_trial(port, "2s", old);
-    reload_under_load(port, "2s", "crash = yes\ncanary_probe = hello\\r\\n\n",
-                      "rolled back", &wt);
-    cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
-                 wt.made);
-    cr_expect_gt(wt.made, 0);
+    trial_without_loss("2s", "crash = yes\ncanary_probe = hello\\r\\n\n",
+                       "rolled back", old);
     cr_expect_eq(still_there(old), 4, "the old workers did not all serve on%s",
                  h_diag(&srv));
     expect_status("died on signal 11 (signal)");
@@ -334,15 +339,10 @@ Test(canary, a_canary_that_crashes_on_its_probe_costs_no_connection,
 Test(canary, a_canary_that_serves_its_probe_goes_on_trial, .fini = h_teardown,
      .timeout = 60)
 {
-    int          port = tcp_port();
-    pid_t        old[4];
-    struct watch wt;
+    pid_t old[4];
 
-    start_for_trial(port, "500ms", old);
-    reload_under_load(port, "500ms", "canary_probe = hello\\r\\n\n",
-                      "passed its trial", &wt);
-    cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
-                 wt.made);
+    trial_without_loss("500ms", "canary_probe = hello\\r\\n\n",
+                       "passed its trial", old);
     cr_expect(h_file_contains(srv.log, "served canary_probe"), "%s",
               h_diag(&srv));
     cr_assert(H_WAIT(5000, still_there(old) == 0 && h_nworkers(&srv) == 4),
@@ -353,14 +353,9 @@ Test(canary, a_canary_that_serves_its_probe_goes_on_trial, .fini = h_teardown,
 Test(canary, a_canary_that_passes_rolls_the_pool_over, .fini = h_teardown,
      .timeout = 60)
 {
-    int          port = tcp_port();
-    pid_t        old[4];
-    struct watch wt;
+    pid_t old[4];
 
-    start_for_trial(port, "500ms", old);
-    reload_under_load(port, "500ms", "sleep = 1ms\n", "passed its trial", &wt);
-    cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
-                 wt.made);
+    trial_without_loss("500ms", "sleep = 1ms\n", "passed its trial", old);
     cr_assert(H_WAIT(5000, still_there(old) == 0 && h_nworkers(&srv) == 4),
               "the pool did not roll over: %d old workers, %d in all%s",
               still_there(old), h_nworkers(&srv), h_diag(&srv));
