@@ -22,8 +22,9 @@ longest time in which some service answered nothing:
              master owns the pidfile and the old one is gone
   ttin/ttou  50 TTIN 20 ms apart, then 50 TTOU
   stop/cont  the master stopped for 2 s (workers must keep serving)
-  disk full  the logs' tmpfs filled to the last byte for 3 s, then freed;
-             the access log must grow again
+  disk full  the logs' tmpfs filled to the last byte for 3 s (the logs
+             reopened by USR1 meanwhile), then freed and reopened again;
+             the access and error logs must grow again
   nofile     a reload to `rlimit_nofile = 64` and 200 idle connections to
              echo: echo's workers run out of descriptors, must not spin
              (their CPU is reported) and must serve again when the idle
@@ -497,19 +498,25 @@ def fault_disk(srv, note):
                 f.flush()
         except OSError:
             pass
+    errlog = os.path.join(srv.logs, 'error.log')
     full_at = os.path.getsize(access)
-    time.sleep(3)
+    time.sleep(1.5)
+    srv.signal(signal.SIGUSR1)   # a log rotation while the disk is full
+    time.sleep(1.5)
     grew_full = os.path.getsize(access) - full_at
     os.unlink(fill)
-    freed_at = os.path.getsize(access)
+    freed_at, err_at = os.path.getsize(access), os.path.getsize(errlog)
+    srv.signal(signal.SIGUSR1)
     time.sleep(2)
     grew = os.path.getsize(access) - freed_at
+    err_grew = os.path.getsize(errlog) - err_at
     alive_ok = srv.master() is not None and len(srv.workers()) == 6
-    note['log_resumed'] = grew > 0
-    note['settled'] = grew > 0 and alive_ok
-    return (f'full 3 s (access log +{grew_full} B), freed 2 s (access log '
-            f'+{grew} B{"" if grew > 0 else ", DID NOT RESUME"})'
-            f'{"" if alive_ok else ", WORKERS LOST"}')
+    note['log_resumed'] = grew > 0 and err_grew > 0
+    note['settled'] = note['log_resumed'] and alive_ok
+    return (f'full 3 s with a USR1 reopen (access log +{grew_full} B), '
+            f'freed 2 s with another (access log +{grew} B, error log '
+            f'+{err_grew} B{"" if note["log_resumed"] else ", DID NOT RESUME"}'
+            f'){"" if alive_ok else ", WORKERS LOST"}')
 
 
 def fault_nofile(srv, note):
