@@ -30,13 +30,13 @@
  * says the connection sits between requests: a graceful shutdown or a
  * drain closes it after at most one more second of silence, or once it is
  * served and idle again (answer with "Connection: close" when
- * pf_accepting() is 0).  PF_MORE says a conversation is under way: a graceful shutdown lets it
- * finish.  Either way the connection is closed after `idle_timeout_ms` of
- * silence.  PF_WRITE says the module has more to send than the socket took
- * (write to c->fd without blocking, keep your place in c->data): handle()
- * is called again once the socket is writable, or the connection is closed
- * after `idle_timeout_ms` without progress, so a client that reads slowly
- * holds no worker.
+ * pf_accepting() is 0).  PF_MORE says a conversation is under way: a
+ * graceful shutdown lets it finish.  Either way the connection is closed
+ * after `idle_timeout_ms` of silence.  PF_WRITE says the module has more
+ * to send than the socket took (write to c->fd without blocking, keep your
+ * place in c->data): handle() is called again once the socket is
+ * writable, or the connection is closed after `idle_timeout_ms` without
+ * progress, so a client that reads slowly holds no worker.
  *
  * A module flagged PF_BLOCKING (pf_module.flags) is written the plain way,
  * as Apache prefork modules are: handle() may read and write with
