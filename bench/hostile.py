@@ -36,8 +36,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chaos import Server, wait_for, now  # noqa: E402
-from run import parse_wrk  # noqa: E402
+from chaos import Server, http_response, wait_for, now  # noqa: E402
+from run import parse_wrk, smaps  # noqa: E402
 
 BIG = 4 * 1024 * 1024
 
@@ -77,14 +77,11 @@ send_timeout = 15s
                              + self.logs + '/error.log')
 
     def private_kib(self):
+        """The workers' memory as max_worker_memory counts it."""
         total = 0
         for pid in self.workers():
             try:
-                with open(f'/proc/{pid}/smaps_rollup') as f:
-                    for line in f:
-                        k, _, v = line.partition(':')
-                        if k in ('Private_Dirty', 'Swap'):
-                            total += int(v.split()[0])
+                total += smaps(pid)['dirty_swap_kib']
             except OSError:
                 pass
         return total
@@ -134,12 +131,8 @@ def open_idle(port, n):
     for _ in range(n):
         s = connect(port)
         s.sendall(req)
-        got = b''
-        while b'\r\n\r\n' not in got or len(got) < got.index(b'\r\n\r\n') + 4 + 1024:
-            b = s.recv(4096)
-            if not b:
-                raise SystemExit('hostile: an idle client was closed early')
-            got += b
+        if http_response(s) != (200, True):
+            raise SystemExit('hostile: an idle client was not kept alive')
         socks.append(s)
     return socks
 

@@ -346,7 +346,8 @@ def cpu_by_process():
 
 
 def smaps(pid):
-    """Memory of one process in KiB: Rss, Pss, Private (clean + dirty)."""
+    """Memory of one process in KiB: Rss, Pss, Private (clean + dirty), and
+    Private_Dirty + Swap (what prefork's max_worker_memory counts)."""
     m = {}
     with open(f'/proc/{pid}/smaps_rollup') as f:
         for line in f:
@@ -355,7 +356,8 @@ def smaps(pid):
                 m[parts[0].rstrip(':')] = int(parts[1])
     private = m.get('Private_Clean', 0) + m.get('Private_Dirty', 0)
     return {'rss_kib': m.get('Rss', 0), 'pss_kib': m.get('Pss', 0),
-            'private_kib': private}
+            'private_kib': private,
+            'dirty_swap_kib': m.get('Private_Dirty', 0) + m.get('Swap', 0)}
 
 
 def listen_inode(port):

@@ -843,25 +843,29 @@ static int only_udp(const struct service_conf *svc)
     return svc->nlisten > 0;
 }
 
-/* proxy_from restricts proxy_protocol, which needs a stream listener, as
- * canary_probe does. */
+static void stream_only(struct parse *ps, const struct service_conf *svc,
+                        const int *seen, int key)
+{
+    report(ps, seen[key],
+           "[%s] %s is for TCP and UNIX stream listeners; this service has "
+           "only UDP ones",
+           svc->name, service_keys[key].name);
+}
+
+/* proxy_from restricts proxy_protocol; it and canary_probe need a stream
+ * listener. */
 static void check_streams(struct parse *ps, struct service_conf *svc,
                           const int *seen)
 {
-    static const int need[] = {VK_PROXY_PROTOCOL, VK_CANARY_PROBE};
-
     if (seen[VK_PROXY_FROM] && !svc->proxy_protocol)
         report(ps, seen[VK_PROXY_FROM],
                "[%s] proxy_from needs proxy_protocol = yes", svc->name);
     if (!only_udp(svc))
         return;
-    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
-        if (seen[need[i]] &&
-            (need[i] != VK_PROXY_PROTOCOL || svc->proxy_protocol))
-            report(ps, seen[need[i]],
-                   "[%s] %s is for TCP and UNIX stream listeners; "
-                   "this service has only UDP ones",
-                   svc->name, service_keys[need[i]].name);
+    if (svc->proxy_protocol)
+        stream_only(ps, svc, seen, VK_PROXY_PROTOCOL);
+    if (svc->canary_probe.len > 0)
+        stream_only(ps, svc, seen, VK_CANARY_PROBE);
 }
 
 static void finish_service(struct parse *ps, size_t i)

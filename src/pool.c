@@ -438,9 +438,7 @@ int64_t pool_next_due(const struct master *m)
     return due;
 }
 
-/* A process's private memory, in bytes: Private_Dirty and Swap from
- * /proc/PID/smaps_rollup.  -1 when it cannot be read (it is gone). */
-static long long private_memory(pid_t pid)
+long long pool_private_memory(pid_t pid)
 {
     char      path[64], line[256];
     long long kb, total = 0;
@@ -481,7 +479,7 @@ void pool_check_memory(struct master *m, int64_t now)
 
         if (cap <= 0 || w->retiring || w->killed || w->recycle)
             continue;
-        have = private_memory(w->pid);
+        have = pool_private_memory(w->pid);
         if (have <= cap)
             continue;
         log_notice(w->svc->sc->name,

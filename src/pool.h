@@ -8,6 +8,7 @@
 #define PF_POOL_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 struct master;
 struct service;
@@ -24,6 +25,11 @@ struct pool_limits {
  * doubled on each tick that still finds too few idle workers, as Apache's
  * prefork does, and reset when it does not. */
 int pool_decide(const struct pool_limits *l, int live, int idle, int *rate);
+
+/* A process's private memory, in bytes: Private_Dirty and Swap from
+ * /proc/PID/smaps_rollup, what max_worker_memory is measured in.  -1 when
+ * it cannot be read (the process is gone). */
+long long pool_private_memory(pid_t pid);
 
 /* Delay before respawning after `failures` consecutive early deaths:
  * 0 for the first, then 100 ms doubling to 30 s. */

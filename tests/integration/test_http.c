@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "pool.h"
 
 #define LO    "127.0.0.1"
 #define MIB   (1 << 20)
@@ -1993,24 +1994,6 @@ Test(http, drain_answers_a_request_on_an_idle_keepalive_connection,
 
 /* --- memory per idle keep-alive connection ------------------------------- */
 
-/* A process's private memory in bytes: Private_Dirty + Swap. */
-static long long private_bytes(pid_t pid)
-{
-    char      path[64], line[256];
-    long long kib = 0, v;
-    FILE     *f;
-
-    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
-    f = fopen(path, "re");
-    cr_assert(f != NULL, "%s: %s", path, strerror(errno));
-    while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "Private_Dirty: %lld", &v) == 1 ||
-            sscanf(line, "Swap: %lld", &v) == 1)
-            kib += v;
-    fclose(f);
-    return kib * 1024;
-}
-
 #define IDLE_CONNS 1000
 
 /* A connection parked between requests costs its worker little: 1,000 of
@@ -2043,14 +2026,15 @@ Test(http, idle_keepalive_connections_cost_little_memory, .fini = h_teardown,
                     "keepalive_timeout = 60s\n");
     w = the_worker();
     still_serving("start"); /* the first request's allocations are made */
-    before = private_bytes(w);
+    before = pool_private_memory(w);
+    cr_assert_geq(before, 0);
     for (int i = 0; i < IDLE_CONNS; i++) {
         conn_open(&c[i]);
         send_req(&c[i], "GET", "/k1.xyzzy", NULL);
         expect_resp(&c[i], &r, 0, "GET before idling");
         resp_free(&r);
     }
-    grew = private_bytes(w) - before;
+    grew = pool_private_memory(w) - before;
     cr_expect_lt(grew / IDLE_CONNS, 2048,
                  "%d idle keep-alive connections cost the worker %lld bytes "
                  "each",

@@ -567,6 +567,18 @@ Test(errors, canary_probe_values)
            "this service has only UDP ones");
 }
 
+Test(errors, proxy_protocol_needs_a_stream_listener)
+{
+    load_ok("[u]\nmodule = udp_echo\nlisten = udp://127.0.0.1:7009\n"
+            "proxy_protocol = no\n");
+    config_free(cfg);
+    cfg = NULL;
+    EXPECT("[u]\nmodule = udp_echo\nlisten = udp://127.0.0.1:7009\n"
+           "proxy_protocol = yes\n",
+           "t.ini:4: [u] proxy_protocol is for TCP and UNIX stream listeners; "
+           "this service has only UDP ones");
+}
+
 Test(errors, server_workers_above_max_workers)
 {
     EXPECT("[server]\nworkers = 4\n" ECHO "max_workers = 2\n",
