@@ -61,16 +61,6 @@ _Static_assert(sizeof(SB_MAGIC) <= sizeof(((struct sb_header *)0)->magic),
  * a rewrite takes microseconds, so a thousand 1 ms naps is plenty. */
 #define SNAPSHOT_TRIES 1000
 
-int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    /* Cannot fail with a valid clock id and pointer. */
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-        return 0;
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 char *scoreboard_path(const char *pidfile)
 {
     static const char pid[] = ".pid", status[] = ".status";

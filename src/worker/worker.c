@@ -32,6 +32,7 @@
 #include "acceptor.h"
 #include "conn_proxy.h"
 #include "daemon.h"
+#include "host.h"
 #include "log.h"
 #include "modload.h"
 #include "scoreboard.h"

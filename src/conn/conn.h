@@ -1,11 +1,10 @@
 /*
- * conn.h -- a connection and the host side of the module API.
+ * conn.h -- a connection.
  *
  * Every connection a worker holds is a struct conn; modules see only its
- * public part, struct pf_conn.  This file also implements the pf_api table
- * (logging, reads and writes with timeouts, datagram replies) and the loop
- * that serves one connection to its end, used where a process or thread is
- * given over to a single connection (forking and threading modes).
+ * public part, struct pf_conn.  Also the loop that serves one connection
+ * to its end, used where a process or thread is given over to a single
+ * connection (forking and threading modes, PF_BLOCKING modules).
  */
 #ifndef PF_CONN_H
 #define PF_CONN_H
@@ -38,8 +37,6 @@ struct conn {
     size_t         pxlen;
 };
 
-extern const struct pf_api host_api;
-
 /* Wrap an accepted descriptor (non-blocking).  Returns NULL (and leaves fd
  * open) on ENOMEM. */
 struct conn *conn_new(int fd, pf_service *svc, const struct sockaddr *peer,
@@ -55,16 +52,6 @@ struct slot;
  * With a slot (a prefork worker), the slot is BUSY throughout, so the
  * pool and worker_timeout see the connection.  Frees c. */
 void conn_serve(struct conn *c, const struct pf_module *m, struct slot *slot);
-
-/* The scoreboard slot pf_activity() writes to in this process. */
-void conn_set_slot(struct slot *slot);
-
-/* This worker has begun to drain: pf_accepting() says 0 from now on. */
-void conn_set_draining(void);
-
-/* A pf_service for module hooks in this process. */
-void service_pub_init(pf_service *pub, const char *name, const void *conf,
-                      const char *config_dir);
 
 #define CONN_DEFAULT_TIMEOUT_MS 60000
 /* How long a connection may take to send its PROXY header. */

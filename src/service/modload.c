@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
 #include "daemon.h"
+#include "host.h"
 #include "modload.h"
 #include "units.h"
 

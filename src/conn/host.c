@@ -1,5 +1,5 @@
 /*
- * conn.c -- connections, and the host side of the module API.
+ * host.c -- the host side of the module API: the pf_api table.
  *
  * Descriptors handed to modules are non-blocking; pf_read() and pf_write()
  * wait with poll() up to the connection's timeouts, so a module can be
@@ -18,8 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "conn.h"
-#include "conn_proxy.h"
+#include "clock.h"
+#include "host.h"
 #include "log.h"
 #include "scoreboard.h"
 
@@ -39,9 +39,7 @@ host_vconf_error(pf_service *svc, const char *key, const char *fmt, va_list ap)
     log_error(svc->name, "%s: %s", key != NULL ? key : "config", msg);
 }
 
-/* Wait until fd is ready for events or timeout_ms passes (0: forever).
- * Returns 0 when ready, -1 with errno ETIMEDOUT or the poll error. */
-static int wait_fd(int fd, short events, int timeout_ms)
+int conn_wait(int fd, short events, int timeout_ms)
 {
     struct pollfd p = {.fd = fd, .events = events};
     int64_t       deadline = mono_ms() + timeout_ms;
@@ -79,7 +77,7 @@ static ssize_t host_read(pf_conn *c, void *buf, size_t len)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -1;
-        if (wait_fd(c->fd, POLLIN, c->read_timeout_ms) == -1)
+        if (conn_wait(c->fd, POLLIN, c->read_timeout_ms) == -1)
             return -1;
     }
 }
@@ -119,7 +117,7 @@ static int write_flags(pf_conn *c, const void *buf, size_t len, int flags)
         len -= (size_t)n;
         if (len == 0)
             return 0;
-        if (wait_fd(c->fd, POLLOUT, c->write_timeout_ms) == -1)
+        if (conn_wait(c->fd, POLLOUT, c->write_timeout_ms) == -1)
             return -1;
     }
 }
@@ -158,7 +156,7 @@ static int host_sendfile(pf_conn *c, int fd, off_t off, size_t len)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -1;
-        if (wait_fd(c->fd, POLLOUT, c->write_timeout_ms) == -1)
+        if (conn_wait(c->fd, POLLOUT, c->write_timeout_ms) == -1)
             return -1;
     }
     return 0;
@@ -207,7 +205,7 @@ static ssize_t host_readline(pf_conn *c, char *buf, size_t len)
         if (n == -1 && errno == EINTR)
             continue;
         if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (wait_fd(c->fd, POLLIN, c->read_timeout_ms) == -1)
+            if (conn_wait(c->fd, POLLIN, c->read_timeout_ms) == -1)
                 return -1;
             continue;
         }
@@ -293,74 +291,4 @@ void service_pub_init(pf_service *pub, const char *name, const void *conf,
     pub->name = name;
     pub->conf = conf;
     pub->config_dir = config_dir;
-}
-
-struct conn *conn_new(int fd, pf_service *svc, const struct sockaddr *peer,
-                      socklen_t peerlen)
-{
-    struct conn *c = calloc(1, sizeof(*c));
-
-    if (c == NULL)
-        return NULL;
-    c->tag.kind = EV_CONN;
-    if (peerlen > sizeof(c->peer))
-        peerlen = sizeof(c->peer);
-    memcpy(&c->peer, peer, peerlen);
-    c->pub.api = &host_api;
-    c->pub.svc = svc;
-    c->pub.fd = fd;
-    c->pub.peer = (const struct sockaddr *)&c->peer;
-    c->pub.peerlen = peerlen;
-    c->pub.read_timeout_ms = CONN_DEFAULT_TIMEOUT_MS;
-    c->pub.write_timeout_ms = CONN_DEFAULT_TIMEOUT_MS;
-    c->pub.idle_timeout_ms = CONN_DEFAULT_TIMEOUT_MS;
-    c->next = PF_MORE;
-    timer_init(&c->timer);
-    return c;
-}
-
-void conn_free(struct conn *c)
-{
-    if (c == NULL)
-        return;
-    if (c->pub.fd != -1)
-        close(c->pub.fd);
-    conn_proxy_drop(c);
-    free(c);
-}
-
-void conn_serve(struct conn *c, const struct pf_module *m, struct slot *slot)
-{
-    int next = PF_MORE;
-    /* A blocking module is called at once, so that a protocol where the
-     * server speaks first works; others are called when data is there. */
-    int now = (m->flags & PF_BLOCKING) != 0;
-
-    if (slot != NULL)
-        slot_busy(slot);
-    if (c->need_proxy) {
-        if (conn_proxy_wait(c, c->pub.svc->name, CONN_PROXY_TIMEOUT_MS) != 1)
-            goto done;
-        c->need_proxy = 0;
-        if (slot != NULL)
-            slot_set_peer(slot, c->pub.peer, c->pub.peerlen);
-    }
-    if (m->setup != NULL && m->setup(&c->pub) == -1)
-        goto done;
-    while (next != PF_CLOSE) {
-        short want = next == PF_WRITE ? POLLOUT : POLLIN;
-        if (!now && wait_fd(c->pub.fd, want, c->pub.idle_timeout_ms) == -1) {
-            c->pub.timed_out = errno == ETIMEDOUT;
-            break;
-        }
-        now = 0;
-        next = m->handle(&c->pub);
-        c->pub.requests++;
-    }
-    if (m->finish != NULL)
-        m->finish(&c->pub);
-done:
-    conn_free(c);
-    if (slot != NULL)
-        slot_done(slot, 0);
 }

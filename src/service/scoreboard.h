@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "clock.h"
+
 #define SB_REQUEST_MAX 128
 #define SB_DEATHS      5   /* the last death records `-s status` shows */
 #define SB_DEATH_MAX   768 /* one record's JSON text */
@@ -137,9 +139,6 @@ struct sb_snapshot {
     char               reload_state[SB_STATE_MAX];
     char               reload_reason[SB_REASON_MAX];
 };
-
-/* Monotonic clock in milliseconds, comparable across processes. */
-int64_t mono_ms(void);
 
 /* The status file that goes with a pidfile: a trailing ".pid" replaced by
  * ".status", else ".status" appended.  Returns a string the caller frees,

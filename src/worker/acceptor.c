@@ -24,9 +24,10 @@
 #include <unistd.h>
 
 #include "acceptor.h"
+#include "clock.h"
 #include "conn.h"
+#include "host.h"
 #include "log.h"
-#include "scoreboard.h"
 
 /* Exit status of an acceptor that gave up on a stuck thread. */
 #define ACCEPTOR_EXIT_TIMEOUT 3

@@ -23,7 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include "host.h"
 #include "log.h"
 #include "modload.h"
 #include "service.h"

@@ -20,11 +20,11 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "conn_proxy.h"
 #include "log.h"
 #include "proxy.h"
-#include "scoreboard.h"
 
 /* "ADDR:PORT" of sa, for the log. */
 static const char *peer_text(const struct sockaddr *sa, char *buf, size_t len)
