@@ -502,8 +502,9 @@ def prefork_ini(d, module_path, services, workers=1):
     return path
 
 
-def peer_prefork(ctx):
-    d = subdir(ctx['work'], 'prefork')
+def peer_prefork(ctx, name='prefork', binary='prefork',
+                 module_path='module_path'):
+    d = subdir(ctx['work'], name)
     http, echo = free_port(), free_port()
     services = [
         ('http', {'module': 'http', 'listen': f'127.0.0.1:{http}',
@@ -516,9 +517,18 @@ def peer_prefork(ctx):
     if ctx.get('workers'):  # (g): the http service alone, as the peers
         services = services[:1]
         ports = {'http': http, 'http_close': http}
-    ini = prefork_ini(d, ctx['module_path'], services,
+    ini = prefork_ini(d, ctx[module_path], services,
                       ctx.get('workers') or 1)
-    return Server('prefork', [ctx['prefork'], '-f', '-c', ini], ports, d)
+    return Server(name, [ctx[binary], '-f', '-c', ini], ports, d)
+
+
+def peer_baseline(ctx):
+    """--baseline: another build of prefork (say, main before a change),
+    configured the same, so that its rounds interleave with prefork's."""
+    if not ctx.get('baseline'):
+        raise Skip('no --baseline')
+    return peer_prefork(ctx, 'prefork-base', 'baseline',
+                        'baseline_module_path')
 
 
 def peer_nginx(ctx):
@@ -653,7 +663,7 @@ def write(d, name, text):
 
 
 PEERS = [
-    peer_prefork, peer_nginx, peer_lighttpd, peer_apache,
+    peer_prefork, peer_baseline, peer_nginx, peer_lighttpd, peer_apache,
     lambda c: peer_python(c, 'http', 'py-http', ('http', 'http_close')),
     lambda c: peer_python(c, 'echo-threading', 'py-threading', ('echo',)),
     lambda c: peer_python(c, 'echo-forking', 'py-forking', ('echo',)),
@@ -670,10 +680,12 @@ def start_servers(ctx, servers, wanted):
         try:
             server = make(ctx)
         except Skip as e:
-            skipped(str(e))
+            if make is not peer_baseline:
+                skipped(str(e))
             continue
         named.add(server.name)
-        if wanted and server.name not in wanted | {'prefork'}:
+        if wanted and server.name not in wanted | {'prefork',
+                                                   'prefork-base'}:
             continue
         servers.append(server)  # listed before it starts, so always stopped
         try:
@@ -859,7 +871,8 @@ def pool_memory(ctx, names, helpers):
     warm = [sc for sc in SCENARIOS if sc['id'] in 'ab']
     mctx = dict(ctx, work=subdir(ctx['work'], 'memory'),
                 workers=MEMORY_WORKERS)
-    for make in (peer_prefork, peer_nginx, peer_lighttpd, peer_apache):
+    for make in (peer_prefork, peer_baseline, peer_nginx, peer_lighttpd,
+                 peer_apache):
         try:
             sv = make(mctx)
         except Skip:
@@ -898,7 +911,8 @@ def pool_sizes(sv):
 
 def best_peer(summary, scenario_id):
     rows = [(s['median'], name) for (sid, name), s in summary.items()
-            if sid == scenario_id and name not in ('prefork', 'ceiling')]
+            if sid == scenario_id
+            and name not in ('prefork', 'prefork-base', 'ceiling')]
     return max(rows)[1] if rows else None
 
 
@@ -1054,6 +1068,36 @@ def per_round(runs, scenario, other):
     return [rate[(n, 'prefork')] / rate[(n, other)]
             for (n, name) in rate
             if name == 'prefork' and rate.get((n, other))]
+
+
+def per_round_cpu(runs, scenario, other):
+    """prefork's CPU time per request over other's, round by round."""
+    cpu = {(r['round'], r['server']): r['cpu_us_per_req'] for r in runs
+           if r['scenario'] == scenario and not r.get('discarded')
+           and not r['failed'] and r.get('cpu_us_per_req')}
+    return [cpu[(n, 'prefork')] / cpu[(n, other)]
+            for (n, name) in cpu
+            if name == 'prefork' and cpu.get((n, other))]
+
+
+def md_baseline(summary, scenarios, runs):
+    """With --baseline: this build against the other, round by round."""
+    if not any(k[1] == 'prefork-base' for k in summary):
+        return []
+    lines = ['## This build against --baseline, round by round', '',
+             'Requests per second and server CPU time per request of '
+             'prefork over prefork-base, median (min–max) over the rounds; '
+             'the two ran one after the other in every round.', '']
+    lines += table(['scenario', 'rate: prefork ÷ base',
+                    'CPU µs/req: prefork ÷ base'], 'lrr')
+    for sc in scenarios:
+        if (sc['id'], 'prefork-base') not in summary:
+            continue
+        lines.append(row([
+            f'({sc["id"]}) {sc["title"]}',
+            ratio_spread(per_round(runs, sc['id'], 'prefork-base')),
+            ratio_spread(per_round_cpu(runs, sc['id'], 'prefork-base'))]))
+    return lines + ['']
 
 
 def ratio_spread(ratios):
@@ -1218,6 +1262,7 @@ def report(res, args, servers, scenarios):
     lines = (md_machine(res['machine'], args, res['skipped'])
              + md_summary(summary, scenarios)
              + md_rounds(summary, scenarios, res['runs'])
+             + md_baseline(summary, scenarios, res['runs'])
              + md_details(summary, scenarios, servers)
              + md_disturbed(res['runs'])
              + md_memory(res['memory_pool'], res['memory'])
@@ -1251,6 +1296,10 @@ def parse_args():
     p.add_argument('--prefork', default=os.path.join(TOP, 'src', 'prefork'))
     p.add_argument('--module-path',
                    default=os.path.join(TOP, 'src', 'modules', '.libs'))
+    p.add_argument('--baseline', default='',
+                   help='another prefork binary, run beside this one in '
+                   'every round (its modules: --baseline-module-path)')
+    p.add_argument('--baseline-module-path', default='')
     p.add_argument('--out', default=os.path.join(HERE, 'results'))
     p.add_argument('--scenarios', default='abcdef',
                    help='the letters of the scenarios to run (default all); '
@@ -1268,6 +1317,12 @@ def parse_args():
     args.module_path = os.path.abspath(args.module_path)
     if not os.access(args.prefork, os.X_OK):
         p.error(f'{args.prefork} is not built: run make first')
+    if args.baseline:
+        args.baseline = os.path.abspath(args.baseline)
+        if not args.baseline_module_path:
+            p.error('--baseline needs --baseline-module-path')
+        args.baseline_module_path = os.path.abspath(
+            args.baseline_module_path)
     return args
 
 
@@ -1278,7 +1333,9 @@ def on_term(signum, frame):
 def run_all(args, work, res):
     helpers = build_helpers(work)
     ctx = {'work': work, 'root': make_docroot(work), 'helpers': helpers,
-           'prefork': args.prefork, 'module_path': args.module_path}
+           'prefork': args.prefork, 'module_path': args.module_path,
+           'baseline': args.baseline,
+           'baseline_module_path': args.baseline_module_path}
     scenarios = available_scenarios(helpers, args.scenarios)
     servers = []
     wanted = {n for n in args.servers.split(',') if n}
