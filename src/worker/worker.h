@@ -13,7 +13,7 @@
 
 #include "config.h"
 #include "conn.h"
-#include "timerheap.h"
+#include "driver_event.h"
 
 struct service;
 struct slot;
@@ -38,18 +38,15 @@ struct wctx {
     struct listen_ev       *lev;
     size_t                  nlev;
     int                     accepting;
-    struct timerheap        timers;
-    struct conn            *conns; /* parked and in-flight */
-    unsigned                nconns;
+    struct conn_set         cs; /* prefork mode: the connections held */
     long long               served;
     long long               max_requests; /* jitter applied; 0 = no limit */
     pid_t                   master;       /* told when max_requests is hit */
     int                     recycle;      /* it has been told */
     int                     draining;
     int64_t                 drain_deadline;
-    int64_t                 next_tick; /* the module's tick() is due */
-    int64_t                 trim_at;   /* give idle heap back (0: no need) */
-    struct acceptor        *acc;       /* forking and threading modes */
+    int64_t                 next_tick;       /* the module's tick() is due */
+    struct acceptor        *acc;             /* forking and threading modes */
     int64_t                 accept_retry_at; /* accept4 failed: paused until */
     unsigned long accept_failures; /* in a row, since the last accept */
 };
