@@ -27,9 +27,12 @@
 #include <unistd.h>
 
 #include "acceptor.h"
+#include "config.h"
+#include "conn.h"
 #include "conn_proxy.h"
-#include "driver_block.h"
 #include "daemon.h"
+#include "driver_block.h"
+#include "driver_event.h"
 #include "host.h"
 #include "log.h"
 #include "modload.h"
@@ -52,7 +55,38 @@
  * other workers, or this one later, take the queued connection. */
 #define ACCEPT_RETRY_MS 100
 
-volatile sig_atomic_t worker_sig_term, worker_sig_quit, worker_sig_usr1,
+/* A listening socket in the worker's epoll set. */
+struct listen_ev {
+    struct ev_tag tag; /* EV_LISTENER */
+    int           fd;
+    int           dgram;
+};
+
+/* The worker's state: one per process. */
+struct wctx {
+    struct service         *svc;
+    const struct pf_module *mod;
+    const struct config    *cfg;
+    struct slot            *slot;
+    int                     epfd;
+    struct listen_ev       *lev;
+    size_t                  nlev;
+    int                     accepting;
+    struct conn_set         cs; /* prefork mode: the connections held */
+    long long               served;
+    long long               max_requests; /* jitter applied; 0 = no limit */
+    pid_t                   master;       /* told when max_requests is hit */
+    int                     recycle;      /* it has been told */
+    int                     draining;
+    int64_t                 drain_deadline;
+    int64_t                 next_tick;       /* the module's tick() is due */
+    struct acceptor        *acc;             /* forking and threading modes */
+    int64_t                 accept_retry_at; /* accept4 failed: paused until */
+    unsigned long accept_failures; /* in a row, since the last accept */
+};
+
+/* Raised by the handlers, acted on by the loop. */
+static volatile sig_atomic_t worker_sig_term, worker_sig_quit, worker_sig_usr1,
     worker_sig_chld, worker_sig_urg;
 
 static void on_signal(int sig)
