@@ -1,14 +1,16 @@
 /*
- * conn.h -- a connection.
+ * conn.h -- a connection and the stages of its life.
  *
  * Every connection a worker holds is a struct conn; modules see only its
- * public part, struct pf_conn.  Also the loop that serves one connection
- * to its end, used where a process or thread is given over to a single
- * connection (forking and threading modes, PF_BLOCKING modules).
+ * public part, struct pf_conn.  A connection goes through the stages of
+ * enum conn_stage in order, run by one piece of code (stages.c) whichever
+ * driver waits for it: the worker's epoll loop (driver_event.c) or a
+ * blocking loop in a process or thread given over to it (driver_block.c).
  */
 #ifndef PF_CONN_H
 #define PF_CONN_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include <prefork/module.h>
@@ -22,39 +24,49 @@ struct ev_tag {
     enum ev_kind kind;
 };
 
+/*
+ * Where a connection is in its life.  The order is the order of the
+ * stages: a connection only moves forward.  finish() is due exactly while
+ * a connection is CONN_SERVING (its setup() succeeded), so a connection
+ * that ends earlier never gets a finish() it did not set up for.
+ */
+enum conn_stage {
+    CONN_PROXY,     /* its PROXY header is due (proxy_protocol = yes) */
+    CONN_HANDSHAKE, /* the transport's handshake (none yet: TLS goes here) */
+    CONN_SETUP,     /* the module's setup() is due */
+    CONN_SERVING,   /* handle() ... and finish() is due */
+    CONN_CLOSING,   /* the module is done with it, or never met it */
+};
+
 struct conn {
     struct ev_tag           tag; /* EV_CONN; first, epoll data points here */
     struct pf_conn          pub;
-    struct timer            timer;  /* idle deadline while parked */
-    int                     next;   /* PF_MORE, PF_IDLE or PF_WRITE */
-    unsigned                events; /* what epoll watches: EPOLLIN/OUT */
+    enum conn_stage         stage;
+    int64_t                 deadline; /* the stage's own (PROXY, HANDSHAKE);
+                                         0: not set yet */
+    struct timer            timer;    /* the event driver's deadline */
+    int                     next;     /* PF_MORE, PF_IDLE or PF_WRITE */
+    unsigned                events;   /* what epoll watches: EPOLLIN/OUT */
     struct sockaddr_storage peer;
-    struct conn            *prev_c, *next_c; /* the worker's list */
-    /* proxy_protocol: a PROXY header is due before the module sees the
-     * connection (its setup has not run yet), and what came of it. */
-    int            need_proxy;
+    struct conn            *prev_c, *next_c; /* the event driver's list */
+    /* A PROXY header half read, while it comes in pieces. */
     unsigned char *pxbuf;
     size_t         pxlen;
 };
 
-/* Wrap an accepted descriptor (non-blocking).  Returns NULL (and leaves fd
- * open) on ENOMEM. */
+/* Wrap an accepted descriptor (non-blocking), at CONN_HANDSHAKE: a caller
+ * whose service wants a PROXY header sets CONN_PROXY.  Returns NULL (and
+ * leaves fd open) on ENOMEM. */
 struct conn *conn_new(int fd, pf_service *svc, const struct sockaddr *peer,
                       socklen_t peerlen);
-/* Close the descriptor and free. */
+/* Close the descriptor and free.  The module must be done with c (see
+ * conn_end() in stages.h). */
 void conn_free(struct conn *c);
-
-struct slot;
-
-/* Serve c to its end in the calling process or thread: setup, handle
- * whenever readable (waiting up to idle_timeout_ms), finish.  A
- * PF_BLOCKING module's first handle() comes at once, before any data.
- * With a slot (a prefork worker), the slot is BUSY throughout, so the
- * pool and worker_timeout see the connection.  Frees c. */
-void conn_serve(struct conn *c, const struct pf_module *m, struct slot *slot);
 
 #define CONN_DEFAULT_TIMEOUT_MS 60000
 /* How long a connection may take to send its PROXY header. */
 #define CONN_PROXY_TIMEOUT_MS 10000
+/* How long a transport's handshake may take (none runs yet). */
+#define CONN_HANDSHAKE_TIMEOUT_MS 10000
 
 #endif

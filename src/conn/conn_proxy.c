@@ -7,20 +7,19 @@
  * bytes there can belong to the header (proxy_header_len), and takes only
  * those.  A header that comes in pieces is kept in a buffer of the
  * connection's own until it is whole, so a slow sender parks like any
- * other connection instead of holding the worker.
+ * other connection instead of holding the worker.  Waiting for the rest,
+ * and the header's deadline, are the stage's business (stages.c).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "clock.h"
 #include "conn.h"
 #include "conn_proxy.h"
 #include "log.h"
@@ -72,6 +71,14 @@ static int refuse(const struct conn *c, const char *svc, const char *why)
     return -1;
 }
 
+/* Let go of the header's buffer: it is whole. */
+static void drop(struct conn *c)
+{
+    free(c->pxbuf);
+    c->pxbuf = NULL;
+    c->pxlen = 0;
+}
+
 /* The header is whole: make the client it names the peer. */
 static int apply(struct conn *c, const char *svc)
 {
@@ -84,7 +91,7 @@ static int apply(struct conn *c, const char *svc)
         memcpy(&c->peer, &h.src, h.srclen);
         c->pub.peerlen = h.srclen;
     }
-    conn_proxy_drop(c);
+    drop(c);
     return 1;
 }
 
@@ -126,31 +133,7 @@ int conn_proxy_read(struct conn *c, const char *svc)
     return apply(c, svc);
 }
 
-int conn_proxy_wait(struct conn *c, const char *svc, int ms)
+void conn_proxy_fail(const struct conn *c, const char *svc, const char *why)
 {
-    int64_t       deadline = mono_ms() + ms;
-    struct pollfd p = {.fd = c->pub.fd, .events = POLLIN};
-    int           r;
-
-    while ((r = conn_proxy_read(c, svc)) == 0) {
-        int64_t left = deadline - mono_ms();
-
-        if (left <= 0)
-            return refuse(c, svc, "no PROXY header in time");
-        if (poll(&p, 1, (int)left) == -1 && errno != EINTR)
-            return refuse(c, svc, strerror(errno));
-    }
-    return r;
-}
-
-void conn_proxy_late(const struct conn *c, const char *svc)
-{
-    refuse(c, svc, "no PROXY header in time");
-}
-
-void conn_proxy_drop(struct conn *c)
-{
-    free(c->pxbuf);
-    c->pxbuf = NULL;
-    c->pxlen = 0;
+    refuse(c, svc, why);
 }

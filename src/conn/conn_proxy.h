@@ -1,7 +1,8 @@
 /*
  * conn_proxy.h -- the PROXY protocol header in front of a connection
- * (proxy_protocol = yes): read before the module sees the connection, and
- * the client it names made the connection's peer.
+ * (proxy_protocol = yes): the CONN_PROXY stage of its life (stages.c),
+ * read before the module sees the connection, and the client it names
+ * made the connection's peer.
  */
 #ifndef PF_CONN_PROXY_H
 #define PF_CONN_PROXY_H
@@ -18,11 +19,8 @@ int conn_proxy_allowed(const struct conn *c, const struct cidr_list *from,
  * complete (c's peer is the client it names now), 0 when more is to come,
  * -1 when the header is invalid or the connection ended (logged). */
 int conn_proxy_read(struct conn *c, const char *svc);
-/* As conn_proxy_read(), waiting up to ms in all for the header. */
-int conn_proxy_wait(struct conn *c, const char *svc, int ms);
-/* Log that c's header did not come in time (its deadline passed). */
-void conn_proxy_late(const struct conn *c, const char *svc);
-/* Let go of a header half read (the connection is closing). */
-void conn_proxy_drop(struct conn *c);
+/* Log that c is closed before its header came: why (its deadline passed,
+ * the wait for it failed). */
+void conn_proxy_fail(const struct conn *c, const char *svc, const char *why);
 
 #endif

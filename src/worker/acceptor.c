@@ -26,6 +26,7 @@
 #include "acceptor.h"
 #include "clock.h"
 #include "conn.h"
+#include "driver_block.h"
 #include "host.h"
 #include "log.h"
 

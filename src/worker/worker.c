@@ -4,22 +4,19 @@
  * Workers of a service share its listening sockets and wait on them in
  * epoll with EPOLLEXCLUSIVE, so a new connection wakes one idle worker
  * rather than all of them (docs/DESIGN.md compares this with an accept lock
- * and SO_REUSEPORT).  In prefork mode the worker serves connections itself:
- * handle() runs when a connection is readable (at once and to the end of
- * the connection for a PF_BLOCKING module), and a connection the module
- * hands back (PF_MORE, PF_IDLE) stays parked in the same epoll set, with an
- * idle deadline in a timer heap, so one worker holds many idle keep-alive
- * connections while it serves others.  In forking and threading modes the
- * loop is the same but each connection goes to a child or thread
- * (acceptor.c).
+ * and SO_REUSEPORT).  In prefork mode the worker serves connections itself
+ * and holds many at once, parked in the same epoll set while they wait
+ * (the event driver, driver_event.c); a PF_BLOCKING module has the worker
+ * to itself for each connection (the blocking driver, driver_block.c).  In
+ * forking and threading modes the loop is the same but each connection
+ * goes to a child or thread (acceptor.c).  What a connection goes through
+ * is the same under every driver (stages.c).
  *
  * Signals stay blocked except inside epoll_pwait(), so a handler can only
  * run while the loop is waiting and the loop sees every flag it raises.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <malloc.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +27,12 @@
 #include <unistd.h>
 
 #include "acceptor.h"
+#include "config.h"
+#include "conn.h"
 #include "conn_proxy.h"
 #include "daemon.h"
+#include "driver_block.h"
+#include "driver_event.h"
 #include "host.h"
 #include "log.h"
 #include "modload.h"
@@ -54,7 +55,38 @@
  * other workers, or this one later, take the queued connection. */
 #define ACCEPT_RETRY_MS 100
 
-volatile sig_atomic_t worker_sig_term, worker_sig_quit, worker_sig_usr1,
+/* A listening socket in the worker's epoll set. */
+struct listen_ev {
+    struct ev_tag tag; /* EV_LISTENER */
+    int           fd;
+    int           dgram;
+};
+
+/* The worker's state: one per process. */
+struct wctx {
+    struct service         *svc;
+    const struct pf_module *mod;
+    const struct config    *cfg;
+    struct slot            *slot;
+    int                     epfd;
+    struct listen_ev       *lev;
+    size_t                  nlev;
+    int                     accepting;
+    struct conn_set         cs; /* prefork mode: the connections held */
+    long long               served;
+    long long               max_requests; /* jitter applied; 0 = no limit */
+    pid_t                   master;       /* told when max_requests is hit */
+    int                     recycle;      /* it has been told */
+    int                     draining;
+    int64_t                 drain_deadline;
+    int64_t                 next_tick;       /* the module's tick() is due */
+    struct acceptor        *acc;             /* forking and threading modes */
+    int64_t                 accept_retry_at; /* accept4 failed: paused until */
+    unsigned long accept_failures; /* in a row, since the last accept */
+};
+
+/* Raised by the handlers, acted on by the loop. */
+static volatile sig_atomic_t worker_sig_term, worker_sig_quit, worker_sig_usr1,
     worker_sig_chld, worker_sig_urg;
 
 static void on_signal(int sig)
@@ -136,93 +168,7 @@ static void worker_resume(struct wctx *w)
     w->accepting = 1;
 }
 
-/* --- connections held by this worker (prefork mode) ---------------------- */
-
-#define TRIM_DELAY_MS 1000
-
-static void conn_link(struct wctx *w, struct conn *c)
-{
-    c->prev_c = NULL;
-    c->next_c = w->conns;
-    if (w->conns != NULL)
-        w->conns->prev_c = c;
-    w->conns = c;
-    slot_set_conns(w->slot, ++w->nconns);
-}
-
-static void conn_close(struct wctx *w, struct conn *c)
-{
-    /* One still waiting for its PROXY header never met the module. */
-    if (w->mod->finish != NULL && !c->need_proxy)
-        w->mod->finish(&c->pub);
-    timerheap_remove(&w->timers, &c->timer);
-    if (c->prev_c != NULL)
-        c->prev_c->next_c = c->next_c;
-    else
-        w->conns = c->next_c;
-    if (c->next_c != NULL)
-        c->next_c->prev_c = c->prev_c;
-    slot_set_conns(w->slot, --w->nconns);
-    conn_free(c);
-    if (w->nconns == 0 && w->trim_at == 0)
-        w->trim_at = mono_ms() + TRIM_DELAY_MS;
-}
-
-/*
- * Connections' buffers are freed when they close, but glibc keeps the
- * pages, so a worker that once held many connections stays that big when
- * idle.  A second after the last one closed (at most once a second under
- * load), malloc_trim() hands free pages back to the kernel.
- */
-static void trim_heap(struct wctx *w, int64_t now)
-{
-    if (w->trim_at == 0 || now < w->trim_at)
-        return;
-    w->trim_at = 0;
-    if (w->nconns == 0)
-        malloc_trim(0);
-}
-
-/* Hand c back to the loop until it is readable (writable, for PF_WRITE)
- * or its idle time is up; the first time, c joins the epoll set (events
- * 0 means it is not there yet).  Returns 0, or -1 when c had to be
- * closed. */
-static int conn_park(struct wctx *w, struct conn *c, int next)
-{
-    unsigned want = next == PF_WRITE ? EPOLLOUT : EPOLLIN;
-
-    if (want != c->events) {
-        struct epoll_event ev = {.events = want, .data.ptr = &c->tag};
-        int                op = c->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-        if (epoll_ctl(w->epfd, op, c->pub.fd, &ev) == -1) {
-            log_syserr(w->svc->sc->name, "epoll_ctl(connection)");
-            conn_close(w, c);
-            return -1;
-        }
-        c->events = want;
-    }
-    c->next = next;
-    if (c->pub.idle_timeout_ms <= 0) {
-        timerheap_remove(&w->timers, &c->timer);
-        return 0;
-    }
-    if (timerheap_set(&w->timers, &c->timer,
-                      mono_ms() + c->pub.idle_timeout_ms) == -1) {
-        log_error(w->svc->sc->name, "out of memory, closing a connection");
-        conn_close(w, c);
-        return -1;
-    }
-    return 0;
-}
-
-static int readable_now(int fd)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-
-    return poll(&p, 1, 0) == 1;
-}
-
-static void conn_ready(struct wctx *w, struct conn *c);
+/* --- connections ------------------------------------------------------------ */
 
 /*
  * A PF_BLOCKING module has the worker to itself for the whole connection.
@@ -235,129 +181,27 @@ static void conn_ready(struct wctx *w, struct conn *c);
 static void conn_block(struct wctx *w, struct conn *c)
 {
     worker_pause(w);
-    slot_set_conns(w->slot, 1);
-    slot_set_peer(w->slot, c->pub.peer, c->pub.peerlen);
     conn_serve(c, w->mod, w->slot);
-    slot_set_conns(w->slot, 0);
     if (w->draining)
         slot_set_state(w->slot, SLOT_EXITING);
     worker_resume(w);
 }
 
-/* The module meets c (linked, its PROXY header if any read). */
-static void conn_begin(struct wctx *w, struct conn *c)
-{
-    if (w->mod->setup != NULL && w->mod->setup(&c->pub) == -1) {
-        c->need_proxy = 1; /* no finish() after a failed setup() */
-        conn_close(w, c);
-        return;
-    }
-    /* Most clients speak first and their bytes are already here: serve
-     * them now rather than after another trip through epoll, so that a
-     * worker busy with this connection is not waiting in epoll to take
-     * the next one.  One that is answered and closed at once never
-     * enters the epoll set at all. */
-    if (readable_now(c->pub.fd))
-        conn_ready(w, c);
-    else
-        conn_park(w, c, PF_MORE);
-}
-
-/* Read what has come of c's PROXY header; once it is whole, on to the
- * module.  Until then c waits parked, for CONN_PROXY_TIMEOUT_MS at most. */
-static void conn_proxy_step(struct wctx *w, struct conn *c)
-{
-    int r = conn_proxy_read(c, w->svc->sc->name);
-
-    if (r == -1) {
-        conn_close(w, c);
-    } else if (r == 0) {
-        /* The deadline is set once: a header sent a byte at a time does
-         * not earn more time with each. */
-        if (c->timer.index == TIMER_NONE) {
-            int idle = c->pub.idle_timeout_ms;
-
-            c->pub.idle_timeout_ms = CONN_PROXY_TIMEOUT_MS;
-            if (conn_park(w, c, PF_MORE) == 0)
-                c->pub.idle_timeout_ms = idle;
-        }
-    } else {
-        c->need_proxy = 0;
-        timerheap_remove(&w->timers, &c->timer);
-        conn_begin(w, c);
-    }
-}
-
+/* A connection accepted in prefork mode: the blocking driver or the event
+ * driver takes it through its life. */
 static void conn_start(struct wctx *w, struct conn *c)
 {
-    if (w->mod->flags & PF_BLOCKING) {
+    if (w->mod->flags & PF_BLOCKING)
         conn_block(w, c);
-        return;
-    }
-    c->events = 0;
-    conn_link(w, c);
-    if (c->need_proxy)
-        conn_proxy_step(w, c);
     else
-        conn_begin(w, c);
-}
-
-static void conn_ready(struct wctx *w, struct conn *c)
-{
-    int next;
-
-    slot_busy(w->slot);
-    slot_set_peer(w->slot, c->pub.peer, c->pub.peerlen);
-    next = w->mod->handle(&c->pub);
-    c->pub.requests++;
-    slot_done(w->slot, 0);
-    if (w->draining)
-        slot_set_state(w->slot, SLOT_EXITING);
-    if (next == PF_CLOSE || (w->draining && next == PF_IDLE))
-        conn_close(w, c);
-    else
-        conn_park(w, c, next);
-}
-
-static void conns_expire(struct wctx *w, int64_t now)
-{
-    struct timer *t;
-
-    while ((t = timerheap_peek(&w->timers)) != NULL && t->deadline <= now) {
-        struct conn *c =
-            (struct conn *)((char *)t - offsetof(struct conn, timer));
-        c->pub.timed_out = 1;
-        if (c->need_proxy)
-            conn_proxy_late(c, w->svc->sc->name);
-        conn_close(w, c);
-    }
+        connset_add(&w->cs, c);
 }
 
 /* --- draining --------------------------------------------------------------- */
 
-/*
- * A connection idle between requests is not closed the moment a drain
- * begins: a client may be sending its next request that very moment, and
- * would see the connection close under it.  It keeps at most
- * DRAIN_IDLE_MS of its idle time; a request in it is served (a module
- * that asks pf_accepting() answers it with "Connection: close"), and one
- * still silent then is closed, the race a keep-alive timeout always has.
- */
-#define DRAIN_IDLE_MS 1000
-
-static int drain_idle(struct wctx *w, struct conn *c)
-{
-    int64_t deadline = mono_ms() + DRAIN_IDLE_MS;
-
-    if (c->timer.index != TIMER_NONE && c->timer.deadline < deadline)
-        return 0;
-    return timerheap_set(&w->timers, &c->timer, deadline);
-}
-
 static void drain_start(struct wctx *w, const char *why)
 {
-    struct conn *c, *next;
-    size_t       i;
+    size_t i;
 
     if (w->draining)
         return;
@@ -371,18 +215,14 @@ static void drain_start(struct wctx *w, const char *why)
         w->lev[i].fd = -1;
     }
     slot_set_state(w->slot, SLOT_EXITING);
-    for (c = w->conns; c != NULL; c = next) {
-        next = c->next_c;
-        if (c->next == PF_IDLE && drain_idle(w, c) == -1)
-            conn_close(w, c);
-    }
+    connset_drain(&w->cs);
 }
 
 static int drained(const struct wctx *w)
 {
     unsigned active = w->acc != NULL ? acceptor_active(w->acc) : 0;
 
-    return w->nconns == 0 && active == 0;
+    return w->cs.n == 0 && active == 0;
 }
 
 /*
@@ -526,7 +366,7 @@ static void accept_batch(struct wctx *w, int fd)
                 conn_free(c);
                 continue;
             }
-            c->need_proxy = 1;
+            c->stage = CONN_PROXY; /* its header comes first */
         }
         worker_count(w);
         if (w->acc != NULL)
@@ -581,11 +421,10 @@ static void recv_batch(struct wctx *w, int fd)
 
 static int loop_timeout(const struct wctx *w)
 {
-    struct timer *t = timerheap_peek(&w->timers);
-    int64_t       now = mono_ms(), left = -1;
+    int64_t t = connset_deadline(&w->cs), now = mono_ms(), left = -1;
 
-    if (t != NULL)
-        left = t->deadline - now;
+    if (t != 0)
+        left = t - now;
     if (w->draining && (left < 0 || w->drain_deadline - now < left))
         left = w->drain_deadline - now;
     if ((w->acc != NULL || w->mod->tick != NULL) && (left < 0 || left > 1000))
@@ -595,9 +434,9 @@ static int loop_timeout(const struct wctx *w)
     if (w->accept_retry_at != 0 &&
         (left < 0 || w->accept_retry_at - now < left))
         left = w->accept_retry_at > now ? w->accept_retry_at - now : 0;
-    if (w->trim_at != 0 && (left < 0 || w->trim_at - now < left))
-        left = w->trim_at > now ? w->trim_at - now : 0;
-    if (left < 0 && t == NULL && !w->draining && w->acc == NULL &&
+    if (w->cs.trim_at != 0 && (left < 0 || w->cs.trim_at - now < left))
+        left = w->cs.trim_at > now ? w->cs.trim_at - now : 0;
+    if (left < 0 && t == 0 && !w->draining && w->acc == NULL &&
         w->mod->tick == NULL)
         return -1;
     return left < 0 ? 0 : (int)left;
@@ -616,14 +455,7 @@ static void dispatch(struct wctx *w, struct epoll_event *ev)
             accept_batch(w, le->fd);
         break;
     }
-    case EV_CONN: {
-        struct conn *c = (struct conn *)tag;
-        if (c->need_proxy)
-            conn_proxy_step(w, c);
-        else
-            conn_ready(w, c);
-        break;
-    }
+    case EV_CONN: connset_ready(&w->cs, (struct conn *)tag); break;
     case EV_WAKE: acceptor_check(w); break;
     }
 }
@@ -679,7 +511,7 @@ static void worker_loop(struct wctx *w)
             dispatch(w, &ev[i]);
         /* One clock read serves the timers, the tick and the trim. */
         now = mono_ms();
-        conns_expire(w, now);
+        connset_expire(&w->cs, now);
         accept_retry(w, now);
         if (w->acc != NULL)
             acceptor_check(w);
@@ -687,7 +519,7 @@ static void worker_loop(struct wctx *w)
             w->mod->tick(&w->svc->pub);
             w->next_tick = now + 1000;
         }
-        trim_heap(w, now);
+        connset_trim(&w->cs, now);
     }
 }
 
@@ -701,15 +533,17 @@ static int wctx_init(struct wctx *w, const int *fds, size_t nfds)
         return -1;
     }
     w->lev = calloc(nfds, sizeof(*w->lev));
-    if (w->lev == NULL)
+    if (w->lev == NULL) {
+        log_error(w->svc->sc->name, "out of memory for %zu listeners", nfds);
         return -1;
+    }
     for (i = 0; i < nfds; i++) {
         w->lev[i].tag.kind = EV_LISTENER;
         w->lev[i].fd = fds[i];
         w->lev[i].dgram = w->svc->ls[i]->addr.kind == ADDR_UDP;
     }
     w->nlev = nfds;
-    timerheap_init(&w->timers);
+    connset_init(&w->cs, w->epfd, w->mod, w->slot, w->svc->sc->name);
     if (w->svc->sc->mode != MODE_PREFORK && acceptor_start(w) == -1)
         return -1;
     return 0;
@@ -718,8 +552,7 @@ static int wctx_init(struct wctx *w, const int *fds, size_t nfds)
 /* Close every connection on the way out, letting the module finish each. */
 static void worker_cleanup(struct wctx *w)
 {
-    while (w->conns != NULL)
-        conn_close(w, w->conns);
+    connset_close_all(&w->cs);
     if (w->acc != NULL)
         acceptor_kill(w->acc);
     if (w->mod->worker_exit != NULL)

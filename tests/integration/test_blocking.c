@@ -430,3 +430,54 @@ Test(blocking, reads_time_out, .fini = h_teardown, .timeout = 30)
     cr_expect_str_eq(line, "full -1 ETIMEDOUT");
     close(fd);
 }
+
+/* --- (g) a PROXY header before a server that speaks first ---------------- */
+
+/* The greeting waits for the PROXY header: the module meets the connection
+ * only once the header is read, in every mode a blocking module runs in. */
+static void greeting_after_proxy_header(const char *mode)
+{
+    const char hdr[] = "PROXY TCP4 192.0.2.1 127.0.0.1 1 2\r\n";
+    char       keys[128], line[64];
+    int        port = tcp_port(), fd;
+
+    snprintf(keys, sizeof keys, "workers = 1\nmode = %s\nproxy_protocol = yes",
+             mode);
+    start_blockmod(port, "", keys);
+    fd = h_connect(LO, port, 3000);
+    cr_assert(fd >= 0, "connect: %s", strerror(errno));
+    cr_expect_lt(h_recv_line(fd, line, sizeof(line), 500), 0,
+                 "%s: greeted before the PROXY header", mode);
+    cr_assert_eq(h_send_all(fd, hdr, sizeof hdr - 1, 2000), 0);
+    cr_assert_geq(h_recv_line(fd, line, sizeof(line), 3000), 0,
+                  "%s: no greeting after the PROXY header%s", mode,
+                  h_diag(&srv));
+    cr_expect_str_eq(line, GREETING, "%s", mode);
+    cr_expect_gt(ask_pid(fd), 0, "%s: no answer after the greeting", mode);
+    close(fd);
+    /* A connection that never sends its header is closed and logged. */
+    fd = h_connect(LO, port, 3000);
+    cr_assert(fd >= 0);
+    cr_assert_eq(h_send_all(fd, "hello\n", 6, 2000), 0);
+    cr_expect_eq(h_wait_closed(fd, 3000), 0, "%s: no header, not closed", mode);
+    close(fd);
+    cr_expect(H_WAIT(3000, h_file_contains(srv.log, "closed")),
+              "%s: the refusal was not logged%s", mode, h_diag(&srv));
+}
+
+Test(blocking, proxy_header_then_greeting, .fini = h_teardown, .timeout = 30)
+{
+    greeting_after_proxy_header("prefork");
+}
+
+Test(blocking, proxy_header_then_greeting_in_forking_mode, .fini = h_teardown,
+     .timeout = 30)
+{
+    greeting_after_proxy_header("forking");
+}
+
+Test(blocking, proxy_header_then_greeting_in_threading_mode, .fini = h_teardown,
+     .timeout = 30)
+{
+    greeting_after_proxy_header("threading");
+}

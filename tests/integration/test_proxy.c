@@ -339,3 +339,46 @@ Test(proxy, config_errors_name_the_line, .fini = h_teardown, .timeout = 30)
     expect_config_error("proxy_protocol = maybe\n", "proxy_protocol",
                         "boolean");
 }
+
+/* --- the lifecycle under every driver ----------------------------------- */
+
+/* A setup() that fails once the header is read closes the connection, and
+ * the module gets no finish() for it (testmod logs one), whichever driver
+ * runs the connection: the event loop (prefork) or a child or thread. */
+static void failed_setup_gets_no_finish(const char *mode)
+{
+    const char hdr[] = "PROXY TCP4 192.0.2.1 127.0.0.1 1 2\r\nwho\n";
+    int        fd;
+
+    start_testmod(mode, "fail_setup = yes\n");
+    for (int i = 0; i < 3; i++) {
+        fd = h_connect(LO, port, 3000);
+        cr_assert(fd >= 0);
+        cr_assert_eq(h_send_all(fd, hdr, sizeof hdr - 1, 2000), 0);
+        cr_expect_eq(h_wait_closed(fd, 3000), 0,
+                     "%s: not closed after a failed setup()%s", mode,
+                     h_diag(&srv));
+        close(fd);
+    }
+    cr_expect_eq(h_stop(&srv), 0, "%s: did not stop cleanly%s", mode,
+                 h_diag(&srv));
+    cr_expect(!h_file_contains(srv.log, "finish() without setup()"),
+              "%s: finish() after a failed setup()%s", mode, h_diag(&srv));
+}
+
+Test(proxy, a_failed_setup_gets_no_finish, .fini = h_teardown, .timeout = 30)
+{
+    failed_setup_gets_no_finish("prefork");
+}
+
+Test(proxy, a_failed_setup_gets_no_finish_in_forking_mode, .fini = h_teardown,
+     .timeout = 30)
+{
+    failed_setup_gets_no_finish("forking");
+}
+
+Test(proxy, a_failed_setup_gets_no_finish_in_threading_mode, .fini = h_teardown,
+     .timeout = 30)
+{
+    failed_setup_gets_no_finish("threading");
+}

@@ -15,6 +15,10 @@
  *   fail_init   yes: worker_init() fails
  *   reject      set: check() rejects the key with "rejected: VALUE"
  *   leak        a size allocated, touched and never freed per read
+ *   fail_setup  yes: setup() fails, so the connection is closed at once
+ *
+ * A finish() for a connection whose setup() did not succeed is logged
+ * ("testmod: finish() without setup()"): the host must never call it.
  *
  * A command is recognised only as a whole line; any other bytes, partial
  * lines included, are echoed as they arrive.
@@ -46,6 +50,7 @@ struct tm_conf {
     int       fail_init;
     char     *reject;
     long long leak;
+    int       fail_setup;
 };
 
 static const struct pf_key tm_keys[] = {
@@ -78,6 +83,11 @@ static const struct pf_key tm_keys[] = {
      .offset = offsetof(struct tm_conf, leak),
      .def = "0",
      .help = "bytes to allocate, touch and never free per read"},
+    {.name = "fail_setup",
+     .type = PF_KEY_BOOL,
+     .offset = offsetof(struct tm_conf, fail_setup),
+     .def = "no",
+     .help = "make setup() fail"},
     {0},
 };
 
@@ -258,7 +268,12 @@ static void tm_feed(struct tm_conn *st, struct tm_out *o, char ch,
 
 static int tm_setup(pf_conn *c)
 {
-    struct tm_conn *st = calloc(1, sizeof *st);
+    const struct tm_conf *conf = c->svc->conf;
+    struct tm_conn       *st;
+
+    if (conf->fail_setup)
+        return -1;
+    st = calloc(1, sizeof *st);
 
     if (st == NULL)
         return -1;
@@ -303,6 +318,8 @@ static int tm_handle(pf_conn *c)
 
 static void tm_finish(pf_conn *c)
 {
+    if (c->data == NULL)
+        pf_log(c->svc, PF_LOG_ERROR, "testmod: finish() without setup()");
     free(c->data);
     c->data = NULL;
 }
