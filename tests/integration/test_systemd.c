@@ -189,6 +189,89 @@ static void as_systemd(const char *names, const int *fds, int n)
     srv.npass = n;
 }
 
+/* --- the fake service manager's side of a test ---------------------------- */
+
+static char notify_env[160]; /* NOTIFY_SOCKET=DIR/notify */
+
+/* A fresh server directory; skips the test when prefork has no
+ * libsystemd. */
+static void fresh(void)
+{
+    need_systemd();
+    cr_assert_eq(h_init(&srv), 0);
+}
+
+/* fresh() with a notification socket in it, passed as NOTIFY_SOCKET in
+ * srv.env[slot] (0, or 3 after as_systemd()); returns the socket. */
+static int manager(int slot)
+{
+    int fd;
+
+    fresh();
+    fd = notify_socket(notify_env, sizeof notify_env);
+    srv.env[slot] = notify_env;
+    return fd;
+}
+
+/* manager(0) for one echo service of `workers` on a free port (*port),
+ * with `server` keys.  Not started yet. */
+static int echo_unit(const char *server, int workers, int *port)
+{
+    int fd = manager(0);
+
+    *port = h_free_port(LO, SOCK_STREAM);
+    cr_assert_eq(h_config_echo(&srv, server, *port, workers), 0);
+    return fd;
+}
+
+/* WatchdogSec=200ms for the process named by pid ("WATCHDOG_PID" alone:
+ * the master), in srv.env[1..2]. */
+static void with_watchdog(const char *pid)
+{
+    srv.env[1] = WD_USEC;
+    srv.env[2] = pid;
+}
+
+static void start(void)
+{
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+}
+
+/* systemctl stop: STOPPING=1 (nothing holding forbid before it), then a
+ * clean exit. */
+static void stop(int fd, const char *forbid)
+{
+    h_signal(&srv, SIGTERM);
+    expect_message(fd, "STOPPING=1", forbid);
+    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0, "%s", h_diag(&srv));
+}
+
+/* systemctl reload: RELOADING=1 comes (READY is the caller's to wait
+ * for, with what must not come before it). */
+static void reload(int fd)
+{
+    h_signal(&srv, SIGHUP);
+    expect_message(fd, "RELOADING=1", NULL);
+}
+
+/* The next master, started as systemd starts it with a file descriptor
+ * store: the stored sockets passed under their names, and NOTIFY_SOCKET. */
+static void restart_with_store(const char *names, const int *fds, int n)
+{
+    as_systemd(names, fds, n);
+    srv.env[3] = notify_env;
+    cr_assert_eq(h_start(&srv), 0, "prefork did not restart%s", h_diag(&srv));
+}
+
+/* Forget what came so far: read until nothing comes for 100 ms. */
+static void drain(int fd)
+{
+    struct note n;
+
+    while (next_note(fd, &n, 100) == 0)
+        note_close(&n);
+}
+
 /* Does process pid have libsystemd mapped? */
 static int maps_libsystemd(pid_t pid)
 {
@@ -243,16 +326,9 @@ static long long mono_usec(void)
 Test(systemd, notify_ready_reloading_stopping, .fini = h_teardown,
      .timeout = 40)
 {
-    char env[160];
-    int  fd, port;
+    int port, fd = echo_unit("", 1, &port);
 
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
-    fd = notify_socket(env, sizeof env);
-    port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
-    srv.env[0] = env;
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    start();
     expect_message(fd, "READY=1", "STOPPING");
     cr_assert_eq(h_echo_once(LO, port, 2000), 0, "not serving once READY");
     /* libsystemd is the master's business: its workers let go of it. */
@@ -286,8 +362,7 @@ Test(systemd, notify_ready_reloading_stopping, .fini = h_teardown,
     /* A reload that fails still ends with READY: the old config runs on,
      * and the status line says the reload failed ... */
     cr_assert_eq(h_write_file(srv.conf, "[echo]\nbogus line\n"), 0);
-    h_signal(&srv, SIGHUP);
-    expect_message(fd, "RELOADING=1", NULL);
+    reload(fd);
     {
         struct note n;
         expect_note(fd, "READY=1", "STOPPING", &n);
@@ -297,8 +372,7 @@ Test(systemd, notify_ready_reloading_stopping, .fini = h_teardown,
     cr_assert_eq(h_echo_once(LO, port, 2000), 0);
     /* ... until one succeeds. */
     cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
-    h_signal(&srv, SIGHUP);
-    expect_message(fd, "RELOADING=1", NULL);
+    reload(fd);
     {
         struct note n;
         expect_note(fd, "READY=1", "STOPPING", &n);
@@ -306,9 +380,7 @@ Test(systemd, notify_ready_reloading_stopping, .fini = h_teardown,
                   "the status is not cleared: '%s'", n.text);
     }
 
-    h_signal(&srv, SIGTERM);
-    expect_message(fd, "STOPPING=1", NULL);
-    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+    stop(fd, NULL);
     close(fd);
 }
 
@@ -316,8 +388,7 @@ Test(systemd, named_socket_replaces_listen, .fini = h_teardown, .timeout = 40)
 {
     int lfd, port, other;
 
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
+    fresh();
     lfd = bound_socket(SOCK_STREAM, &port);
     other = h_free_port(LO, SOCK_STREAM);
     cr_assert_eq(h_config_echo(&srv, "", other, 2), 0);
@@ -341,11 +412,9 @@ Test(systemd, named_socket_replaces_listen, .fini = h_teardown, .timeout = 40)
 Test(systemd, unnamed_sockets_match_by_address, .fini = h_teardown,
      .timeout = 40)
 {
-    int  tfd, ufd, tport, uport, s, nfd;
-    char buf[8], env[160];
+    int  tfd, ufd, tport, uport, s, nfd = manager(3);
+    char buf[8];
 
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
     tfd = bound_socket(SOCK_STREAM, &tport);
     ufd = bound_socket(SOCK_DGRAM, &uport);
     /* The test keeps both bound: prefork binding them again would fail
@@ -359,9 +428,7 @@ Test(systemd, unnamed_sockets_match_by_address, .fini = h_teardown,
                           LO, tport, LO, uport),
                  0);
     as_systemd("prefork.socket:prefork.socket", (int[]){tfd, ufd}, 2);
-    nfd = notify_socket(env, sizeof env);
-    srv.env[3] = env;
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    start();
     /* The socket unit keeps its sockets: they are not stored again. */
     expect_message(nfd, "READY=1", "FDSTORE");
     cr_assert_eq(h_echo_once(LO, tport, 2000), 0, "%s", h_diag(&srv));
@@ -383,8 +450,7 @@ Test(systemd, unusable_or_unmatched_sockets_are_closed, .fini = h_teardown,
     char file[160];
     int  lfd, port, ffd, eport;
 
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
+    fresh();
     lfd = bound_socket(SOCK_STREAM, &port);
     snprintf(file, sizeof file, "%s/not-a-socket", srv.dir);
     ffd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -407,19 +473,11 @@ Test(systemd, unusable_or_unmatched_sockets_are_closed, .fini = h_teardown,
 Test(systemd, watchdog_pings_from_the_loop, .fini = h_teardown, .timeout = 40)
 {
     struct note n;
-    char        env[160];
-    int         fd, port, pings = 0;
+    int         port, fd = echo_unit("", 1, &port), pings = 0;
     int64_t     end;
 
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
-    fd = notify_socket(env, sizeof env);
-    port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
-    srv.env[0] = env;
-    srv.env[1] = WD_USEC;
-    srv.env[2] = "WATCHDOG_PID";
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    with_watchdog("WATCHDOG_PID");
+    start();
     expect_message(fd, "READY=1", NULL);
     /* Every 100 ms from the master: at least 5 in a second, however busy
      * the machine. */
@@ -439,33 +497,22 @@ Test(systemd, watchdog_pings_from_the_loop, .fini = h_teardown, .timeout = 40)
     /* A master that does not run sends none, and starts again. */
     cr_assert_eq(h_signal(&srv, SIGSTOP), 0);
     h_sleep_ms(50);
-    while (next_note(fd, &n, 100) == 0) /* what it sent before it stopped */
-        note_close(&n);
+    drain(fd); /* what it sent before it stopped */
     quiet_for(fd, "WATCHDOG", 700);
     cr_assert_eq(h_signal(&srv, SIGCONT), 0);
     expect_message(fd, "WATCHDOG=1", NULL);
 
-    h_signal(&srv, SIGTERM);
-    expect_message(fd, "STOPPING=1", NULL);
-    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+    stop(fd, NULL);
     close(fd);
 }
 
 Test(systemd, watchdog_is_for_the_pid_systemd_names, .fini = h_teardown,
      .timeout = 40)
 {
-    char env[160];
-    int  fd, port;
+    int port, fd = echo_unit("", 1, &port);
 
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
-    fd = notify_socket(env, sizeof env);
-    port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
-    srv.env[0] = env;
-    srv.env[1] = WD_USEC;
-    srv.env[2] = "WATCHDOG_PID=1";
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    with_watchdog("WATCHDOG_PID=1");
+    start();
     expect_message(fd, "READY=1", "WATCHDOG");
     quiet_for(fd, "WATCHDOG", 700);
     close(fd);
@@ -516,32 +563,24 @@ static void no_fork(void)
 Test(systemd, watchdog_stops_when_no_worker_can_start, .fini = h_teardown,
      .timeout = 40)
 {
-    char env[160];
-    int  fd, port;
+    int port, fd;
 
 #if !defined(__x86_64__) && !defined(__aarch64__)
     cr_skip_test("no seccomp filter for this architecture");
 #endif
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
-    fd = notify_socket(env, sizeof env);
-    port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
-    srv.env[0] = env;
-    srv.env[1] = WD_USEC;
-    srv.env[2] = "WATCHDOG_PID";
+    fd = echo_unit("", 1, &port);
+    with_watchdog("WATCHDOG_PID");
     /* LeakSanitizer forks a tracer at exit, which cannot start either. */
     srv.env[3] = "ASAN_OPTIONS=detect_leaks=0";
     srv.before_exec = no_fork;
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    start();
     expect_message(fd, "READY=1", NULL);
     /* The loop turns, but the master cannot do its job: after one
      * interval of failed forks it stops pinging, and says why. */
     cr_assert(H_WAIT(5000, h_file_contains(srv.log, "watchdog pings stop")),
               "%s", h_diag(&srv));
     cr_assert(h_file_contains(srv.log, "fork"), "%s", h_diag(&srv));
-    while (next_note(fd, &(struct note){0}, 50) == 0)
-        ;
+    drain(fd);
     quiet_for(fd, "WATCHDOG", 1000);
     cr_assert(h_alive(&srv), "the master gave up%s", h_diag(&srv));
     close(fd);
@@ -610,12 +649,10 @@ Test(systemd, fdstore_keeps_queued_connections_across_restart,
                                         "store/local"};
     struct note              note;
     struct stat              st;
-    char                     env[160], buf[16], path[128];
-    int fd, tport, uport, tport2, stored[3] = {-1, -1, -1}, c, u, x;
+    char                     buf[16], path[128];
+    int fd = manager(0), tport, uport, tport2, stored[3] = {-1, -1, -1}, c, u,
+        x;
 
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
-    fd = notify_socket(env, sizeof env);
     tport = h_free_port(LO, SOCK_STREAM);
     uport = h_free_port(LO, SOCK_DGRAM);
     snprintf(path, sizeof path, "%s/local.sock", srv.dir);
@@ -629,8 +666,7 @@ Test(systemd, fdstore_keeps_queued_connections_across_restart,
                           "workers = 1\n",
                           LO, tport, LO, uport, path),
                  0);
-    srv.env[0] = env;
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    start();
     expect_stored(fd, names, stored, 3);
     /* What systemd keeps are the listening sockets themselves. */
     cr_assert_eq(sock_port(stored[0]), tport);
@@ -641,9 +677,7 @@ Test(systemd, fdstore_keeps_queued_connections_across_restart,
 
     /* systemctl restart: the master goes; the store holds the sockets, so
      * a client connecting in between is queued, not refused. */
-    h_signal(&srv, SIGTERM);
-    expect_message(fd, "STOPPING=1", NULL);
-    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0, "%s", h_diag(&srv));
+    stop(fd, NULL);
     c = h_connect(LO, tport, 2000);
     cr_assert(c >= 0, "refused while the master was down: %s", strerror(errno));
     cr_assert_eq(h_send_all(c, "queued\n", 7, 2000), 0);
@@ -657,9 +691,7 @@ Test(systemd, fdstore_keeps_queued_connections_across_restart,
     cr_assert_eq(h_send_all(x, "local\n", 6, 2000), 0);
 
     /* The next master gets them back as systemd passes a store. */
-    as_systemd("store/echo:store/udp:store/local", stored, 3);
-    srv.env[3] = env;
-    cr_assert_eq(h_start(&srv), 0, "prefork did not restart%s", h_diag(&srv));
+    restart_with_store("store/echo:store/udp:store/local", stored, 3);
     /* They are in the store already: not stored twice. */
     expect_message(fd, "READY=1", "FDSTORE");
     cr_assert_eq(h_recv_exact(c, buf, 7, 5000), 7,
@@ -680,8 +712,7 @@ Test(systemd, fdstore_keeps_queued_connections_across_restart,
         close(stored[i]);
 
     /* A reload that changes nothing stores nothing again. */
-    h_signal(&srv, SIGHUP);
-    expect_message(fd, "RELOADING=1", NULL);
+    reload(fd);
     expect_message(fd, "READY=1", "FDSTORE");
 
     /* One that drops a service takes its sockets out of the store ... */
@@ -692,8 +723,7 @@ Test(systemd, fdstore_keeps_queued_connections_across_restart,
                           "workers = 1\n",
                           LO, tport),
                  0);
-    h_signal(&srv, SIGHUP);
-    expect_message(fd, "RELOADING=1", NULL);
+    reload(fd);
     {
         int udp = 0, local = 0;
         for (;;) {
@@ -720,8 +750,7 @@ Test(systemd, fdstore_keeps_queued_connections_across_restart,
                           "workers = 1\n",
                           LO, tport, LO, tport2),
                  0);
-    h_signal(&srv, SIGHUP);
-    expect_message(fd, "RELOADING=1", NULL);
+    reload(fd);
     expect_note(fd, "FDSTOREREMOVE=1", "FDSTORE=1", &note);
     cr_assert(has_line(note.text, "FDNAME=store/echo"), "%s", note.text);
     expect_note(fd, "FDSTORE=1", "READY", &note);
@@ -744,19 +773,12 @@ Test(systemd, fdstore_socket_kept_when_reuseport_changes, .fini = h_teardown,
      .timeout = 60)
 {
     static const char *const names[] = {"store/echo"};
-    char                     env[160];
-    int                      fd, port, stored = -1;
+    int                      port, stored = -1;
+    int                      fd = echo_unit("fdstore = yes\n", 2, &port);
 
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
-    fd = notify_socket(env, sizeof env);
-    port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config_echo(&srv, "fdstore = yes\n", port, 2), 0);
-    srv.env[0] = env;
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    start();
     expect_stored(fd, names, &stored, 1);
-    h_signal(&srv, SIGTERM);
-    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+    stop(fd, NULL);
 
     cr_assert_eq(h_config(&srv,
                           "fdstore = yes\n"
@@ -764,9 +786,7 @@ Test(systemd, fdstore_socket_kept_when_reuseport_changes, .fini = h_teardown,
                           "workers = 2\nreuseport = yes\n",
                           LO, port),
                  0);
-    as_systemd("store/echo", &stored, 1);
-    srv.env[3] = env;
-    cr_assert_eq(h_start(&srv), 0, "prefork did not restart%s", h_diag(&srv));
+    restart_with_store("store/echo", &stored, 1);
     expect_message(fd, "READY=1", "FDSTORE");
     cr_assert_eq(h_echo_once(LO, port, 2000), 0, "%s", h_diag(&srv));
     cr_assert(h_file_contains(srv.log, "reuseport = yes applies once"), "%s",
@@ -779,35 +799,26 @@ Test(systemd, fdstore_only_where_the_unit_has_one, .fini = h_teardown,
      .timeout = 60)
 {
     static const char *const names[] = {"store/echo"};
-    char                     env[160];
-    int                      fd, port, stored = -1;
-
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
-    fd = notify_socket(env, sizeof env);
-    port = h_free_port(LO, SOCK_STREAM);
+    int                      port, stored = -1;
     /* fdstore = auto, the default: systemd before 254 does not say
      * whether the unit has a store, so nothing is stored ... */
-    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
-    srv.env[0] = env;
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    int fd = echo_unit("", 1, &port);
+
+    start();
     expect_message(fd, "READY=1", "FDSTORE");
-    h_signal(&srv, SIGTERM);
-    expect_message(fd, "STOPPING=1", "FDSTORE");
-    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+    stop(fd, "FDSTORE");
 
     /* ... unless it does ($FDSTORE, systemd 254 and later). */
     srv.env[1] = "FDSTORE=4";
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    start();
     expect_stored(fd, names, &stored, 1);
     cr_assert_eq(sock_port(stored), port);
     close(stored);
-    h_signal(&srv, SIGTERM);
-    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+    stop(fd, NULL);
 
     /* fdstore = no: never. */
     cr_assert_eq(h_config_echo(&srv, "fdstore = no\n", port, 1), 0);
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    start();
     expect_message(fd, "READY=1", "FDSTORE");
     close(fd);
 }
@@ -819,23 +830,16 @@ Test(systemd, upgrade_hands_watchdog_and_store_over, .fini = h_teardown,
 {
     static const char *const names[] = {"store/echo"};
     struct note              n;
-    char                     env[160];
     const char              *v;
-    int                      fd, port, stored = -1, status;
+    int                      port, stored = -1, status;
+    int                      fd = echo_unit("fdstore = yes\n", 1, &port);
     pid_t                    pid = 0;
     int64_t                  end;
 
-    need_systemd();
     /* The new master, the old one's child, becomes ours to reap. */
     cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-    cr_assert_eq(h_init(&srv), 0);
-    fd = notify_socket(env, sizeof env);
-    port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config_echo(&srv, "fdstore = yes\n", port, 1), 0);
-    srv.env[0] = env;
-    srv.env[1] = WD_USEC;
-    srv.env[2] = "WATCHDOG_PID";
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    with_watchdog("WATCHDOG_PID");
+    start();
     expect_stored(fd, names, &stored, 1);
     close(stored);
 
