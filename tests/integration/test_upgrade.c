@@ -260,7 +260,8 @@ static void collect(int fd, char *all, size_t cap, const char *until, int ms)
     int64_t end = h_now_ms() + ms;
     size_t  len = strlen(all);
 
-    while (h_now_ms() < end && strstr(all, until) == NULL) {
+    /* Room for one more byte of message and its '\n' and NUL. */
+    while (h_now_ms() < end && strstr(all, until) == NULL && len + 3 <= cap) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         ssize_t       n;
         if (poll(&p, 1, 100) != 1)
@@ -272,6 +273,9 @@ static void collect(int fd, char *all, size_t cap, const char *until, int ms)
         all[len++] = '\n';
         all[len] = '\0';
     }
+    /* A full buffer would hide what came after: fail instead. */
+    cr_assert(len + 3 <= cap, "more notifications than %zu bytes: '%s'", cap,
+              all);
 }
 #endif
 
