@@ -13,30 +13,22 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "sdfake.h"
 
 #define LO      "127.0.0.1"
-#define MAXFDS  16
 #define WD_USEC "WATCHDOG_USEC=200000" /* pings every 100 ms */
 
 static struct h_server srv;
@@ -48,150 +40,9 @@ static void need_systemd(void)
 #endif
 }
 
-/* The fake service manager's end: a datagram socket at DIR/notify that
- * learns each sender's pid, as systemd's does. */
-static int notify_socket(char *env, size_t len)
-{
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    int                fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    int                one = 1;
-
-    cr_assert(fd >= 0);
-    snprintf(sun.sun_path, sizeof sun.sun_path, "%s/notify", srv.dir);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0, "bind: %s",
-                 strerror(errno));
-    cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one), 0);
-    snprintf(env, len, "NOTIFY_SOCKET=%s", sun.sun_path);
-    return fd;
-}
-
-/* One notification: its text, the descriptors it carried, its sender. */
-struct note {
-    char  text[1024];
-    int   fds[MAXFDS];
-    int   nfds;
-    pid_t pid;
-};
-
-static void note_close(struct note *n)
-{
-    for (int i = 0; i < n->nfds; i++)
-        close(n->fds[i]);
-    n->nfds = 0;
-}
-
-/* The next notification within ms: 0, or -1 on timeout. */
-static int next_note(int fd, struct note *n, int ms)
-{
-    union {
-        char           buf[CMSG_SPACE(sizeof(int) * MAXFDS) +
-                 CMSG_SPACE(sizeof(struct ucred))];
-        struct cmsghdr align;
-    } ctl;
-    struct pollfd   p = {.fd = fd, .events = POLLIN};
-    struct iovec    iov = {.iov_base = n->text, .iov_len = sizeof n->text - 1};
-    struct msghdr   mh = {.msg_iov = &iov,
-                          .msg_iovlen = 1,
-                          .msg_control = ctl.buf,
-                          .msg_controllen = sizeof ctl.buf};
-    struct cmsghdr *c;
-    ssize_t         len;
-
-    n->nfds = 0;
-    n->pid = 0;
-    if (poll(&p, 1, ms) != 1)
-        return -1;
-    len = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-    if (len < 0)
-        return -1;
-    n->text[len] = '\0';
-    for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET)
-            continue;
-        if (c->cmsg_type == SCM_RIGHTS) {
-            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            if (k > (size_t)(MAXFDS - n->nfds))
-                k = (size_t)(MAXFDS - n->nfds);
-            memcpy(n->fds + n->nfds, CMSG_DATA(c), k * sizeof(int));
-            n->nfds += (int)k;
-        } else if (c->cmsg_type == SCM_CREDENTIALS) {
-            struct ucred u;
-            memcpy(&u, CMSG_DATA(c), sizeof u);
-            n->pid = u.pid;
-        }
-    }
-    return 0;
-}
-
-/* Wait for a notification holding want, into *out (NULL: not kept); fail
- * the test on anything holding forbid first (NULL: nothing is). */
-static void expect_note(int fd, const char *want, const char *forbid,
-                        struct note *out)
-{
-    struct note n;
-    int64_t     deadline = h_now_ms() + 10000;
-
-    while (h_now_ms() < deadline) {
-        if (next_note(fd, &n, 500) == -1)
-            continue;
-        cr_assert(forbid == NULL || strstr(n.text, forbid) == NULL,
-                  "got '%s' while waiting for '%s'", n.text, want);
-        if (strstr(n.text, want) != NULL) {
-            if (out != NULL)
-                *out = n;
-            else
-                note_close(&n);
-            return;
-        }
-        note_close(&n);
-    }
-    cr_assert_fail("no '%s' from the master%s", want, h_diag(&srv));
-}
-
-static void expect_message(int fd, const char *want, const char *forbid)
-{
-    expect_note(fd, want, forbid, NULL);
-}
-
-/* Read for ms; fail on a notification holding what.  Returns how many
- * notifications came. */
-static int quiet_for(int fd, const char *what, int ms)
-{
-    struct note n;
-    int64_t     deadline = h_now_ms() + ms;
-    int         count = 0;
-
-    while (h_now_ms() < deadline) {
-        if (next_note(fd, &n, (int)(deadline - h_now_ms())) == -1)
-            continue;
-        note_close(&n);
-        count++;
-        cr_assert(strstr(n.text, what) == NULL, "got '%s' %d ms before the end",
-                  n.text, (int)(deadline - h_now_ms()));
-    }
-    return count;
-}
-
-/* Hand the master fds as systemd does: from descriptor 3, with
- * LISTEN_FDS, LISTEN_FDNAMES (names colon-separated) and LISTEN_PID, in
- * env[0..2]. */
-static void as_systemd(const char *names, const int *fds, int n)
-{
-    static char count[32], fdnames[128];
-
-    snprintf(count, sizeof count, "LISTEN_FDS=%d", n);
-    snprintf(fdnames, sizeof fdnames, "LISTEN_FDNAMES=%s", names);
-    srv.env[0] = count;
-    srv.env[1] = fdnames;
-    srv.env[2] = "LISTEN_PID";
-    for (int i = 0; i < n; i++)
-        srv.pass[i] = fds[i];
-    srv.npass = n;
-}
-
 /* --- the fake service manager's side of a test ---------------------------- */
 
-static char notify_env[160]; /* NOTIFY_SOCKET=DIR/notify */
+static const char *notify_env; /* NOTIFY_SOCKET=DIR/notify */
 
 /* A fresh server directory; skips the test when prefork has no
  * libsystemd. */
@@ -208,8 +59,8 @@ static int manager(int slot)
     int fd;
 
     fresh();
-    fd = notify_socket(notify_env, sizeof notify_env);
-    srv.env[slot] = notify_env;
+    fd = sd_listen(&srv, slot);
+    notify_env = srv.env[slot];
     return fd;
 }
 
@@ -258,18 +109,9 @@ static void reload(int fd)
  * store: the stored sockets passed under their names, and NOTIFY_SOCKET. */
 static void restart_with_store(const char *names, const int *fds, int n)
 {
-    as_systemd(names, fds, n);
+    as_systemd(&srv, names, fds, n);
     srv.env[3] = notify_env;
     cr_assert_eq(h_start(&srv), 0, "prefork did not restart%s", h_diag(&srv));
-}
-
-/* Forget what came so far: read until nothing comes for 100 ms. */
-static void drain(int fd)
-{
-    struct note n;
-
-    while (next_note(fd, &n, 100) == 0)
-        note_close(&n);
 }
 
 /* Does process pid have libsystemd mapped? */
@@ -301,18 +143,6 @@ static int bound_socket(int type, int *port)
     cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
     *port = ntohs(sin.sin_port);
     return fd;
-}
-
-/* Does text hold line as a whole line? */
-static int has_line(const char *text, const char *line)
-{
-    size_t      len = strlen(line);
-    const char *p;
-
-    for (p = text; (p = strstr(p, line)) != NULL; p += len)
-        if ((p == text || p[-1] == '\n') && (p[len] == '\0' || p[len] == '\n'))
-            return 1;
-    return 0;
 }
 
 static long long mono_usec(void)
@@ -392,7 +222,7 @@ Test(systemd, named_socket_replaces_listen, .fini = h_teardown, .timeout = 40)
     lfd = bound_socket(SOCK_STREAM, &port);
     other = h_free_port(LO, SOCK_STREAM);
     cr_assert_eq(h_config_echo(&srv, "", other, 2), 0);
-    as_systemd("echo", &lfd, 1);
+    as_systemd(&srv, "echo", &lfd, 1);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     close(lfd);
     cr_assert_eq(h_echo_once(LO, port, 2000), 0,
@@ -427,7 +257,7 @@ Test(systemd, unnamed_sockets_match_by_address, .fini = h_teardown,
                           "workers = 1\n",
                           LO, tport, LO, uport),
                  0);
-    as_systemd("prefork.socket:prefork.socket", (int[]){tfd, ufd}, 2);
+    as_systemd(&srv, "prefork.socket:prefork.socket", (int[]){tfd, ufd}, 2);
     start();
     /* The socket unit keeps its sockets: they are not stored again. */
     expect_message(nfd, "READY=1", "FDSTORE");
@@ -457,7 +287,7 @@ Test(systemd, unusable_or_unmatched_sockets_are_closed, .fini = h_teardown,
     cr_assert(ffd >= 0);
     eport = h_free_port(LO, SOCK_STREAM);
     cr_assert_eq(h_config_echo(&srv, "", eport, 1), 0);
-    as_systemd("stray:file", (int[]){lfd, ffd}, 2);
+    as_systemd(&srv, "stray:file", (int[]){lfd, ffd}, 2);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     cr_assert_eq(h_echo_once(LO, eport, 2000), 0, "%s", h_diag(&srv));
     cr_assert(h_file_contains(srv.log, "matches no service: closed"), "%s",
@@ -497,7 +327,7 @@ Test(systemd, watchdog_pings_from_the_loop, .fini = h_teardown, .timeout = 40)
     /* A master that does not run sends none, and starts again. */
     cr_assert_eq(h_signal(&srv, SIGSTOP), 0);
     h_sleep_ms(50);
-    drain(fd); /* what it sent before it stopped */
+    drain_notes(fd); /* what it sent before it stopped */
     quiet_for(fd, "WATCHDOG", 700);
     cr_assert_eq(h_signal(&srv, SIGCONT), 0);
     expect_message(fd, "WATCHDOG=1", NULL);
@@ -516,48 +346,6 @@ Test(systemd, watchdog_is_for_the_pid_systemd_names, .fini = h_teardown,
     expect_message(fd, "READY=1", "WATCHDOG");
     quiet_for(fd, "WATCHDOG", 700);
     close(fd);
-}
-
-/* In the child about to exec prefork: fork() fails with EAGAIN from now
- * on, as it does when a unit's TasksMax= or the system runs out; threads
- * may still start (clone with CLONE_THREAD). */
-static void no_fork(void)
-{
-#if defined(__x86_64__)
-#define ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define ARCH AUDIT_ARCH_AARCH64
-#endif
-#ifdef ARCH
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        /* clone3 hides its flags in memory: make libc fall back to clone */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-#ifdef __NR_fork
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fork, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_vfork, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
-#endif
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        /* clone's flags, the low half of its first argument */
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-                 offsetof(struct seccomp_data, args[0])),
-        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
-    };
-    struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
-
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
-        _exit(127);
-#endif
 }
 
 Test(systemd, watchdog_stops_when_no_worker_can_start, .fini = h_teardown,
@@ -580,7 +368,7 @@ Test(systemd, watchdog_stops_when_no_worker_can_start, .fini = h_teardown,
     cr_assert(H_WAIT(5000, h_file_contains(srv.log, "watchdog pings stop")),
               "%s", h_diag(&srv));
     cr_assert(h_file_contains(srv.log, "fork"), "%s", h_diag(&srv));
-    drain(fd);
+    drain_notes(fd);
     quiet_for(fd, "WATCHDOG", 1000);
     cr_assert(h_alive(&srv), "the master gave up%s", h_diag(&srv));
     close(fd);
