@@ -47,6 +47,10 @@ struct watch {
     int samples;
     int recycled;     /* recycles logged between the first and last look */
     int made, failed; /* the load's connections */
+
+    struct h_load c[3]; /* the clients */
+    int           nc;
+    int           before; /* recycles logged before the first look */
 };
 
 static int count_in_log(const char *needle)
@@ -74,41 +78,63 @@ static void look(struct watch *wt)
     wt->samples++;
 }
 
-/* Two clients of up to n connections each, gap_ms apart, for up to ms;
- * look every 10 ms until both are done, sending sig (0: none) to the
- * master every sig_every samples.  The first look is before the load
- * starts and the last after it ends, so a watch is never empty and every
- * recycle the load causes is counted between the two. */
-static void watch_load(int port, int n, int ms, int gap_ms, int sig,
-                       int sig_every, struct watch *wt)
+/* Look once, then start nc (at most 3) clients of up to n connections
+ * each, gap_ms apart, for up to ms.  The first look is before the load
+ * starts and the last (watch_end) after it ends, so a watch is never
+ * empty and every recycle the load causes is counted between the two. */
+static void watch_start(struct watch *wt, int port, int nc, int n, int ms,
+                        int gap_ms)
 {
-    struct h_load a, b;
-    int           made, failed, before;
-
     memset(wt, 0, sizeof *wt);
     wt->min_accepting = 1 << 20;
-    before = count_in_log("recycling worker");
+    wt->before = count_in_log("recycling worker");
     look(wt);
-    cr_assert_eq(h_load_start(&a, LO, port, n, ms, gap_ms), 0);
-    cr_assert_eq(h_load_start(&b, LO, port, n, ms, gap_ms), 0);
-    while (!h_load_done(&a) || !h_load_done(&b)) {
-        look(wt);
-        if (sig != 0 && wt->samples % sig_every == 0)
-            cr_assert_eq(h_signal(&srv, sig), 0);
-        h_sleep_ms(10);
+    for (wt->nc = 0; wt->nc < nc; wt->nc++)
+        cr_assert_eq(h_load_start(&wt->c[wt->nc], LO, port, n, ms, gap_ms), 0);
+}
+
+/* While the load runs: look, then wait 10 ms.  Returns 0 once it is
+ * done. */
+static int watch_step(struct watch *wt)
+{
+    int done = 1;
+
+    for (int i = 0; i < wt->nc; i++)
+        done &= h_load_done(&wt->c[i]);
+    if (done)
+        return 0;
+    look(wt);
+    h_sleep_ms(10);
+    return 1;
+}
+
+static void watch_end(struct watch *wt)
+{
+    int made, failed;
+
+    look(wt);
+    wt->recycled = count_in_log("recycling worker") - wt->before;
+    for (int i = 0; i < wt->nc; i++) {
+        cr_assert_eq(h_load_wait(&wt->c[i], &made, &failed), 0);
+        wt->made += made;
+        wt->failed += failed;
     }
-    look(wt);
-    wt->recycled = count_in_log("recycling worker") - before;
-    cr_assert_eq(h_load_wait(&a, &made, &failed), 0);
-    wt->made += made;
-    wt->failed += failed;
-    cr_assert_eq(h_load_wait(&b, &made, &failed), 0);
-    wt->made += made;
-    wt->failed += failed;
     cr_log_info("%d connections, %d failed; fewest accepting %d, most "
                 "starting %d, in %d samples; %d recycles",
                 wt->made, wt->failed, wt->min_accepting, wt->max_starting,
                 wt->samples, wt->recycled);
+}
+
+/* A whole watch of two clients, sending sig (0: none) to the master
+ * every sig_every samples. */
+static void watch_load(int port, int n, int ms, int gap_ms, int sig,
+                       int sig_every, struct watch *wt)
+{
+    watch_start(wt, port, 2, n, ms, gap_ms);
+    while (watch_step(wt))
+        if (sig != 0 && wt->samples % sig_every == 0)
+            cr_assert_eq(h_signal(&srv, sig), 0);
+    watch_end(wt);
 }
 
 /* The number after `key` in line, or 0 when key is not there. */
@@ -189,20 +215,31 @@ Test(rollout, recycling_keeps_the_pool_accepting, .fini = h_teardown,
  * one and not three.  Left to itself, one worker takes a fast load's
  * connections until it is replaced, and replacements come one by one
  * whatever the budget; so the module takes 2 ms a connection, which
- * spreads two clients over the workers, and the master is stopped for
- * the load's first 300 ms.  It wakes to find workers waiting for a
- * replacement together, and the budget alone says how many it starts. */
+ * spreads three clients over three workers, and the master is stopped
+ * until three workers have asked for a replacement (at most 10 s).  It
+ * wakes to find them waiting together, and the budget alone says how
+ * many it starts. */
 Test(rollout, max_unavailable_bounds_the_replacements, .fini = h_teardown,
      .timeout = 90)
 {
-    int          port = tcp_port();
+    int          port = tcp_port(), most, stopped = 1;
+    int64_t      resume = h_now_ms() + 10000;
     struct watch wt;
-    int          most;
 
     start_four(H_TESTMOD, port, "log_level = debug\nmax_requests = 10\n",
                "max_unavailable = 50%\nsleep = 2ms\n");
     cr_assert_eq(h_signal(&srv, SIGSTOP), 0);
-    watch_load(port, 1000, 20000, 1, SIGCONT, 30, &wt);
+    watch_start(&wt, port, 3, 700, 20000, 1);
+    while (watch_step(&wt)) {
+        if (stopped && (count_in_log("asking for a replacement") >= 3 ||
+                        h_now_ms() > resume)) {
+            cr_assert_eq(h_signal(&srv, SIGCONT), 0);
+            stopped = 0;
+        }
+    }
+    if (stopped)
+        cr_assert_eq(h_signal(&srv, SIGCONT), 0);
+    watch_end(&wt);
     most = most_on_the_way();
     cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
                  wt.made);
