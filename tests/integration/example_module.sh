@@ -7,54 +7,8 @@
 # when there is no C compiler or pkg-config.
 set -u
 
-: "${PF_BUILDDIR:?PF_BUILDDIR must name the build directory}"
-: "${PF_SRCDIR:?PF_SRCDIR must name the source directory}"
-MAKE=${MAKE:-make}
-PREFORK=$PF_BUILDDIR/src/prefork
-
-for tool in cc pkg-config; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "SKIP: $tool not found"
-        exit 77
-    fi
-done
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "PASS: $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...: one step, pass or fail
-    local what=$1
-    shift
-    if "$@"; then pass "$what"; else fail "$what"; fi
-}
-
-tmp=$(mktemp -d /tmp/pf-example-XXXXXX) || exit 99
-master=
-cleanup() {
-    if [ -n "$master" ] && kill -0 "$master" 2>/dev/null; then
-        kill -KILL "$master" 2>/dev/null
-        wait "$master" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-summary() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit $?
-}
-
-# Show a step's log when it fails, so `make check`'s .log says why.
-show() { sed 's/^/    /' "$1"; }
-
-# A TCP port nobody listens on (the kernel's pick when python3 is there).
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
-print(s.getsockname()[1])' 2>/dev/null && return
-    echo $((20000 + RANDOM % 30000))
-}
+# shellcheck source=tests/integration/lib.sh
+. "${0%/*}/lib.sh" example cc pkg-config
 
 # ask PORT TEXT: send TEXT, print the two lines that come back.
 ask() {
@@ -66,29 +20,7 @@ ask() {
 }
 
 # --- 1. install the header and prefork.pc into a staging root ------------
-# Automake names the targets after how Makefile.am declares them
-# (install-nobase_includeHEADERS, install-pkgincludeHEADERS, ...).
-root=$tmp/root
-targets=$(sed -n 's/^\(install-[A-Za-z_]*\(HEADERS\|pkgconfigDATA\)\):.*/\1/p' \
-    "$PF_BUILDDIR/Makefile" | sort -u | tr '\n' ' ')
-echo "installing with: $targets"
-# shellcheck disable=SC2086 # one word per target
-if [ -n "$targets" ] && $MAKE -C "$PF_BUILDDIR" $targets DESTDIR="$root" \
-        >"$tmp/install.log" 2>&1; then
-    pass "install <prefork/module.h> and prefork.pc under DESTDIR"
-else
-    fail "install <prefork/module.h> and prefork.pc under DESTDIR"
-    show "$tmp/install.log"
-    summary
-fi
-pc=$(find "$root" -name prefork.pc | head -n 1)
-check "prefork.pc installed" test -n "$pc"
-[ -n "$pc" ] || summary
-
-# pkg-config sees only the staging root: as a user would after make install.
-export PKG_CONFIG_PATH=${pc%/*}
-export PKG_CONFIG_SYSROOT_DIR=$root
-export PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1
+stage_sdk
 libdir=$(pkg-config --variable=libdir prefork)
 check "pkg-config finds prefork (libdir $libdir)" test -n "$libdir"
 cflags=$(pkg-config --cflags prefork)
@@ -151,36 +83,13 @@ check "prefork -t refuses a key the module does not declare" \
     sh -c "! '$PREFORK' -t -c '$tmp/server.ini' 2>/dev/null"
 sed -i '$d' "$tmp/server.ini"
 
-"$PREFORK" -f -c "$tmp/server.ini" >"$tmp/stdout" 2>&1 &
-master=$!
-for _ in $(seq 100); do
-    [ -s "$tmp/prefork.pid" ] && break
-    kill -0 "$master" 2>/dev/null || break
-    sleep 0.1
-done
-if [ -s "$tmp/prefork.pid" ]; then
-    pass "prefork starts with hello.so"
+if start_master "$tmp/server.ini" "$tmp/prefork.pid" hello.so; then
     got=$(ask "$p1" $'world\nsecond line\n')
     check "greeting = bonjour answers each line ($got)" \
         test "$got" = "bonjour world|bonjour second line"
     got=$(ask "$p2" $'a\r\nb\n')
     check "the default greeting is hello ($got)" test "$got" = "hello a|hello b"
-    kill -TERM "$master"
-    for _ in $(seq 50); do
-        kill -0 "$master" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$master" 2>/dev/null; then
-        fail "prefork stops on TERM within 5s"
-    else
-        wait "$master"
-        check "prefork stops on TERM with status 0" test $? -eq 0
-        master=
-    fi
-else
-    fail "prefork starts with hello.so"
-    show "$tmp/stdout"
-    [ -f "$tmp/error.log" ] && show "$tmp/error.log"
+    stop_master
 fi
 
 summary

@@ -9,32 +9,8 @@
 # step passed, 1 otherwise, 77 (skip) without haproxy or wrk.
 set -u
 
-: "${PF_BUILDDIR:?PF_BUILDDIR must name the build directory}"
-: "${PF_SRCDIR:?PF_SRCDIR must name the source directory}"
-PREFORK=$PF_BUILDDIR/src/prefork
-
-for tool in haproxy wrk timeout; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "SKIP: $tool not found"
-        exit 77
-    fi
-done
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "PASS: $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-
-tmp=$(mktemp -d /tmp/pf-haproxy-XXXXXX) || exit 99
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=tests/integration/lib.sh
+. "${0%/*}/lib.sh" haproxy haproxy wrk timeout
 
 # Three free loopback ports.
 read -r front pa pb < <(python3 -c '
@@ -125,5 +101,4 @@ else
     fail "no client line in the access log: $(head -3 "$tmp/b.access.log")"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -27,11 +27,14 @@ static int tcp_port(void)
     return port;
 }
 
-static void start_echo(int port, const char *server, const char *service)
+/* 4 workers of `module` as the service "echo", with `server` keys before
+ * it and `service` keys in it; up and accepting. */
+static void start_four(const char *module, int port, const char *server,
+                       const char *service)
 {
     cr_assert_eq(h_init(&srv), 0);
-    h_config(&srv, "%s[echo]\nmodule = echo\nlisten = %s:%d\nworkers = 4\n%s",
-             server, LO, port, service);
+    h_config(&srv, "%s[echo]\nmodule = %s\nlisten = %s:%d\nworkers = 4\n%s",
+             server, module, LO, port, service);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     cr_assert(H_WAIT(5000, h_slots(&srv, "echo", H_ACCEPTING) == 4),
               "4 workers did not come up%s", h_diag(&srv));
@@ -42,47 +45,13 @@ struct watch {
     int min_accepting; /* the fewest accepting workers of "echo" seen */
     int max_starting;  /* the most workers starting at one time */
     int samples;
+    int recycled;     /* recycles logged between the first and last look */
     int made, failed; /* the load's connections */
+
+    struct h_load c[3]; /* the clients */
+    int           nc;
+    int           before; /* recycles logged before the first look */
 };
-
-/* Two clients of up to n connections each, gap_ms apart, for up to ms;
- * look every 10 ms until both are done, sending sig (0: none) to the
- * master every sig_every samples. */
-static void watch_load(int port, int n, int ms, int gap_ms, int sig,
-                       int sig_every, struct watch *wt)
-{
-    struct h_load a, b;
-    int           made, failed;
-
-    memset(wt, 0, sizeof *wt);
-    wt->min_accepting = 1 << 20;
-    cr_assert_eq(h_load_start(&a, LO, port, n, ms, gap_ms), 0);
-    cr_assert_eq(h_load_start(&b, LO, port, n, ms, gap_ms), 0);
-    while (!h_load_done(&a) || !h_load_done(&b)) {
-        int acc = h_slots(&srv, "echo", H_ACCEPTING);
-        int st = h_slots(&srv, "echo", H_STARTING);
-
-        cr_assert(acc >= 0 && st >= 0, "cannot read the status file");
-        if (acc < wt->min_accepting)
-            wt->min_accepting = acc;
-        if (st > wt->max_starting)
-            wt->max_starting = st;
-        wt->samples++;
-        if (sig != 0 && wt->samples % sig_every == 0)
-            cr_assert_eq(h_signal(&srv, sig), 0);
-        h_sleep_ms(10);
-    }
-    cr_assert_eq(h_load_wait(&a, &made, &failed), 0);
-    wt->made += made;
-    wt->failed += failed;
-    cr_assert_eq(h_load_wait(&b, &made, &failed), 0);
-    wt->made += made;
-    wt->failed += failed;
-    cr_log_info("%d connections, %d failed; fewest accepting %d, most "
-                "starting %d, in %d samples",
-                wt->made, wt->failed, wt->min_accepting, wt->max_starting,
-                wt->samples);
-}
 
 static int count_in_log(const char *needle)
 {
@@ -95,16 +64,134 @@ static int count_in_log(const char *needle)
     return n;
 }
 
+/* One look at the status file. */
+static void look(struct watch *wt)
+{
+    int acc = h_slots(&srv, "echo", H_ACCEPTING);
+    int st = h_slots(&srv, "echo", H_STARTING);
+
+    cr_assert(acc >= 0 && st >= 0, "cannot read the status file");
+    if (acc < wt->min_accepting)
+        wt->min_accepting = acc;
+    if (st > wt->max_starting)
+        wt->max_starting = st;
+    wt->samples++;
+}
+
+/* Look once, then start nc (at most 3) clients of up to n connections
+ * each, gap_ms apart, for up to ms.  The first look is before the load
+ * starts and the last (watch_end) after it ends, so a watch is never
+ * empty and every recycle the load causes is counted between the two. */
+static void watch_start(struct watch *wt, int port, int nc, int n, int ms,
+                        int gap_ms)
+{
+    memset(wt, 0, sizeof *wt);
+    wt->min_accepting = 1 << 20;
+    wt->before = count_in_log("recycling worker");
+    look(wt);
+    for (wt->nc = 0; wt->nc < nc; wt->nc++)
+        cr_assert_eq(h_load_start(&wt->c[wt->nc], LO, port, n, ms, gap_ms), 0);
+}
+
+/* While the load runs: look, then wait 10 ms.  Returns 0 once it is
+ * done. */
+static int watch_step(struct watch *wt)
+{
+    int done = 1;
+
+    for (int i = 0; i < wt->nc; i++)
+        done &= h_load_done(&wt->c[i]);
+    if (done)
+        return 0;
+    look(wt);
+    h_sleep_ms(10);
+    return 1;
+}
+
+static void watch_end(struct watch *wt)
+{
+    int made, failed;
+
+    look(wt);
+    wt->recycled = count_in_log("recycling worker") - wt->before;
+    for (int i = 0; i < wt->nc; i++) {
+        cr_assert_eq(h_load_wait(&wt->c[i], &made, &failed), 0);
+        wt->made += made;
+        wt->failed += failed;
+    }
+    cr_log_info("%d connections, %d failed; fewest accepting %d, most "
+                "starting %d, in %d samples; %d recycles",
+                wt->made, wt->failed, wt->min_accepting, wt->max_starting,
+                wt->samples, wt->recycled);
+}
+
+/* A whole watch of two clients, sending sig (0: none) to the master
+ * every sig_every samples. */
+static void watch_load(int port, int n, int ms, int gap_ms, int sig,
+                       int sig_every, struct watch *wt)
+{
+    watch_start(wt, port, 2, n, ms, gap_ms);
+    while (watch_step(wt))
+        if (sig != 0 && wt->samples % sig_every == 0)
+            cr_assert_eq(h_signal(&srv, sig), 0);
+    watch_end(wt);
+}
+
+/* The number after `key` in line, or 0 when key is not there. */
+static long number_after(const char *line, const char *key)
+{
+    const char *p = strstr(line, key);
+
+    return p == NULL ? 0 : strtol(p + strlen(key), NULL, 10);
+}
+
+/*
+ * The most replacements the master had on the way at one time, from its
+ * log at log_level = debug: one is on the way from "worker R started to
+ * replace W" until "recycling worker W" (R accepts and W is told to quit)
+ * or W's exit.  Kept by W, so a replacement that died and was started
+ * again counts once.  The log is exact where the status file is only
+ * sampled: a replacement starts in less than the sampler's 10 ms.
+ */
+static int most_on_the_way(void)
+{
+    char *text = h_read_file(srv.log), *line, *save = NULL;
+    long  way[64];
+    int   n = 0, most = 0;
+
+    cr_assert(text != NULL, "cannot read %s", srv.log);
+    for (line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        long started = number_after(line, " started to replace ");
+        long done = number_after(line, "recycling worker ");
+
+        if (strstr(line, " exited ") != NULL)
+            done = number_after(line, "] worker ");
+        for (int i = 0; i < n && started != 0; i++)
+            if (way[i] == started)
+                started = 0;
+        if (started != 0 && n < 64)
+            way[n++] = started;
+        for (int i = 0; i < n && done != 0; i++)
+            if (way[i] == done)
+                way[i--] = way[--n];
+        most = n > most ? n : most;
+    }
+    free(text);
+    return most;
+}
+
 /* 4 workers, max_requests = 50, a bounded load: no request fails and,
  * as each replacement is accepting before the worker it replaces stops,
- * no sample finds fewer than 4 accepting. */
+ * no sample finds fewer than 4 accepting; max_unavailable = 1, the
+ * default, has one replacement on the way at a time. */
 Test(rollout, recycling_keeps_the_pool_accepting, .fini = h_teardown,
      .timeout = 90)
 {
     int          port = tcp_port();
     struct watch wt;
 
-    start_echo(port, "max_requests = 50\n", "");
+    start_four("echo", port, "log_level = debug\nmax_requests = 50\n", "");
     watch_load(port, 2000, 20000, 1, 0, 0, &wt);
     cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
                  wt.made);
@@ -119,19 +206,52 @@ Test(rollout, recycling_keeps_the_pool_accepting, .fini = h_teardown,
     cr_expect_geq(count_in_log("recycling worker"), 10,
                   "too few recycles for 4000 connections at 50 each%s",
                   h_diag(&srv));
+    cr_expect_eq(most_on_the_way(), 1,
+                 "%d replacements on the way at once (max_unavailable = 1)",
+                 most_on_the_way());
 }
 
-/* max_unavailable = 50% of 4: two may be replaced at once, not three. */
+/* max_unavailable = 50% of 4: two replacements on the way at once, not
+ * one and not three.  Left to itself, one worker takes a fast load's
+ * connections until it is replaced, and replacements come one by one
+ * whatever the budget; so the module takes 2 ms a connection, which
+ * spreads three clients over three workers, and the master is stopped
+ * until three workers have asked for a replacement (at most 10 s).  It
+ * wakes to find them waiting together, and the budget alone says how
+ * many it starts. */
 Test(rollout, max_unavailable_bounds_the_replacements, .fini = h_teardown,
      .timeout = 90)
 {
-    int          port = tcp_port();
+    int          port = tcp_port(), most, stopped = 1;
+    int64_t      resume = h_now_ms() + 10000;
     struct watch wt;
 
-    start_echo(port, "max_requests = 10\n", "max_unavailable = 50%\n");
-    watch_load(port, 1000, 20000, 1, 0, 0, &wt);
+    start_four(H_TESTMOD, port, "log_level = debug\nmax_requests = 10\n",
+               "max_unavailable = 50%\nsleep = 2ms\n");
+    cr_assert_eq(h_signal(&srv, SIGSTOP), 0);
+    watch_start(&wt, port, 3, 700, 20000, 1);
+    while (watch_step(&wt)) {
+        if (stopped && (count_in_log("asking for a replacement") >= 3 ||
+                        h_now_ms() > resume)) {
+            cr_assert_eq(h_signal(&srv, SIGCONT), 0);
+            stopped = 0;
+        }
+    }
+    if (stopped)
+        cr_assert_eq(h_signal(&srv, SIGCONT), 0);
+    watch_end(&wt);
+    most = most_on_the_way();
     cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
                  wt.made);
+    cr_expect_geq(wt.recycled, 10,
+                  "%d recycles for %d connections at 10 each%s", wt.recycled,
+                  wt.made, h_diag(&srv));
+    cr_expect_geq(wt.samples, 40, "only %d samples during the recycles",
+                  wt.samples);
+    cr_expect_eq(most, 2,
+                 "%d replacements on the way at once (max_unavailable = "
+                 "50%% of 4)%s",
+                 most, h_diag(&srv));
     cr_expect_leq(wt.max_starting, 2,
                   "%d replacements starting at once (max_unavailable = 50%%)",
                   wt.max_starting);
@@ -146,7 +266,7 @@ Test(rollout, reloads_under_load_lose_nothing, .fini = h_teardown,
     int          port = tcp_port();
     struct watch wt;
 
-    start_echo(port, "", "");
+    start_four("echo", port, "", "");
     /* 2.5 s at most 500 connections a second a client, whatever the
      * machine's speed; a reload every 300 ms or so. */
     watch_load(port, 1250, 2500, 2, SIGHUP, 30, &wt);
@@ -192,23 +312,13 @@ Test(rollout, a_reload_whose_workers_fail_keeps_the_old, .fini = h_teardown,
 
 /* --- reload_canary ------------------------------------------------------ */
 
-static void start_testmod(int port, const char *server, const char *service)
-{
-    cr_assert_eq(h_init(&srv), 0);
-    h_config(&srv, "%s[echo]\nmodule = %s\nlisten = %s:%d\nworkers = 4\n%s",
-             server, H_TESTMOD, LO, port, service);
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
-    cr_assert(H_WAIT(5000, h_slots(&srv, "echo", H_ACCEPTING) == 4),
-              "4 workers did not come up%s", h_diag(&srv));
-}
-
 /* 4 testmod workers whose reloads have a trial of `trial`; their pids. */
 static void start_for_trial(int port, const char *trial, pid_t *old)
 {
     char server[64];
 
     snprintf(server, sizeof server, "reload_canary = %s\n", trial);
-    start_testmod(port, server, "");
+    start_four(H_TESTMOD, port, server, "");
     cr_assert_eq(h_workers(&srv, old, 4), 4);
 }
 

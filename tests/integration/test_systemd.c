@@ -13,30 +13,22 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "sdfake.h"
 
 #define LO      "127.0.0.1"
-#define MAXFDS  16
 #define WD_USEC "WATCHDOG_USEC=200000" /* pings every 100 ms */
 
 static struct h_server srv;
@@ -48,145 +40,78 @@ static void need_systemd(void)
 #endif
 }
 
-/* The fake service manager's end: a datagram socket at DIR/notify that
- * learns each sender's pid, as systemd's does. */
-static int notify_socket(char *env, size_t len)
-{
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    int                fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    int                one = 1;
+/* --- the fake service manager's side of a test ---------------------------- */
 
-    cr_assert(fd >= 0);
-    snprintf(sun.sun_path, sizeof sun.sun_path, "%s/notify", srv.dir);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0, "bind: %s",
-                 strerror(errno));
-    cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one), 0);
-    snprintf(env, len, "NOTIFY_SOCKET=%s", sun.sun_path);
+static const char *notify_env; /* NOTIFY_SOCKET=DIR/notify */
+
+/* A fresh server directory; skips the test when prefork has no
+ * libsystemd. */
+static void fresh(void)
+{
+    need_systemd();
+    cr_assert_eq(h_init(&srv), 0);
+}
+
+/* fresh() with a notification socket in it, passed as NOTIFY_SOCKET in
+ * srv.env[slot] (0, or 3 after as_systemd()); returns the socket. */
+static int manager(int slot)
+{
+    int fd;
+
+    fresh();
+    fd = sd_listen(&srv, slot);
+    notify_env = srv.env[slot];
     return fd;
 }
 
-/* One notification: its text, the descriptors it carried, its sender. */
-struct note {
-    char  text[1024];
-    int   fds[MAXFDS];
-    int   nfds;
-    pid_t pid;
-};
-
-static void note_close(struct note *n)
+/* manager(0) for one echo service of `workers` on a free port (*port),
+ * with `server` keys.  Not started yet. */
+static int echo_unit(const char *server, int workers, int *port)
 {
-    for (int i = 0; i < n->nfds; i++)
-        close(n->fds[i]);
-    n->nfds = 0;
+    int fd = manager(0);
+
+    *port = h_free_port(LO, SOCK_STREAM);
+    cr_assert_eq(h_config_echo(&srv, server, *port, workers), 0);
+    return fd;
 }
 
-/* The next notification within ms: 0, or -1 on timeout. */
-static int next_note(int fd, struct note *n, int ms)
+/* WatchdogSec=200ms for the process named by pid ("WATCHDOG_PID" alone:
+ * the master), in srv.env[1..2]. */
+static void with_watchdog(const char *pid)
 {
-    union {
-        char           buf[CMSG_SPACE(sizeof(int) * MAXFDS) +
-                 CMSG_SPACE(sizeof(struct ucred))];
-        struct cmsghdr align;
-    } ctl;
-    struct pollfd   p = {.fd = fd, .events = POLLIN};
-    struct iovec    iov = {.iov_base = n->text, .iov_len = sizeof n->text - 1};
-    struct msghdr   mh = {.msg_iov = &iov,
-                          .msg_iovlen = 1,
-                          .msg_control = ctl.buf,
-                          .msg_controllen = sizeof ctl.buf};
-    struct cmsghdr *c;
-    ssize_t         len;
-
-    n->nfds = 0;
-    n->pid = 0;
-    if (poll(&p, 1, ms) != 1)
-        return -1;
-    len = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-    if (len < 0)
-        return -1;
-    n->text[len] = '\0';
-    for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET)
-            continue;
-        if (c->cmsg_type == SCM_RIGHTS) {
-            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            if (k > (size_t)(MAXFDS - n->nfds))
-                k = (size_t)(MAXFDS - n->nfds);
-            memcpy(n->fds + n->nfds, CMSG_DATA(c), k * sizeof(int));
-            n->nfds += (int)k;
-        } else if (c->cmsg_type == SCM_CREDENTIALS) {
-            struct ucred u;
-            memcpy(&u, CMSG_DATA(c), sizeof u);
-            n->pid = u.pid;
-        }
-    }
-    return 0;
+    srv.env[1] = WD_USEC;
+    srv.env[2] = pid;
 }
 
-/* Wait for a notification holding want, into *out (NULL: not kept); fail
- * the test on anything holding forbid first (NULL: nothing is). */
-static void expect_note(int fd, const char *want, const char *forbid,
-                        struct note *out)
+static void start(void)
 {
-    struct note n;
-    int64_t     deadline = h_now_ms() + 10000;
-
-    while (h_now_ms() < deadline) {
-        if (next_note(fd, &n, 500) == -1)
-            continue;
-        cr_assert(forbid == NULL || strstr(n.text, forbid) == NULL,
-                  "got '%s' while waiting for '%s'", n.text, want);
-        if (strstr(n.text, want) != NULL) {
-            if (out != NULL)
-                *out = n;
-            else
-                note_close(&n);
-            return;
-        }
-        note_close(&n);
-    }
-    cr_assert_fail("no '%s' from the master%s", want, h_diag(&srv));
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
 }
 
-static void expect_message(int fd, const char *want, const char *forbid)
+/* systemctl stop: STOPPING=1 (nothing holding forbid before it), then a
+ * clean exit. */
+static void stop(int fd, const char *forbid)
 {
-    expect_note(fd, want, forbid, NULL);
+    h_signal(&srv, SIGTERM);
+    expect_message(fd, "STOPPING=1", forbid);
+    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0, "%s", h_diag(&srv));
 }
 
-/* Read for ms; fail on a notification holding what.  Returns how many
- * notifications came. */
-static int quiet_for(int fd, const char *what, int ms)
+/* systemctl reload: RELOADING=1 comes (READY is the caller's to wait
+ * for, with what must not come before it). */
+static void reload(int fd)
 {
-    struct note n;
-    int64_t     deadline = h_now_ms() + ms;
-    int         count = 0;
-
-    while (h_now_ms() < deadline) {
-        if (next_note(fd, &n, (int)(deadline - h_now_ms())) == -1)
-            continue;
-        note_close(&n);
-        count++;
-        cr_assert(strstr(n.text, what) == NULL, "got '%s' %d ms before the end",
-                  n.text, (int)(deadline - h_now_ms()));
-    }
-    return count;
+    h_signal(&srv, SIGHUP);
+    expect_message(fd, "RELOADING=1", NULL);
 }
 
-/* Hand the master fds as systemd does: from descriptor 3, with
- * LISTEN_FDS, LISTEN_FDNAMES (names colon-separated) and LISTEN_PID, in
- * env[0..2]. */
-static void as_systemd(const char *names, const int *fds, int n)
+/* The next master, started as systemd starts it with a file descriptor
+ * store: the stored sockets passed under their names, and NOTIFY_SOCKET. */
+static void restart_with_store(const char *names, const int *fds, int n)
 {
-    static char count[32], fdnames[128];
-
-    snprintf(count, sizeof count, "LISTEN_FDS=%d", n);
-    snprintf(fdnames, sizeof fdnames, "LISTEN_FDNAMES=%s", names);
-    srv.env[0] = count;
-    srv.env[1] = fdnames;
-    srv.env[2] = "LISTEN_PID";
-    for (int i = 0; i < n; i++)
-        srv.pass[i] = fds[i];
-    srv.npass = n;
+    as_systemd(&srv, names, fds, n);
+    srv.env[3] = notify_env;
+    cr_assert_eq(h_start(&srv), 0, "prefork did not restart%s", h_diag(&srv));
 }
 
 /* Does process pid have libsystemd mapped? */
@@ -220,18 +145,6 @@ static int bound_socket(int type, int *port)
     return fd;
 }
 
-/* Does text hold line as a whole line? */
-static int has_line(const char *text, const char *line)
-{
-    size_t      len = strlen(line);
-    const char *p;
-
-    for (p = text; (p = strstr(p, line)) != NULL; p += len)
-        if ((p == text || p[-1] == '\n') && (p[len] == '\0' || p[len] == '\n'))
-            return 1;
-    return 0;
-}
-
 static long long mono_usec(void)
 {
     struct timespec ts;
@@ -243,16 +156,9 @@ static long long mono_usec(void)
 Test(systemd, notify_ready_reloading_stopping, .fini = h_teardown,
      .timeout = 40)
 {
-    char env[160];
-    int  fd, port;
+    int port, fd = echo_unit("", 1, &port);
 
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
-    fd = notify_socket(env, sizeof env);
-    port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
-    srv.env[0] = env;
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    start();
     expect_message(fd, "READY=1", "STOPPING");
     cr_assert_eq(h_echo_once(LO, port, 2000), 0, "not serving once READY");
     /* libsystemd is the master's business: its workers let go of it. */
@@ -286,8 +192,7 @@ Test(systemd, notify_ready_reloading_stopping, .fini = h_teardown,
     /* A reload that fails still ends with READY: the old config runs on,
      * and the status line says the reload failed ... */
     cr_assert_eq(h_write_file(srv.conf, "[echo]\nbogus line\n"), 0);
-    h_signal(&srv, SIGHUP);
-    expect_message(fd, "RELOADING=1", NULL);
+    reload(fd);
     {
         struct note n;
         expect_note(fd, "READY=1", "STOPPING", &n);
@@ -297,8 +202,7 @@ Test(systemd, notify_ready_reloading_stopping, .fini = h_teardown,
     cr_assert_eq(h_echo_once(LO, port, 2000), 0);
     /* ... until one succeeds. */
     cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
-    h_signal(&srv, SIGHUP);
-    expect_message(fd, "RELOADING=1", NULL);
+    reload(fd);
     {
         struct note n;
         expect_note(fd, "READY=1", "STOPPING", &n);
@@ -306,9 +210,7 @@ Test(systemd, notify_ready_reloading_stopping, .fini = h_teardown,
                   "the status is not cleared: '%s'", n.text);
     }
 
-    h_signal(&srv, SIGTERM);
-    expect_message(fd, "STOPPING=1", NULL);
-    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+    stop(fd, NULL);
     close(fd);
 }
 
@@ -316,12 +218,11 @@ Test(systemd, named_socket_replaces_listen, .fini = h_teardown, .timeout = 40)
 {
     int lfd, port, other;
 
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
+    fresh();
     lfd = bound_socket(SOCK_STREAM, &port);
     other = h_free_port(LO, SOCK_STREAM);
     cr_assert_eq(h_config_echo(&srv, "", other, 2), 0);
-    as_systemd("echo", &lfd, 1);
+    as_systemd(&srv, "echo", &lfd, 1);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     close(lfd);
     cr_assert_eq(h_echo_once(LO, port, 2000), 0,
@@ -341,11 +242,9 @@ Test(systemd, named_socket_replaces_listen, .fini = h_teardown, .timeout = 40)
 Test(systemd, unnamed_sockets_match_by_address, .fini = h_teardown,
      .timeout = 40)
 {
-    int  tfd, ufd, tport, uport, s, nfd;
-    char buf[8], env[160];
+    int  tfd, ufd, tport, uport, s, nfd = manager(3);
+    char buf[8];
 
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
     tfd = bound_socket(SOCK_STREAM, &tport);
     ufd = bound_socket(SOCK_DGRAM, &uport);
     /* The test keeps both bound: prefork binding them again would fail
@@ -358,10 +257,8 @@ Test(systemd, unnamed_sockets_match_by_address, .fini = h_teardown,
                           "workers = 1\n",
                           LO, tport, LO, uport),
                  0);
-    as_systemd("prefork.socket:prefork.socket", (int[]){tfd, ufd}, 2);
-    nfd = notify_socket(env, sizeof env);
-    srv.env[3] = env;
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    as_systemd(&srv, "prefork.socket:prefork.socket", (int[]){tfd, ufd}, 2);
+    start();
     /* The socket unit keeps its sockets: they are not stored again. */
     expect_message(nfd, "READY=1", "FDSTORE");
     cr_assert_eq(h_echo_once(LO, tport, 2000), 0, "%s", h_diag(&srv));
@@ -383,15 +280,14 @@ Test(systemd, unusable_or_unmatched_sockets_are_closed, .fini = h_teardown,
     char file[160];
     int  lfd, port, ffd, eport;
 
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
+    fresh();
     lfd = bound_socket(SOCK_STREAM, &port);
     snprintf(file, sizeof file, "%s/not-a-socket", srv.dir);
     ffd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     cr_assert(ffd >= 0);
     eport = h_free_port(LO, SOCK_STREAM);
     cr_assert_eq(h_config_echo(&srv, "", eport, 1), 0);
-    as_systemd("stray:file", (int[]){lfd, ffd}, 2);
+    as_systemd(&srv, "stray:file", (int[]){lfd, ffd}, 2);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
     cr_assert_eq(h_echo_once(LO, eport, 2000), 0, "%s", h_diag(&srv));
     cr_assert(h_file_contains(srv.log, "matches no service: closed"), "%s",
@@ -407,19 +303,11 @@ Test(systemd, unusable_or_unmatched_sockets_are_closed, .fini = h_teardown,
 Test(systemd, watchdog_pings_from_the_loop, .fini = h_teardown, .timeout = 40)
 {
     struct note n;
-    char        env[160];
-    int         fd, port, pings = 0;
+    int         port, fd = echo_unit("", 1, &port), pings = 0;
     int64_t     end;
 
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
-    fd = notify_socket(env, sizeof env);
-    port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
-    srv.env[0] = env;
-    srv.env[1] = WD_USEC;
-    srv.env[2] = "WATCHDOG_PID";
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    with_watchdog("WATCHDOG_PID");
+    start();
     expect_message(fd, "READY=1", NULL);
     /* Every 100 ms from the master: at least 5 in a second, however busy
      * the machine. */
@@ -439,109 +327,50 @@ Test(systemd, watchdog_pings_from_the_loop, .fini = h_teardown, .timeout = 40)
     /* A master that does not run sends none, and starts again. */
     cr_assert_eq(h_signal(&srv, SIGSTOP), 0);
     h_sleep_ms(50);
-    while (next_note(fd, &n, 100) == 0) /* what it sent before it stopped */
-        note_close(&n);
+    drain_notes(fd); /* what it sent before it stopped */
     quiet_for(fd, "WATCHDOG", 700);
     cr_assert_eq(h_signal(&srv, SIGCONT), 0);
     expect_message(fd, "WATCHDOG=1", NULL);
 
-    h_signal(&srv, SIGTERM);
-    expect_message(fd, "STOPPING=1", NULL);
-    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+    stop(fd, NULL);
     close(fd);
 }
 
 Test(systemd, watchdog_is_for_the_pid_systemd_names, .fini = h_teardown,
      .timeout = 40)
 {
-    char env[160];
-    int  fd, port;
+    int port, fd = echo_unit("", 1, &port);
 
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
-    fd = notify_socket(env, sizeof env);
-    port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
-    srv.env[0] = env;
-    srv.env[1] = WD_USEC;
-    srv.env[2] = "WATCHDOG_PID=1";
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    with_watchdog("WATCHDOG_PID=1");
+    start();
     expect_message(fd, "READY=1", "WATCHDOG");
     quiet_for(fd, "WATCHDOG", 700);
+    /* Quiet because the pid is not its own, not because it is gone. */
+    cr_assert(h_alive(&srv), "the master exited%s", h_diag(&srv));
     close(fd);
-}
-
-/* In the child about to exec prefork: fork() fails with EAGAIN from now
- * on, as it does when a unit's TasksMax= or the system runs out; threads
- * may still start (clone with CLONE_THREAD). */
-static void no_fork(void)
-{
-#if defined(__x86_64__)
-#define ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define ARCH AUDIT_ARCH_AARCH64
-#endif
-#ifdef ARCH
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        /* clone3 hides its flags in memory: make libc fall back to clone */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-#ifdef __NR_fork
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fork, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_vfork, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
-#endif
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        /* clone's flags, the low half of its first argument */
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-                 offsetof(struct seccomp_data, args[0])),
-        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
-    };
-    struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
-
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
-        _exit(127);
-#endif
 }
 
 Test(systemd, watchdog_stops_when_no_worker_can_start, .fini = h_teardown,
      .timeout = 40)
 {
-    char env[160];
-    int  fd, port;
+    int port, fd;
 
 #if !defined(__x86_64__) && !defined(__aarch64__)
     cr_skip_test("no seccomp filter for this architecture");
 #endif
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
-    fd = notify_socket(env, sizeof env);
-    port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
-    srv.env[0] = env;
-    srv.env[1] = WD_USEC;
-    srv.env[2] = "WATCHDOG_PID";
+    fd = echo_unit("", 1, &port);
+    with_watchdog("WATCHDOG_PID");
     /* LeakSanitizer forks a tracer at exit, which cannot start either. */
     srv.env[3] = "ASAN_OPTIONS=detect_leaks=0";
     srv.before_exec = no_fork;
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    start();
     expect_message(fd, "READY=1", NULL);
     /* The loop turns, but the master cannot do its job: after one
      * interval of failed forks it stops pinging, and says why. */
     cr_assert(H_WAIT(5000, h_file_contains(srv.log, "watchdog pings stop")),
               "%s", h_diag(&srv));
     cr_assert(h_file_contains(srv.log, "fork"), "%s", h_diag(&srv));
-    while (next_note(fd, &(struct note){0}, 50) == 0)
-        ;
+    drain_notes(fd);
     quiet_for(fd, "WATCHDOG", 1000);
     cr_assert(h_alive(&srv), "the master gave up%s", h_diag(&srv));
     close(fd);
@@ -610,12 +439,10 @@ Test(systemd, fdstore_keeps_queued_connections_across_restart,
                                         "store/local"};
     struct note              note;
     struct stat              st;
-    char                     env[160], buf[16], path[128];
-    int fd, tport, uport, tport2, stored[3] = {-1, -1, -1}, c, u, x;
+    char                     buf[16], path[128];
+    int fd = manager(0), tport, uport, tport2, stored[3] = {-1, -1, -1}, c, u,
+        x;
 
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
-    fd = notify_socket(env, sizeof env);
     tport = h_free_port(LO, SOCK_STREAM);
     uport = h_free_port(LO, SOCK_DGRAM);
     snprintf(path, sizeof path, "%s/local.sock", srv.dir);
@@ -629,8 +456,7 @@ Test(systemd, fdstore_keeps_queued_connections_across_restart,
                           "workers = 1\n",
                           LO, tport, LO, uport, path),
                  0);
-    srv.env[0] = env;
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    start();
     expect_stored(fd, names, stored, 3);
     /* What systemd keeps are the listening sockets themselves. */
     cr_assert_eq(sock_port(stored[0]), tport);
@@ -641,9 +467,7 @@ Test(systemd, fdstore_keeps_queued_connections_across_restart,
 
     /* systemctl restart: the master goes; the store holds the sockets, so
      * a client connecting in between is queued, not refused. */
-    h_signal(&srv, SIGTERM);
-    expect_message(fd, "STOPPING=1", NULL);
-    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0, "%s", h_diag(&srv));
+    stop(fd, NULL);
     c = h_connect(LO, tport, 2000);
     cr_assert(c >= 0, "refused while the master was down: %s", strerror(errno));
     cr_assert_eq(h_send_all(c, "queued\n", 7, 2000), 0);
@@ -657,9 +481,7 @@ Test(systemd, fdstore_keeps_queued_connections_across_restart,
     cr_assert_eq(h_send_all(x, "local\n", 6, 2000), 0);
 
     /* The next master gets them back as systemd passes a store. */
-    as_systemd("store/echo:store/udp:store/local", stored, 3);
-    srv.env[3] = env;
-    cr_assert_eq(h_start(&srv), 0, "prefork did not restart%s", h_diag(&srv));
+    restart_with_store("store/echo:store/udp:store/local", stored, 3);
     /* They are in the store already: not stored twice. */
     expect_message(fd, "READY=1", "FDSTORE");
     cr_assert_eq(h_recv_exact(c, buf, 7, 5000), 7,
@@ -680,8 +502,7 @@ Test(systemd, fdstore_keeps_queued_connections_across_restart,
         close(stored[i]);
 
     /* A reload that changes nothing stores nothing again. */
-    h_signal(&srv, SIGHUP);
-    expect_message(fd, "RELOADING=1", NULL);
+    reload(fd);
     expect_message(fd, "READY=1", "FDSTORE");
 
     /* One that drops a service takes its sockets out of the store ... */
@@ -692,8 +513,7 @@ Test(systemd, fdstore_keeps_queued_connections_across_restart,
                           "workers = 1\n",
                           LO, tport),
                  0);
-    h_signal(&srv, SIGHUP);
-    expect_message(fd, "RELOADING=1", NULL);
+    reload(fd);
     {
         int udp = 0, local = 0;
         for (;;) {
@@ -720,8 +540,7 @@ Test(systemd, fdstore_keeps_queued_connections_across_restart,
                           "workers = 1\n",
                           LO, tport, LO, tport2),
                  0);
-    h_signal(&srv, SIGHUP);
-    expect_message(fd, "RELOADING=1", NULL);
+    reload(fd);
     expect_note(fd, "FDSTOREREMOVE=1", "FDSTORE=1", &note);
     cr_assert(has_line(note.text, "FDNAME=store/echo"), "%s", note.text);
     expect_note(fd, "FDSTORE=1", "READY", &note);
@@ -744,19 +563,12 @@ Test(systemd, fdstore_socket_kept_when_reuseport_changes, .fini = h_teardown,
      .timeout = 60)
 {
     static const char *const names[] = {"store/echo"};
-    char                     env[160];
-    int                      fd, port, stored = -1;
+    int                      port, stored = -1;
+    int                      fd = echo_unit("fdstore = yes\n", 2, &port);
 
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
-    fd = notify_socket(env, sizeof env);
-    port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config_echo(&srv, "fdstore = yes\n", port, 2), 0);
-    srv.env[0] = env;
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    start();
     expect_stored(fd, names, &stored, 1);
-    h_signal(&srv, SIGTERM);
-    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+    stop(fd, NULL);
 
     cr_assert_eq(h_config(&srv,
                           "fdstore = yes\n"
@@ -764,9 +576,7 @@ Test(systemd, fdstore_socket_kept_when_reuseport_changes, .fini = h_teardown,
                           "workers = 2\nreuseport = yes\n",
                           LO, port),
                  0);
-    as_systemd("store/echo", &stored, 1);
-    srv.env[3] = env;
-    cr_assert_eq(h_start(&srv), 0, "prefork did not restart%s", h_diag(&srv));
+    restart_with_store("store/echo", &stored, 1);
     expect_message(fd, "READY=1", "FDSTORE");
     cr_assert_eq(h_echo_once(LO, port, 2000), 0, "%s", h_diag(&srv));
     cr_assert(h_file_contains(srv.log, "reuseport = yes applies once"), "%s",
@@ -779,35 +589,26 @@ Test(systemd, fdstore_only_where_the_unit_has_one, .fini = h_teardown,
      .timeout = 60)
 {
     static const char *const names[] = {"store/echo"};
-    char                     env[160];
-    int                      fd, port, stored = -1;
-
-    need_systemd();
-    cr_assert_eq(h_init(&srv), 0);
-    fd = notify_socket(env, sizeof env);
-    port = h_free_port(LO, SOCK_STREAM);
+    int                      port, stored = -1;
     /* fdstore = auto, the default: systemd before 254 does not say
      * whether the unit has a store, so nothing is stored ... */
-    cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
-    srv.env[0] = env;
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    int fd = echo_unit("", 1, &port);
+
+    start();
     expect_message(fd, "READY=1", "FDSTORE");
-    h_signal(&srv, SIGTERM);
-    expect_message(fd, "STOPPING=1", "FDSTORE");
-    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+    stop(fd, "FDSTORE");
 
     /* ... unless it does ($FDSTORE, systemd 254 and later). */
     srv.env[1] = "FDSTORE=4";
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    start();
     expect_stored(fd, names, &stored, 1);
     cr_assert_eq(sock_port(stored), port);
     close(stored);
-    h_signal(&srv, SIGTERM);
-    cr_assert_eq(h_wait_exit(&srv, H_STOP_MS), 0);
+    stop(fd, NULL);
 
     /* fdstore = no: never. */
     cr_assert_eq(h_config_echo(&srv, "fdstore = no\n", port, 1), 0);
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    start();
     expect_message(fd, "READY=1", "FDSTORE");
     close(fd);
 }
@@ -819,23 +620,16 @@ Test(systemd, upgrade_hands_watchdog_and_store_over, .fini = h_teardown,
 {
     static const char *const names[] = {"store/echo"};
     struct note              n;
-    char                     env[160];
     const char              *v;
-    int                      fd, port, stored = -1, status;
+    int                      port, stored = -1, status;
+    int                      fd = echo_unit("fdstore = yes\n", 1, &port);
     pid_t                    pid = 0;
     int64_t                  end;
 
-    need_systemd();
     /* The new master, the old one's child, becomes ours to reap. */
     cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-    cr_assert_eq(h_init(&srv), 0);
-    fd = notify_socket(env, sizeof env);
-    port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config_echo(&srv, "fdstore = yes\n", port, 1), 0);
-    srv.env[0] = env;
-    srv.env[1] = WD_USEC;
-    srv.env[2] = "WATCHDOG_PID";
-    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    with_watchdog("WATCHDOG_PID");
+    start();
     expect_stored(fd, names, &stored, 1);
     close(stored);
 

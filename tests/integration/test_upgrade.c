@@ -12,7 +12,6 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,11 +21,11 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "sdfake.h"
 
 #define LO        "127.0.0.1"
 #define LOADERS   4
@@ -253,24 +252,22 @@ Test(upgrade, unix_socket_file_survives_the_old_master, .fini = h_teardown,
 }
 
 #ifdef PF_HAVE_SYSTEMD
-/* Messages sent to the fake NOTIFY_SOCKET, concatenated, for up to ms or
- * until one holds `until`. */
+/* Notifications to the fake NOTIFY_SOCKET, one a line, appended to all
+ * for up to ms or until one holds `until`.  Fails when they overflow it:
+ * a full buffer would hide what came after. */
 static void collect(int fd, char *all, size_t cap, const char *until, int ms)
 {
-    int64_t end = h_now_ms() + ms;
-    size_t  len = strlen(all);
+    int64_t     end = h_now_ms() + ms;
+    size_t      len = strlen(all);
+    struct note n;
 
     while (h_now_ms() < end && strstr(all, until) == NULL) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        ssize_t       n;
-        if (poll(&p, 1, 100) != 1)
+        if (next_note(fd, &n, 100) == -1)
             continue;
-        n = recv(fd, all + len, cap - len - 2, 0);
-        if (n <= 0)
-            continue;
-        len += (size_t)n;
-        all[len++] = '\n';
-        all[len] = '\0';
+        note_close(&n);
+        cr_assert(len + strlen(n.text) + 2 <= cap,
+                  "more notifications than %zu bytes: '%s'", cap, all);
+        len += (size_t)snprintf(all + len, cap - len, "%s\n", n.text);
     }
 }
 #endif
@@ -280,18 +277,13 @@ Test(upgrade, systemd_follows_the_new_master, .fini = h_teardown, .timeout = 60)
 #ifndef PF_HAVE_SYSTEMD
     cr_skip_test("prefork was built without libsystemd");
 #else
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    char               env[160], all[4096] = "", want[64];
-    int                fd, port;
-    pid_t              pid;
+    char  all[4096] = "", want[64];
+    int   fd, port;
+    pid_t pid;
 
     subreaper();
     cr_assert_eq(h_init(&srv), 0);
-    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    snprintf(sun.sun_path, sizeof sun.sun_path, "%s/notify", srv.dir);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
-    snprintf(env, sizeof env, "NOTIFY_SOCKET=%s", sun.sun_path);
-    srv.env[0] = env;
+    fd = sd_listen(&srv, 0);
     port = h_free_port(LO, SOCK_STREAM);
     cr_assert_eq(h_config_echo(&srv, "", port, 1), 0);
     cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
