@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "conn_proxy.h"
 #include "host.h"
+#include "io.h"
 #include "log.h"
 #include "scoreboard.h"
 
@@ -34,6 +35,7 @@ struct conn *conn_new(int fd, pf_service *svc, const struct sockaddr *peer,
         peerlen = sizeof(c->peer);
     memcpy(&c->peer, peer, peerlen);
     c->pub.api = &host_api;
+    c->io = &conn_io_plain;
     c->pub.svc = svc;
     c->pub.fd = fd;
     c->pub.peer = (const struct sockaddr *)&c->peer;

@@ -15,6 +15,8 @@
 
 #include "timerheap.h"
 
+struct conn_io;
+
 /* What the worker's epoll data points at: a listener or a connection. */
 enum ev_kind { EV_LISTENER, EV_CONN, EV_WAKE };
 
@@ -25,6 +27,7 @@ struct ev_tag {
 struct conn {
     struct ev_tag           tag; /* EV_CONN; first, epoll data points here */
     struct pf_conn          pub;
+    const struct conn_io   *io; /* its I/O (io.h): plain, or a transport */
     struct timer            timer;  /* idle deadline while parked */
     int                     next;   /* PF_MORE, PF_IDLE or PF_WRITE */
     unsigned                events; /* what epoll watches: EPOLLIN/OUT */
