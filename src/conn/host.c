@@ -173,6 +173,60 @@ static int host_sendfile(pf_conn *pc, int fd, off_t off, size_t len)
     return 0;
 }
 
+static ssize_t host_recv_nowait(pf_conn *pc, void *buf, size_t len)
+{
+    struct conn *c = conn_of(pc);
+
+    return c->io->recv(c, buf, len);
+}
+
+/* One attempt: a non-blocking socket that takes part of what it is given
+ * is full, and asking again would only cost a system call to learn so. */
+static ssize_t host_sendv_nowait(pf_conn *pc, const struct iovec *iov,
+                                 int iovcnt, int more)
+{
+    struct conn *c = conn_of(pc);
+    ssize_t      n = c->io->send(c, iov, iovcnt, more);
+
+    if (n == -1 && would_block())
+        return 0;
+    return n;
+}
+
+/* Until len is sent or the transport is full: a short count from one
+ * sendfile does not by itself say the socket is full (one call sends at
+ * most 2 GiB), and a module told "partly sent" waits to be called when
+ * writable.  A whole file that fits costs one call. */
+static ssize_t host_sendfile_nowait(pf_conn *pc, int fd, off_t *off, size_t len)
+{
+    struct conn *c = conn_of(pc);
+    size_t       done = 0;
+    ssize_t      n;
+
+    while (done < len) {
+        n = c->io->sendfile(c, fd, off, len - done);
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n == 0) { /* the file ended early: it shrank under us */
+            errno = EIO;
+            return -1;
+        }
+        if (!would_block())
+            return -1;
+        break;
+    }
+    return (ssize_t)done;
+}
+
+static int host_nodelay(pf_conn *pc)
+{
+    struct conn *c = conn_of(pc);
+
+    return c->io->nodelay(c);
+}
+
 /* Exactly len bytes, each wait up to read_timeout_ms.  At end of stream
  * the bytes so far (0 before any) are returned, so a short count means the
  * peer closed mid-record. */
@@ -290,6 +344,10 @@ const struct pf_api host_api = {
     .readline = host_readline,
     .accepting = host_accepting,
     .activity = host_activity,
+    .recv_nowait = host_recv_nowait,
+    .sendv_nowait = host_sendv_nowait,
+    .sendfile_nowait = host_sendfile_nowait,
+    .nodelay = host_nodelay,
 };
 
 void service_pub_init(pf_service *pub, const char *name, const void *conf,
