@@ -101,9 +101,7 @@ static ssize_t send_some(struct conn *c, const char *p, size_t len, int more)
     ssize_t n;
 
     while (done < len) {
-        struct iovec iov = {.iov_base = (void *)(p + done),
-                            .iov_len = len - done};
-        n = c->io->send(c, &iov, 1, more);
+        n = c->io->send(c, p + done, len - done, more);
         if (n > 0) {
             done += (size_t)n;
             continue;
@@ -186,7 +184,7 @@ static ssize_t host_sendv_nowait(pf_conn *pc, const struct iovec *iov,
                                  int iovcnt, int more)
 {
     struct conn *c = conn_of(pc);
-    ssize_t      n = c->io->send(c, iov, iovcnt, more);
+    ssize_t      n = c->io->sendv(c, iov, iovcnt, more);
 
     if (n == -1 && would_block())
         return 0;

@@ -38,20 +38,27 @@ static ssize_t plain_peek(struct conn *c, void *buf, size_t len)
     return n;
 }
 
-static ssize_t plain_send(struct conn *c, const struct iovec *iov, int iovcnt,
-                          int more)
+static ssize_t plain_send(struct conn *c, const void *buf, size_t len, int more)
+{
+    int     flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0);
+    ssize_t n;
+
+    do
+        n = send(c->pub.fd, buf, len, flags);
+    while (n == -1 && errno == EINTR);
+    return n;
+}
+
+static ssize_t plain_sendv(struct conn *c, const struct iovec *iov, int iovcnt,
+                           int more)
 {
     struct msghdr msg = {.msg_iov = (struct iovec *)iov,
                          .msg_iovlen = (size_t)iovcnt};
     int           flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0);
     ssize_t       n;
 
-    /* One buffer goes with send(2), as it always did: the same system
-     * call a module calling the socket directly would make. */
     do
-        n = iovcnt == 1
-                ? send(c->pub.fd, iov[0].iov_base, iov[0].iov_len, flags)
-                : sendmsg(c->pub.fd, &msg, flags);
+        n = sendmsg(c->pub.fd, &msg, flags);
     while (n == -1 && errno == EINTR);
     return n;
 }
@@ -83,6 +90,7 @@ const struct conn_io conn_io_plain = {
     .recv = plain_recv,
     .peek = plain_peek,
     .send = plain_send,
+    .sendv = plain_sendv,
     .sendfile = plain_sendfile,
     .nodelay = plain_nodelay,
 };

@@ -24,11 +24,13 @@ struct conn_io {
     ssize_t (*recv)(struct conn *c, void *buf, size_t len);
     /* As recv, but the bytes stay there for the next recv. */
     ssize_t (*peek)(struct conn *c, void *buf, size_t len);
-    /* Send what the transport takes of iov now, in one go; more: more
-     * follows at once (MSG_MORE), so hold a partial segment back.  The
-     * count taken, -1 with errno.  Never raises SIGPIPE. */
-    ssize_t (*send)(struct conn *c, const struct iovec *iov, int iovcnt,
-                    int more);
+    /* Send what the transport takes of buf now; more: more follows at
+     * once (MSG_MORE), so hold a partial segment back.  The count taken,
+     * -1 with errno.  Never raises SIGPIPE. */
+    ssize_t (*send)(struct conn *c, const void *buf, size_t len, int more);
+    /* As send, for iov[0..iovcnt) in one go (a gather-send). */
+    ssize_t (*sendv)(struct conn *c, const struct iovec *iov, int iovcnt,
+                     int more);
     /* Send up to len bytes of file fd from *off, advancing *off.  The
      * count taken; 0 when the file ended (it is shorter than it was). */
     ssize_t (*sendfile)(struct conn *c, int fd, off_t *off, size_t len);
