@@ -11,20 +11,19 @@
  * Files are opened with openat2(RESOLVE_BENEATH) relative to the document
  * root: the kernel itself refuses any path, dot-dot or symlink that would
  * leave it, in the same call that opens the file.  Bodies go out with
- * sendfile(2) right behind the head.
+ * sendfile(2) right behind the head.  All of it goes through the host's
+ * non-blocking I/O (pf_recv_nowait, pf_sendv_nowait, pf_sendfile_nowait),
+ * never to the descriptor, so a transport under the connection is under
+ * the module too.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -51,14 +50,14 @@
 struct http_conn {
     char     *buf; /* received, not yet answered; NULL between requests */
     size_t    len, cap;
-    int64_t   head_deadline;   /* mono ms the current head must be in by */
-    long long discard;         /* body bytes still to read and drop */
-    int       chunking;        /* a chunked body is being read and dropped */
-    struct http_chunked ck;    /* ...and where in it */
-    int                 close; /* answer what is in flight, then close */
-    int                 last;  /* ...and the client has sent nothing more */
-    int                 full;  /* the last read stopped at a full buffer */
-    int nodelay;               /* TCP_NODELAY is set (or not for this socket) */
+    int64_t   head_deadline;     /* mono ms the current head must be in by */
+    long long discard;           /* body bytes still to read and drop */
+    int       chunking;          /* a chunked body is being read and dropped */
+    struct http_chunked ck;      /* ...and where in it */
+    int                 close;   /* answer what is in flight, then close */
+    int                 last;    /* ...and the client has sent nothing more */
+    int                 full;    /* the last read stopped at a full buffer */
+    int                 nodelay; /* pf_nodelay() was called */
     /* A response on its way out: first out[0..out_len), what the socket
      * did not take of a head (and small body), then left bytes of file
      * from off.  The file is entry's when entry is set, else ours. */
@@ -222,7 +221,7 @@ static int not_modified(const struct http_request *req, const char *etag,
 }
 
 /* Send a head and a body (blen may be 0) without waiting, in one
- * sendmsg, keeping in hc->out what the socket does not take now.  The
+ * gather-send (one sendmsg), keeping in hc->out what the socket does not take now.  The
  * body goes from where it is, the file cache, with no copy.  MSG_MORE when
  * a file follows, and on the last response of a connection (hc->last):
  * close(2) then sends the held bytes with the FIN, one segment where there
@@ -232,18 +231,12 @@ static int send_now(pf_conn *c, const char *head, size_t hlen, const char *body,
 {
     struct http_conn *hc = c->data;
     struct iovec      iov[2] = {{(void *)head, hlen}, {(void *)body, blen}};
-    struct msghdr     msg = {.msg_iov = iov, .msg_iovlen = blen > 0 ? 2 : 1};
-    int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more || hc->last ? MSG_MORE : 0);
-    size_t  sent = 0;
-    ssize_t r;
+    ssize_t r = pf_sendv_nowait(c, iov, blen > 0 ? 2 : 1, more || hc->last);
+    size_t  sent;
 
-    do
-        r = sendmsg(c->fd, &msg, flags);
-    while (r == -1 && errno == EINTR);
-    if (r == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+    if (r == -1)
         return -1;
-    if (r > 0)
-        sent = (size_t)r;
+    sent = (size_t)r;
     if (sent == hlen + blen)
         return 0;
     hc->out_len = hlen + blen - sent;
@@ -363,18 +356,14 @@ static int send_body(pf_conn *c)
     free(hc->out);
     hc->out = NULL;
     hc->out_len = 0;
-    while (hc->left > 0) {
-        n = sendfile(c->fd, hc->file, &hc->off, hc->left);
-        if (n > 0) {
+    if (hc->left > 0) {
+        n = pf_sendfile_nowait(c, hc->file, &hc->off, hc->left);
+        if (n >= 0 && (size_t)n < hc->left) {
             hc->left -= (size_t)n;
-            continue;
-        }
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return 1;
-        hc->close = 1; /* a short body (the file shrank) or a dead peer */
-        break;
+        }
+        if (n == -1) /* a short body (the file shrank) or a dead peer */
+            hc->close = 1;
     }
     if (hc->entry != NULL)
         fc_release(hs->cache, hc->entry);
@@ -633,12 +622,9 @@ static void discard_body(struct http_conn *hc)
 static void send_without_delay(pf_conn *c)
 {
     struct http_conn *hc = c->data;
-    int               one = 1;
 
     hc->nodelay = 1;
-    if (c->peer->sa_family != AF_INET && c->peer->sa_family != AF_INET6)
-        return;
-    if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+    if (pf_nodelay(c) == -1)
         pf_log(c->svc, PF_LOG_DEBUG, "TCP_NODELAY: %s", strerror(errno));
 }
 
@@ -717,7 +703,7 @@ static int fill(pf_conn *c)
         return -1;
     while (hc->len < hc->cap) {
         size_t room = hc->cap - hc->len;
-        n = recv(c->fd, hc->buf + hc->len, room, MSG_DONTWAIT);
+        n = pf_recv_nowait(c, hc->buf + hc->len, room);
         if (n > 0) {
             hc->len += (size_t)n;
             got = 1;
@@ -729,8 +715,6 @@ static int fill(pf_conn *c)
         }
         if (n == 0)
             return -1;
-        if (errno == EINTR)
-            continue;
         return errno == EAGAIN || errno == EWOULDBLOCK ? got : -1;
     }
     hc->full = 1;
@@ -880,6 +864,13 @@ static int http_check(pf_service *svc)
     const struct http_conf *conf = svc->conf;
     struct stat             st;
 
+    /* The non-blocking I/O it uses came with ABI 1.3: refuse an older
+     * host here rather than call past the end of its table. */
+    if (!PF_API_HAS(svc->api, sendfile_nowait)) {
+        pf_conf_error(svc, NULL,
+                      "http needs a prefork of module ABI 1.3 or later");
+        return -1;
+    }
     if (mime_shared == NULL &&
         (mime_shared = mime_load("/etc/mime.types")) == NULL) {
         pf_conf_error(svc, NULL, "out of memory loading /etc/mime.types");
