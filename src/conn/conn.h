@@ -27,7 +27,7 @@ struct ev_tag {
 struct conn {
     struct ev_tag           tag; /* EV_CONN; first, epoll data points here */
     struct pf_conn          pub;
-    const struct conn_io   *io; /* its I/O (io.h): plain, or a transport */
+    const struct conn_io   *io;     /* its I/O (io.h): plain, or a transport */
     struct timer            timer;  /* idle deadline while parked */
     int                     next;   /* PF_MORE, PF_IDLE or PF_WRITE */
     unsigned                events; /* what epoll watches: EPOLLIN/OUT */
