@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,12 @@ static int hello_check(pf_service *svc)
 {
     const struct hello_conf *conf = svc->conf;
 
+    /* pf_recv_nowait came with ABI 1.3: a module that may be loaded by an
+     * older prefork says so here instead of calling past its table. */
+    if (!PF_API_HAS(svc->api, recv_nowait)) {
+        pf_conf_error(svc, NULL, "hello needs prefork with module ABI 1.3");
+        return -1;
+    }
     if (strchr(conf->greeting, '\n') != NULL || conf->greeting[0] == '\0') {
         pf_conf_error(svc, "greeting", "must be one non-empty word or phrase");
         return -1;
@@ -78,7 +85,10 @@ static int hello_setup(pf_conn *c)
 }
 
 /* Send "<greeting> <line>\n" for one complete line (without its \n; a
- * \r before it, as telnet sends, is dropped too). */
+ * \r before it, as telnet sends, is dropped too).  pf_write waits up to
+ * write_timeout_ms for a client that does not read, which is fine for a
+ * short answer; a module that sends much keeps what pf_sendv_nowait did
+ * not take and returns PF_WRITE instead (src/modules/echo.c). */
 static int hello_reply(pf_conn *c, const char *line, size_t len)
 {
     const struct hello_conf *conf = c->svc->conf;
@@ -93,9 +103,11 @@ static int hello_reply(pf_conn *c, const char *line, size_t len)
 }
 
 /*
- * Worker: the client sent something.  Read what is there (pf_read() does
- * not wait: the socket is readable), answer every complete line, keep the
- * rest for the next call, and tell the worker what comes next:
+ * Worker: the client sent something.  Read what is there without waiting
+ * (pf_recv_nowait; all I/O goes through the pf_* functions, never c->fd,
+ * so the module works under whatever transport the server puts under the
+ * connection), answer every complete line, keep the rest for the next
+ * call, and tell the worker what comes next:
  *   PF_IDLE   between lines: a graceful shutdown may close the connection
  *   PF_MORE   in the middle of a line: let the client finish it
  *   PF_CLOSE  done (end of stream, error, or a line too long)
@@ -108,7 +120,9 @@ static int hello_handle(pf_conn *c)
     ssize_t            n;
     char              *nl;
 
-    n = pf_read(c, st->line + st->len, sizeof st->line - st->len);
+    n = pf_recv_nowait(c, st->line + st->len, sizeof st->line - st->len);
+    if (n == -1 && errno == EAGAIN)
+        return st->len == 0 ? PF_IDLE : PF_MORE; /* nothing there after all */
     if (n <= 0)
         return PF_CLOSE; /* 0: the client closed; -1: errno says why */
     st->len += (size_t)n;

@@ -33,10 +33,21 @@
  * pf_accepting() is 0).  PF_MORE says a conversation is under way: a
  * graceful shutdown lets it finish.  Either way the connection is closed
  * after `idle_timeout_ms` of silence.  PF_WRITE says the module has more
- * to send than the socket took (write to c->fd without blocking, keep your
- * place in c->data): handle() is called again once the socket is
+ * to send than the connection took (pf_sendv_nowait, pf_sendfile_nowait;
+ * keep your place in c->data): handle() is called again once it is
  * writable, or the connection is closed after `idle_timeout_ms` without
  * progress, so a client that reads slowly holds no worker.
+ *
+ * A module that must not block (one without PF_BLOCKING) reads with
+ * pf_recv_nowait and writes with pf_sendv_nowait, pf_sendfile_nowait and
+ * pf_send_nowait (ABI 1.3): what the connection does not take now is the
+ * module's to keep, and PF_WRITE brings it back when there is room.
+ *
+ * All I/O goes through these functions, never to c->fd: the host may put
+ * a transport (TLS, byte counters) under the connection, and the
+ * descriptor then carries its bytes, not the module's.  Modules built for
+ * ABI 1.2 or older that read and write c->fd keep working on plain
+ * connections only.
  *
  * A module flagged PF_BLOCKING (pf_module.flags) is written the plain way,
  * as Apache prefork modules are: handle() may read and write with
@@ -62,6 +73,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,7 +81,7 @@ extern "C" {
 
 #define PF_MODULE_MAGIC 0x70664d31u /* "pfM1" */
 #define PF_ABI_MAJOR    1
-#define PF_ABI_MINOR    2
+#define PF_ABI_MINOR    3
 
 /* Socket kinds a module serves (pf_module.socktypes). */
 #define PF_STREAM 0x1 /* TCP and UNIX stream listeners */
@@ -131,9 +143,13 @@ struct pf_service {
 };
 
 /*
- * A stream connection.  The descriptor is non-blocking; read and write it
- * with pf_read() and pf_write(), which wait up to the timeouts below.  The
- * module may change the three timeouts at any time (milliseconds, 0 = none).
+ * A stream connection.  Read and write it with the pf_* functions: pf_read()
+ * and pf_write() wait up to the timeouts below, the _nowait ones never
+ * wait.  The module may change the three timeouts at any time
+ * (milliseconds, 0 = none).  `fd` is the socket, non-blocking; reading or
+ * writing it directly bypasses whatever transport the host puts under the
+ * connection, so it is there for modules older than ABI 1.3 and for
+ * handing the socket to a runtime that wants one (the python module).
  */
 struct pf_conn {
     const struct pf_api   *api;
@@ -179,6 +195,12 @@ struct pf_api {
     /* ABI 1.2 and later. */
     int (*accepting)(const pf_service *svc);
     void (*activity)(pf_conn *c, const char *text, size_t len);
+    /* ABI 1.3 and later. */
+    ssize_t (*recv_nowait)(pf_conn *c, void *buf, size_t len);
+    ssize_t (*sendv_nowait)(pf_conn *c, const struct iovec *iov, int iovcnt,
+                            int more);
+    ssize_t (*sendfile_nowait)(pf_conn *c, int fd, off_t *offset, size_t len);
+    int (*nodelay)(pf_conn *c);
 };
 
 /* Does the host offer api member m (an older host has a shorter table)? */
@@ -342,6 +364,49 @@ static inline ssize_t pf_send_nowait(pf_conn *c, const void *buf, size_t len,
                                      int more)
 {
     return c->api->send_nowait(c, buf, len, more);
+}
+
+/* Read what is there now, never waiting.  Returns the byte count, 0 at end
+ * of stream, -1 with errno: EAGAIN when nothing is there yet (return
+ * PF_MORE or PF_IDLE; handle() comes again when more does), another when
+ * the connection failed.  ABI 1.3 hosts and later
+ * (PF_API_HAS(c->api, recv_nowait)), as are the three below. */
+static inline ssize_t pf_recv_nowait(pf_conn *c, void *buf, size_t len)
+{
+    return c->api->recv_nowait(c, buf, len);
+}
+
+/* Send what the connection takes now of iov[0..iovcnt), in one go (one
+ * sendmsg on a plain socket), never waiting.  more: more follows at once
+ * (MSG_MORE), so a partial segment is held back for it, and a response's
+ * head and body leave in the same segments.  Returns the bytes taken:
+ * fewer than the total when the connection is full (0: none), the rest is
+ * the module's to keep for PF_WRITE; -1 with errno.  Never SIGPIPE. */
+static inline ssize_t pf_sendv_nowait(pf_conn *c, const struct iovec *iov,
+                                      int iovcnt, int more)
+{
+    return c->api->sendv_nowait(c, iov, iovcnt, more);
+}
+
+/* Send up to len bytes of file fd from *offset, zero-copy where the
+ * connection allows (sendfile), for as long as it takes them, never
+ * waiting; *offset advances past what went.  Returns the bytes sent:
+ * fewer than len (0 included) when the connection is full, so return
+ * PF_WRITE and call again when handle() comes back.  -1 with errno (EIO:
+ * the file ended before len bytes; it shrank). */
+static inline ssize_t pf_sendfile_nowait(pf_conn *c, int fd, off_t *offset,
+                                         size_t len)
+{
+    return c->api->sendfile_nowait(c, fd, offset, len);
+}
+
+/* From now on send small writes at once rather than hold them back to
+ * coalesce (TCP_NODELAY; nothing to do on a UNIX socket): for a
+ * connection kept open for more requests, whose answers would otherwise
+ * wait on Nagle's algorithm.  Returns 0, or -1 with errno. */
+static inline int pf_nodelay(pf_conn *c)
+{
+    return c->api->nodelay(c);
 }
 
 /* Send a datagram back to the sender of d.  Returns 0 or -1 with errno. */

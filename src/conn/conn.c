@@ -10,6 +10,7 @@
 
 #include "conn.h"
 #include "host.h"
+#include "io.h"
 
 struct conn *conn_new(int fd, pf_service *svc, const struct sockaddr *peer,
                       socklen_t peerlen)
@@ -24,6 +25,7 @@ struct conn *conn_new(int fd, pf_service *svc, const struct sockaddr *peer,
         peerlen = sizeof(c->peer);
     memcpy(&c->peer, peer, peerlen);
     c->pub.api = &host_api;
+    c->io = &conn_io_plain;
     c->pub.svc = svc;
     c->pub.fd = fd;
     c->pub.peer = (const struct sockaddr *)&c->peer;

@@ -17,6 +17,8 @@
 
 #include "timerheap.h"
 
+struct conn_io;
+
 /* What the worker's epoll data points at: a listener or a connection. */
 enum ev_kind { EV_LISTENER, EV_CONN, EV_WAKE };
 
@@ -41,6 +43,7 @@ enum conn_stage {
 struct conn {
     struct ev_tag           tag; /* EV_CONN; first, epoll data points here */
     struct pf_conn          pub;
+    const struct conn_io   *io; /* its I/O (io.h): plain, or a transport */
     enum conn_stage         stage;
     int64_t                 deadline; /* the stage's own (PROXY, HANDSHAKE);
                                          0: not set yet */

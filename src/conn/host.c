@@ -4,8 +4,10 @@
  * Descriptors handed to modules are non-blocking; pf_read() and pf_write()
  * wait with poll() up to the connection's timeouts, so a module can be
  * written as plainly as socketserver's handle() and still never hang a
- * worker on a silent peer.  Writes use MSG_NOSIGNAL: a peer that went away
- * is an EPIPE for the module, never a SIGPIPE for the worker.
+ * worker on a silent peer.  Every byte goes through the connection's
+ * conn_io (io.h), never straight to the descriptor, so that a transport
+ * put under the connection is under every module too; the descriptor is
+ * used here only to wait on.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,12 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
+#include <stddef.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "clock.h"
+#include "conn.h"
 #include "host.h"
+#include "io.h"
 #include "log.h"
 #include "scoreboard.h"
 
@@ -65,85 +68,93 @@ int conn_wait(int fd, short events, int timeout_ms)
     }
 }
 
-static ssize_t host_read(pf_conn *c, void *buf, size_t len)
+/* The connection a module's pf_conn is the public part of. */
+static struct conn *conn_of(pf_conn *pc)
 {
-    ssize_t n;
+    return (struct conn *)(void *)((char *)pc - offsetof(struct conn, pub));
+}
+
+static int would_block(void)
+{
+    return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+static ssize_t host_read(pf_conn *pc, void *buf, size_t len)
+{
+    struct conn *c = conn_of(pc);
+    ssize_t      n;
 
     for (;;) {
-        n = recv(c->fd, buf, len, MSG_DONTWAIT);
-        if (n >= 0)
+        n = c->io->recv(c, buf, len);
+        if (n >= 0 || !would_block())
             return n;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -1;
-        if (conn_wait(c->fd, POLLIN, c->read_timeout_ms) == -1)
+        if (conn_wait(pc->fd, POLLIN, pc->read_timeout_ms) == -1)
             return -1;
     }
 }
 
-/* Send what the socket takes now.  Returns the bytes sent (0 when it is
- * full), or -1 with errno. */
-static ssize_t send_nowait(int fd, const char *p, size_t len, int flags)
+/* Send what the transport takes of p now.  Returns the bytes sent (0 when
+ * it is full), or -1 with errno. */
+static ssize_t send_some(struct conn *c, const char *p, size_t len, int more)
 {
     size_t  done = 0;
     ssize_t n;
 
     while (done < len) {
-        n = send(fd, p + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT | flags);
+        n = c->io->send(c, p + done, len - done, more);
         if (n > 0) {
             done += (size_t)n;
             continue;
         }
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n == -1 && would_block())
             break;
         return -1;
     }
     return (ssize_t)done;
 }
 
-static int write_flags(pf_conn *c, const void *buf, size_t len, int flags)
+static int write_all(pf_conn *pc, const void *buf, size_t len, int more)
 {
-    const char *p = buf;
-    ssize_t     n;
+    struct conn *c = conn_of(pc);
+    const char  *p = buf;
+    ssize_t      n;
 
     for (;;) {
-        n = send_nowait(c->fd, p, len, flags);
+        n = send_some(c, p, len, more);
         if (n == -1)
             return -1;
         p += n;
         len -= (size_t)n;
         if (len == 0)
             return 0;
-        if (conn_wait(c->fd, POLLOUT, c->write_timeout_ms) == -1)
+        if (conn_wait(pc->fd, POLLOUT, pc->write_timeout_ms) == -1)
             return -1;
     }
 }
 
-static ssize_t host_send_nowait(pf_conn *c, const void *buf, size_t len,
+static ssize_t host_send_nowait(pf_conn *pc, const void *buf, size_t len,
                                 int more)
 {
-    return send_nowait(c->fd, buf, len, more ? MSG_MORE : 0);
+    return send_some(conn_of(pc), buf, len, more);
 }
 
-static int host_write(pf_conn *c, const void *buf, size_t len)
+static int host_write(pf_conn *pc, const void *buf, size_t len)
 {
-    return write_flags(c, buf, len, 0);
+    return write_all(pc, buf, len, 0);
 }
 
-static int host_write_more(pf_conn *c, const void *buf, size_t len)
+static int host_write_more(pf_conn *pc, const void *buf, size_t len)
 {
-    return write_flags(c, buf, len, MSG_MORE);
+    return write_all(pc, buf, len, 1);
 }
 
-static int host_sendfile(pf_conn *c, int fd, off_t off, size_t len)
+static int host_sendfile(pf_conn *pc, int fd, off_t off, size_t len)
 {
-    ssize_t n;
+    struct conn *c = conn_of(pc);
+    ssize_t      n;
 
     while (len > 0) {
-        n = sendfile(c->fd, fd, &off, len);
+        n = c->io->sendfile(c, fd, &off, len);
         if (n > 0) {
             len -= (size_t)n;
             continue;
@@ -152,27 +163,79 @@ static int host_sendfile(pf_conn *c, int fd, off_t off, size_t len)
             errno = EIO;
             return -1;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
+        if (!would_block())
             return -1;
-        if (conn_wait(c->fd, POLLOUT, c->write_timeout_ms) == -1)
+        if (conn_wait(pc->fd, POLLOUT, pc->write_timeout_ms) == -1)
             return -1;
     }
     return 0;
 }
 
+static ssize_t host_recv_nowait(pf_conn *pc, void *buf, size_t len)
+{
+    struct conn *c = conn_of(pc);
+
+    return c->io->recv(c, buf, len);
+}
+
+/* One attempt: a non-blocking socket that takes part of what it is given
+ * is full, and asking again would only cost a system call to learn so. */
+static ssize_t host_sendv_nowait(pf_conn *pc, const struct iovec *iov,
+                                 int iovcnt, int more)
+{
+    struct conn *c = conn_of(pc);
+    ssize_t      n = c->io->sendv(c, iov, iovcnt, more);
+
+    if (n == -1 && would_block())
+        return 0;
+    return n;
+}
+
+/* Until len is sent or the transport is full: a short count from one
+ * sendfile does not by itself say the socket is full (one call sends at
+ * most 2 GiB), and a module told "partly sent" waits to be called when
+ * writable.  A whole file that fits costs one call. */
+static ssize_t host_sendfile_nowait(pf_conn *pc, int fd, off_t *off, size_t len)
+{
+    struct conn *c = conn_of(pc);
+    size_t       done = 0;
+    ssize_t      n;
+
+    while (done < len) {
+        n = c->io->sendfile(c, fd, off, len - done);
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n == 0) { /* the file ended early: it shrank under us */
+            errno = EIO;
+            return -1;
+        }
+        if (!would_block())
+            return -1;
+        break;
+    }
+    return (ssize_t)done;
+}
+
+static int host_nodelay(pf_conn *pc)
+{
+    struct conn *c = conn_of(pc);
+
+    return c->io->nodelay(c);
+}
+
 /* Exactly len bytes, each wait up to read_timeout_ms.  At end of stream
  * the bytes so far (0 before any) are returned, so a short count means the
  * peer closed mid-record. */
-static ssize_t host_read_full(pf_conn *c, void *buf, size_t len)
+static ssize_t host_read_full(pf_conn *pc, void *buf, size_t len)
 {
     char   *p = buf;
     size_t  got = 0;
     ssize_t n;
 
     while (got < len) {
-        n = host_read(c, p + got, len - got);
+        n = host_read(pc, p + got, len - got);
         if (n == -1)
             return -1;
         if (n == 0)
@@ -184,28 +247,27 @@ static ssize_t host_read_full(pf_conn *c, void *buf, size_t len)
 
 /*
  * One line, '\n' included, NUL-terminated.  The bytes are peeked first and
- * only the line's own are taken from the socket, so whatever follows the
- * newline stays there for the next call and no per-connection buffer is
- * needed.  Without a '\n' at the end of what is returned, either the line
- * was longer than len - 1 (the rest comes with the next call) or the peer
+ * only the line's own are taken, so whatever follows the newline stays
+ * there for the next call and no per-connection buffer is needed.
+ * Without a '\n' at the end of what is returned, either the line was
+ * longer than len - 1 (the rest comes with the next call) or the peer
  * closed mid-line (the next call returns 0).
  */
-static ssize_t host_readline(pf_conn *c, char *buf, size_t len)
+static ssize_t host_readline(pf_conn *pc, char *buf, size_t len)
 {
-    size_t  got = 0, take;
-    ssize_t n;
-    char   *nl;
+    struct conn *c = conn_of(pc);
+    size_t       got = 0, take;
+    ssize_t      n;
+    char        *nl;
 
     if (len < 2) {
         errno = EINVAL;
         return -1;
     }
     while (got < len - 1) {
-        n = recv(c->fd, buf + got, len - 1 - got, MSG_PEEK | MSG_DONTWAIT);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (conn_wait(c->fd, POLLIN, c->read_timeout_ms) == -1)
+        n = c->io->peek(c, buf + got, len - 1 - got);
+        if (n == -1 && would_block()) {
+            if (conn_wait(pc->fd, POLLIN, pc->read_timeout_ms) == -1)
                 return -1;
             continue;
         }
@@ -215,9 +277,8 @@ static ssize_t host_readline(pf_conn *c, char *buf, size_t len)
             break;
         nl = memchr(buf + got, '\n', (size_t)n);
         take = nl != NULL ? (size_t)(nl - (buf + got)) + 1 : (size_t)n;
-        do /* the bytes are queued already: this takes exactly them */
-            n = recv(c->fd, buf + got, take, MSG_DONTWAIT);
-        while (n == -1 && errno == EINTR);
+        /* The bytes are there already: this takes exactly them. */
+        n = c->io->recv(c, buf + got, take);
         if (n == -1)
             return -1;
         got += (size_t)n;
@@ -281,6 +342,10 @@ const struct pf_api host_api = {
     .readline = host_readline,
     .accepting = host_accepting,
     .activity = host_activity,
+    .recv_nowait = host_recv_nowait,
+    .sendv_nowait = host_sendv_nowait,
+    .sendfile_nowait = host_sendfile_nowait,
+    .nodelay = host_nodelay,
 };
 
 void service_pub_init(pf_service *pub, const char *name, const void *conf,

@@ -17,7 +17,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <prefork/module.h>
@@ -49,6 +48,16 @@ static const struct pf_key echo_keys[] = {
     },
     {0},
 };
+
+/* The non-blocking I/O this module uses came with ABI 1.3: refuse an
+ * older host at -t and start-up rather than call past its table. */
+static int echo_check(pf_service *svc)
+{
+    if (PF_API_HAS(svc->api, recv_nowait))
+        return 0;
+    pf_conf_error(svc, NULL, "echo needs a prefork of module ABI 1.3 or later");
+    return -1;
+}
 
 static int echo_setup(pf_conn *c)
 {
@@ -97,10 +106,10 @@ static int echo_back(pf_conn *c, const char *buf, size_t n)
 }
 
 /*
- * The descriptor is non-blocking, so recv() with MSG_DONTWAIT tells us when
- * the socket is drained without waiting read_timeout_ms as pf_read() would.
- * PF_MORE rather than PF_IDLE: an echo session has no "between requests",
- * so a graceful shutdown lets the client finish.
+ * pf_recv_nowait() tells us when the connection is drained without
+ * waiting read_timeout_ms as pf_read() would.  PF_MORE rather than
+ * PF_IDLE: an echo session has no "between requests", so a graceful
+ * shutdown lets the client finish.
  */
 static int echo_handle(pf_conn *c)
 {
@@ -110,7 +119,7 @@ static int echo_handle(pf_conn *c)
     if (c->data != NULL && (r = flush(c)) != 0)
         return r > 0 ? PF_WRITE : PF_CLOSE;
     for (int i = 0; i < ECHO_MAX_READS; i++) {
-        ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+        ssize_t n = pf_recv_nowait(c, buf, sizeof buf);
 
         if (n > 0) {
             r = echo_back(c, buf, (size_t)n);
@@ -120,8 +129,6 @@ static int echo_handle(pf_conn *c)
         }
         if (n == 0)
             return PF_CLOSE;
-        if (errno == EINTR)
-            continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return PF_MORE;
         return PF_CLOSE;
@@ -144,6 +151,7 @@ PF_MODULE_DECLARE = {
     .socktypes = PF_STREAM, /* TCP and UNIX listeners */
     .keys = echo_keys,
     .conf_size = sizeof(struct echo_conf),
+    .check = echo_check,
     .setup = echo_setup,
     .handle = echo_handle,
     .finish = echo_finish,

@@ -401,3 +401,28 @@ Test(prefork, a_client_that_never_reads_holds_no_worker, .fini = h_teardown,
               (long long)(h_now_ms() - t0));
     close(fd);
 }
+
+/* A module built for ABI 1.0 (tests/modules/abimod.c against
+ * tests/fixtures/abi-1.0), which reads and writes c->fd itself as modules
+ * did before the host offered non-blocking I/O, still serves on a plain
+ * connection. */
+Test(prefork, a_module_of_an_older_minor_doing_its_own_io_still_serves,
+     .fini = h_teardown, .timeout = 30)
+{
+    int port;
+
+    cr_assert_eq(h_init(&srv), 0, "mkdtemp failed");
+    port = h_free_port("127.0.0.1", SOCK_STREAM);
+    cr_assert(port > 0, "no free port");
+    cr_assert_eq(h_config(&srv,
+                          "[old]\nmodule = %s\n"
+                          "listen = 127.0.0.1:%d\nworkers = 1\n",
+                          PF_BUILDDIR "/tests/modules/.libs/abi10.so", port),
+                 0);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(h_echo_once("127.0.0.1", port, 5000), 0,
+                     "round trip %d through the 1.0 module failed%s", i,
+                     h_diag(&srv));
+    cr_assert_eq(h_stop(&srv), 0, "%s", h_diag(&srv));
+}

@@ -2483,3 +2483,53 @@ Test(http, config_health_must_be_a_plain_path, .fini = h_teardown,
         h_cleanup(&srv);
     }
 }
+
+/* A large file to a client that reads it slowly through a small window:
+ * more than the server's socket buffer takes (loopback's grows to 4 MiB),
+ * so the body leaves in partial sendfiles (pf_sendfile_nowait), each taken
+ * up again when the socket is writable (PF_WRITE).  It arrives
+ * byte-exact, with the answer pipelined behind it after it, and the one
+ * worker serves others in between. */
+Test(http, a_slow_reader_gets_every_byte_of_a_large_file, .fini = h_teardown,
+     .timeout = 60)
+{
+    static const char ask[] = "GET /slow.bin HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "GET /k1.xyzzy HTTP/1.1\r\nHost: x\r\n\r\n";
+    size_t            size = 12 * MIB;
+    char             *want = malloc(size), path[512];
+    struct conn       c;
+    struct resp       r;
+    int               fd;
+
+    cr_assert_not_null(want);
+    h_pattern(want, size, 4242);
+    start_http(1, "prefork", "");
+    fd = open(in_dir(path, sizeof path, "www/slow.bin"),
+              O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    cr_assert(fd >= 0 && write(fd, want, size) == (ssize_t)size, "slow.bin: %s",
+              strerror(errno));
+    close(fd);
+    memset(&c, 0, sizeof c);
+    c.fd = connect_small_window();
+    conn_send(&c, ask, sizeof ask - 1);
+    h_sleep_ms(300); /* the worker has filled what the socket takes */
+    for (int reads = 1; reads <= 200; reads++) {
+        cr_assert_eq(conn_fill(&c, h_now_ms() + IO_MS), 1,
+                     "the body stopped after %zu bytes%s", c.len, h_diag(&srv));
+        if (reads == 20)
+            still_serving("the start of a slow download");
+        h_sleep_ms(1);
+    }
+    expect_resp(&c, &r, 0, "the large file read slowly");
+    cr_assert_eq(r.status, 200, "the large file: \"%s\"", r.line);
+    cr_assert_eq(r.blen, size, "the large file: %zu of %zu bytes", r.blen,
+                 size);
+    cr_assert(memcmp(r.body, want, size) == 0,
+              "the large file arrived with other bytes");
+    resp_free(&r);
+    free(want);
+    expect_resp(&c, &r, 0, "the answer pipelined behind it");
+    check_sized(&r, K1, "the answer pipelined behind it");
+    resp_free(&r);
+    conn_close(&c);
+}

@@ -51,7 +51,7 @@ Test(modload, refuses_another_abi_major)
 
     cr_assert_null(m);
     cr_assert(strstr(err, "ABI 2.") != NULL, "%s", err);
-    cr_assert(strstr(err, "this prefork has ABI 1.2") != NULL, "%s", err);
+    cr_assert(strstr(err, "this prefork has ABI 1.3") != NULL, "%s", err);
     cr_assert(strstr(err, "rebuild") != NULL, "%s", err);
 }
 
@@ -70,14 +70,15 @@ Test(modload, loads_an_older_minor_with_later_fields_zero)
     module_unload(m);
 }
 
-/* Built against tests/fixtures/abi-1.3: one hook more than the host knows. */
+/* Built against the next minor version's header (made from today's by
+ * Makefile.am): one hook more than the host knows. */
 Test(modload, loads_a_newer_minor_up_to_the_hosts_own_size)
 {
     char           err[256] = "";
-    struct module *m = module_load(TESTMODS "/abi13.so", err, sizeof(err));
+    struct module *m = module_load(TESTMODS "/abinext.so", err, sizeof(err));
 
     cr_assert_not_null(m, "%s", err);
-    cr_assert_eq(m->desc.abi_minor, 3);
+    cr_assert_eq(m->desc.abi_minor, PF_ABI_MINOR + 1);
     cr_assert_gt(m->desc.size, sizeof(struct pf_module));
     cr_assert_eq(m->desc.flags, (unsigned)PF_BLOCKING);
     cr_assert_not_null(m->desc.handle);
