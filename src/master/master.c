@@ -241,6 +241,44 @@ static struct generation *pop_old(struct master *m)
     return m->nold > 0 ? m->old[--m->nold] : NULL;
 }
 
+_Static_assert(CONFIG_MAX_LINE < SB_NAME_MAX,
+               "a service name must fit its scoreboard entry");
+
+/* List g's services in the status file, for `prefork -s status`. */
+static void publish_services(struct master *m, const struct generation *g)
+{
+    struct sb_service_desc *v = calloc(g->nsvc + 1, sizeof(*v));
+    const char            **addrs;
+    size_t                  i, j, n = 0;
+
+    for (i = 0; i < g->nsvc; i++)
+        n += g->svc[i].sc->nlisten;
+    addrs = calloc(n + 1, sizeof(*addrs));
+    if (v == NULL || addrs == NULL) {
+        log_error(NULL, "out of memory: the status file keeps the old "
+                        "list of services");
+        goto done;
+    }
+    for (i = 0, n = 0; i < g->nsvc; i++) {
+        const struct service *s = &g->svc[i];
+
+        v[i] = (struct sb_service_desc){
+            .id = s->id,
+            .target = s->target,
+            .name = s->sc->name,
+            .mode = mode_name(s->sc->mode),
+            .listen = &addrs[n],
+            .nlisten = s->sc->nlisten,
+        };
+        for (j = 0; j < s->sc->nlisten; j++)
+            addrs[n++] = s->sc->listen[j].text;
+    }
+    scoreboard_set_services(m->sb, v, g->nsvc);
+done:
+    free(addrs);
+    free(v);
+}
+
 /* Make g the running generation: the services, the listeners systemd
  * keeps and the status file follow it. */
 static void make_current(struct master *m, struct generation *g)
@@ -248,7 +286,7 @@ static void make_current(struct master *m, struct generation *g)
     m->cur = g;
     /* Before release_old closes what g dropped: systemd lets go of it. */
     fdstore_sync(&m->ls, g);
-    scoreboard_set_services(m->sb, g);
+    publish_services(m, g);
 }
 
 /*
@@ -571,7 +609,7 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
      * in the final process (waiting for the exiting parent to let go). */
     if (cfg->daemonize && !foreground && (ready_fd = daemonize(m.pidfd)) == -1)
         goto fail;
-    scoreboard_set_services(m.sb, m.cur);
+    publish_services(&m, m.cur);
     if (m.pidfd != -1 && pidfile_write(m.pidfd) == -1)
         goto fail;
     log_notice(NULL, "prefork " PACKAGE_VERSION " started, pid %d",

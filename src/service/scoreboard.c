@@ -40,17 +40,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "diag.h"
 #include "log.h"
 #include "scoreboard.h"
-#include "service.h"
 
 /* Lock-based atomics would use a lock table private to each process. */
 _Static_assert(__atomic_always_lock_free(sizeof(int64_t), 0),
                "the scoreboard needs lock-free 64-bit atomics");
-_Static_assert(CONFIG_MAX_LINE < SB_NAME_MAX,
-               "a service name must fit its scoreboard entry");
 _Static_assert(sizeof(SB_MAGIC) <= sizeof(((struct sb_header *)0)->magic),
                "the magic must fit the header");
 
@@ -317,14 +313,14 @@ static void copy_text(char *dst, size_t cap, const char *s)
     dst[n] = '\0';
 }
 
-/* The listen addresses of s, one per line, as many as fit. */
-static void listen_text(char *dst, size_t cap, const struct service *s)
+/* The listen addresses of d, one per line, as many as fit. */
+static void listen_text(char *dst, size_t cap, const struct sb_service_desc *d)
 {
     size_t used = 0;
 
     dst[0] = '\0';
-    for (size_t i = 0; i < s->sc->nlisten; i++) {
-        const char *a = s->sc->listen[i].text;
+    for (size_t i = 0; i < d->nlisten; i++) {
+        const char *a = d->listen[i];
         size_t      need = strlen(a) + (used > 0);
 
         if (used + need >= cap)
@@ -334,15 +330,15 @@ static void listen_text(char *dst, size_t cap, const struct service *s)
     }
 }
 
-static void entry_fill(struct sb_service *e, const struct service *s)
+static void entry_fill(struct sb_service *e, const struct sb_service_desc *d)
 {
     memset(e, 0, sizeof(*e));
-    e->id = s->id;
+    e->id = d->id;
     e->flags = SB_SVC_CURRENT;
-    e->target = s->target;
-    copy_text(e->mode, sizeof(e->mode), mode_name(s->sc->mode));
-    copy_text(e->name, sizeof(e->name), s->sc->name);
-    listen_text(e->listen, sizeof(e->listen), s);
+    e->target = d->target;
+    copy_text(e->mode, sizeof(e->mode), d->mode);
+    copy_text(e->name, sizeof(e->name), d->name);
+    listen_text(e->listen, sizeof(e->listen), d);
 }
 
 static int has_workers(const struct scoreboard *sb, uint32_t id)
@@ -366,7 +362,8 @@ static struct sb_service *find_name(struct sb_service *v, size_t n,
     return NULL;
 }
 
-void scoreboard_set_services(struct scoreboard *sb, const struct generation *g)
+void scoreboard_set_services(struct scoreboard            *sb,
+                             const struct sb_service_desc *v, size_t nv)
 {
     struct sb_header  *h = sb->hdr;
     struct sb_service *next, *same;
@@ -378,9 +375,9 @@ void scoreboard_set_services(struct scoreboard *sb, const struct generation *g)
                         "list of services");
         return;
     }
-    for (i = 0; i < g->nsvc && n < SB_MAX_SERVICES; i++)
-        entry_fill(&next[n++], &g->svc[i]);
-    if (i < g->nsvc)
+    for (i = 0; i < nv && n < SB_MAX_SERVICES; i++)
+        entry_fill(&next[n++], &v[i]);
+    if (i < nv)
         log_warn(NULL, "the status file lists the first %d services only",
                  SB_MAX_SERVICES);
     ncur = n;
