@@ -7,7 +7,6 @@
 
 #include "config.h"
 #include "pool.h"
-#include "rollout.h"
 #include "scoreboard.h"
 #include "service.h"
 
@@ -97,41 +96,6 @@ Test(pool, max_requests_jitter_spreads_the_limits)
     for (r = 0; r < 11; r++)
         distinct += seen[r] > 0;
     cr_assert_eq(distinct, 11, "every value 100..110 should occur");
-}
-
-Test(rollout, budget_is_a_count_or_a_share_rounded_up)
-{
-    const struct budget one = {.n = 1}, three = {.n = 3},
-                        quarter = {.n = 25, .percent = 1},
-                        all = {.n = 100, .percent = 1};
-
-    cr_assert_eq(rollout_budget(&one, 4), 1);
-    cr_assert_eq(rollout_budget(&three, 4), 3);
-    cr_assert_eq(rollout_budget(&three, 2), 2, "never more than the pool");
-    cr_assert_eq(rollout_budget(&quarter, 4), 1);
-    cr_assert_eq(rollout_budget(&quarter, 5), 2, "1.25 rounds up");
-    cr_assert_eq(rollout_budget(&quarter, 1), 1);
-    cr_assert_eq(rollout_budget(&all, 6), 6);
-    cr_assert_eq(rollout_budget(&quarter, 0), 1, "at least one");
-}
-
-Test(rollout, old_workers_quit_as_the_new_make_up_the_pool)
-{
-    /* 4 old, 4 wanted: none quits until a new one is up, each new one
-     * lets one old one go, and all go once the new pool is whole. */
-    cr_assert_eq(rollout_may_quit(4, 0, 4), 0);
-    cr_assert_eq(rollout_may_quit(4, 1, 4), 1);
-    cr_assert_eq(rollout_may_quit(3, 1, 4), 0);
-    cr_assert_eq(rollout_may_quit(1, 4, 4), 1);
-    /* Growing from 2 to 4: the old stay until the rest are nearly up. */
-    cr_assert_eq(rollout_may_quit(2, 2, 4), 0);
-    cr_assert_eq(rollout_may_quit(2, 3, 4), 1);
-    /* Shrinking from 4 to 2: the old go as soon as 2 serve. */
-    cr_assert_eq(rollout_may_quit(4, 0, 2), 1);
-    cr_assert_eq(rollout_may_quit(3, 0, 2), 1);
-    cr_assert_eq(rollout_may_quit(2, 0, 2), 0);
-    cr_assert_eq(rollout_may_quit(2, 1, 2), 1);
-    cr_assert_eq(rollout_may_quit(0, 4, 4), 0, "no one left to quit");
 }
 
 Test(pool_table, workers_are_added_found_by_pid_and_removed)
