@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "deathlog.h"
 #include "log.h"
 #include "pool.h"
@@ -32,9 +33,11 @@
 #include "service.h"
 #include "worker.h"
 
-#define POOL_MAX_RATE      32
-#define POOL_BACKOFF_FIRST 100
-#define POOL_BACKOFF_MAX   30000
+/* A worker that dies sooner than this after its start counts as failing. */
+#define POOL_EARLY_DEATH_MS 1000
+#define POOL_MAX_RATE       32
+#define POOL_BACKOFF_FIRST  100
+#define POOL_BACKOFF_MAX    30000
 
 int pool_decide(const struct pool_limits *l, int live, int idle, int *rate)
 {
@@ -563,12 +566,12 @@ void pool_check_memory(struct pool *p, int64_t now)
     }
 }
 
-void pool_check_timeouts(struct pool *p, long long limit, int64_t now)
+void pool_check_timeouts(struct pool *p, long long limit_ms, int64_t now)
 {
     struct slot snap;
     size_t      i;
 
-    if (limit <= 0)
+    if (limit_ms <= 0)
         return;
     for (i = 0; i < p->n; i++) {
         struct worker *w = &p->w[i];
@@ -576,12 +579,12 @@ void pool_check_timeouts(struct pool *p, long long limit, int64_t now)
             continue;
         slot_read(&p->sb->slots[w->slot], &snap);
         if (snap.state != SLOT_BUSY || snap.busy_since == 0 ||
-            now - snap.busy_since <= limit)
+            now - snap.busy_since <= limit_ms)
             continue;
         log_error(w->svc->sc->name,
                   "worker %d busy on one connection for %lld ms "
                   "(worker_timeout %lld ms): killing it",
-                  (int)w->pid, (long long)(now - snap.busy_since), limit);
+                  (int)w->pid, (long long)(now - snap.busy_since), limit_ms);
         if (kill(w->pid, SIGKILL) == -1 && errno != ESRCH)
             log_syswarn(w->svc->sc->name, "kill(%d, KILL)", (int)w->pid);
         w->killed = 1;

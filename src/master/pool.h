@@ -89,9 +89,6 @@ int64_t pool_backoff_ms(int failures);
  * not all recycle together; 0 (no limit) when max is 0.  r is random(). */
 long long pool_requests_limit(long long max, long long jitter, long r);
 
-/* A worker that dies sooner than this after its start counts as failing. */
-#define POOL_EARLY_DEATH_MS 1000
-
 /* Master: fork one worker for s of g, the current generation.  Returns 0
  * or -1 (logged). */
 int pool_spawn(struct pool *p, struct generation *g, struct service *s);
