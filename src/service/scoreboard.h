@@ -223,7 +223,14 @@ int slot_peer_string(const struct slot *s, char *buf, size_t len);
 /* Master: a snapshot of one slot's fields (atomic loads). */
 void slot_read(const struct slot *s, struct slot *out);
 
-/* Another process (`prefork -s status`): map the status file at path
+/* The layout of the mapping, for scoreboard.c and sbread.c: its size with
+ * room for max_services entries and nslots slots, and sb's pointers into
+ * one that starts at base and is size bytes long. */
+size_t scoreboard_map_size(size_t max_services, size_t nslots);
+void   scoreboard_view(struct scoreboard *sb, void *base, size_t max_services,
+                       size_t nslots, size_t size);
+
+/* Another process (`prefork -s status`, sbread.c): map the status file at path
  * read-only and check that it is one this version can read.  Returns the
  * view, or NULL with the reason in err. */
 struct scoreboard *scoreboard_open(const char *path, char *err, size_t errlen);
