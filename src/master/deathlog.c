@@ -33,7 +33,8 @@ static void iso_time(int64_t ms, char *buf, size_t len)
     snprintf(buf + strlen(buf), len - strlen(buf), ".%03dZ", (int)(ms % 1000));
 }
 
-void death_json(FILE *out, const struct death *d)
+/* Write d as one JSON object and a newline to out. */
+static void death_json(FILE *out, const struct death *d)
 {
     char when[40];
 

@@ -13,7 +13,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <sys/types.h>
 
 struct death {
@@ -32,9 +31,6 @@ struct death {
                             request line); NULL or "": nothing */
     int         failures;
 };
-
-/* Write d as one JSON object and a newline to out. */
-void death_json(FILE *out, const struct death *d);
 
 /* Record d: append it to path, or log it at warn when path is NULL; and
  * when copy is not NULL, put the JSON text there (no newline, cut to

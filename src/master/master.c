@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "fdstore.h"
 #include "inherit.h"
@@ -113,26 +114,13 @@ static void master_wait(int64_t until)
         log_syserr(NULL, "ppoll");
 }
 
-static void signal_workers(struct master *m, int sig)
-{
-    size_t i;
-
-    for (i = 0; i < m->nw; i++)
-        if (kill(m->w[i].pid, sig) == -1 && errno != ESRCH)
-            log_syswarn(m->w[i].svc->sc->name, "kill(%d, SIG%s)",
-                        (int)m->w[i].pid, sigabbrev_np(sig));
-}
-
 /* Free reloaded-away generations whose last worker has gone. */
 static void release_old(struct master *m)
 {
-    size_t i, j;
+    size_t i;
 
     for (i = 0; i < m->nold;) {
-        int used = 0;
-        for (j = 0; j < m->nw; j++)
-            used |= m->w[j].gen == m->old[i];
-        if (used) {
+        if (pool_holds(&m->pool, m->old[i])) {
             i++;
             continue;
         }
@@ -143,21 +131,19 @@ static void release_old(struct master *m)
 
 static void reap(struct master *m)
 {
-    int64_t now = mono_ms();
-    int     status;
-    pid_t   pid;
-    size_t  i;
+    int64_t        now = mono_ms();
+    struct worker *w;
+    int            status;
+    pid_t          pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (i = 0; i < m->nw; i++)
-            if (m->w[i].pid == pid)
-                break;
-        if (i == m->nw) {
-            (void)upgrade_reaped(m, pid, status);
+        w = pool_find(&m->pool, pid);
+        if (w == NULL) {
+            (void)upgrade_reaped(&m->up, pid, status, m->pool.stopping);
             continue;
         }
-        pool_reaped(m, &m->w[i], status, now);
-        m->w[i] = m->w[--m->nw];
+        pool_reaped(&m->pool, m->cur, w, status, now);
+        pool_remove(&m->pool, w);
     }
     release_old(m);
 }
@@ -241,6 +227,44 @@ static struct generation *pop_old(struct master *m)
     return m->nold > 0 ? m->old[--m->nold] : NULL;
 }
 
+_Static_assert(CONFIG_MAX_LINE < SB_NAME_MAX,
+               "a service name must fit its scoreboard entry");
+
+/* List g's services in the status file, for `prefork -s status`. */
+static void publish_services(struct master *m, const struct generation *g)
+{
+    struct sb_service_desc *v = calloc(g->nsvc + 1, sizeof(*v));
+    const char            **addrs;
+    size_t                  i, j, n = 0;
+
+    for (i = 0; i < g->nsvc; i++)
+        n += g->svc[i].sc->nlisten;
+    addrs = calloc(n + 1, sizeof(*addrs));
+    if (v == NULL || addrs == NULL) {
+        log_error(NULL, "out of memory: the status file keeps the old "
+                        "list of services");
+        goto done;
+    }
+    for (i = 0, n = 0; i < g->nsvc; i++) {
+        const struct service *s = &g->svc[i];
+
+        v[i] = (struct sb_service_desc){
+            .id = s->id,
+            .target = s->target,
+            .name = s->sc->name,
+            .mode = mode_name(s->sc->mode),
+            .listen = &addrs[n],
+            .nlisten = s->sc->nlisten,
+        };
+        for (j = 0; j < s->sc->nlisten; j++)
+            addrs[n++] = s->sc->listen[j].text;
+    }
+    scoreboard_set_services(m->sb, v, g->nsvc);
+done:
+    free(addrs);
+    free(v);
+}
+
 /* Make g the running generation: the services, the listeners systemd
  * keeps and the status file follow it. */
 static void make_current(struct master *m, struct generation *g)
@@ -248,7 +272,7 @@ static void make_current(struct master *m, struct generation *g)
     m->cur = g;
     /* Before release_old closes what g dropped: systemd lets go of it. */
     fdstore_sync(&m->ls, g);
-    scoreboard_set_services(m->sb, g);
+    publish_services(m, g);
 }
 
 /*
@@ -270,12 +294,7 @@ static void roll_back(struct master *m, const char *why)
     bad->retiring = 1;
     prev->retiring = 0;
     (void)push_old(m, bad); /* the slot pop_old freed: cannot fail */
-    for (size_t i = 0; i < m->nw; i++) {
-        struct worker *w = &m->w[i];
-
-        if (w->gen == bad && !w->retiring)
-            pool_quit(w);
-    }
+    pool_quit_generation(&m->pool, bad);
     apply_log_settings(bad->cfg, prev->cfg);
     apply_nofile_limit(prev->cfg);
     make_current(m, prev);
@@ -315,7 +334,7 @@ static void reload(struct master *m)
     if (trial > 0)
         g->trial_until = mono_ms() + trial;
     make_current(m, g);
-    pool_maintain(m, mono_ms(), 0);
+    pool_maintain(&m->pool, m->cur, mono_ms(), 0);
     release_old(m);
     log_notice(NULL, "configuration reloaded: %zu services%s", g->nsvc,
                trial > 0 ? ", one worker each on trial (reload_canary)" : "");
@@ -346,7 +365,7 @@ static void reopen_logs(struct master *m)
         give_log_to_workers(m->cur->cfg);
         log_notice(NULL, "error log reopened");
     }
-    signal_workers(m, SIGUSR1);
+    pool_signal(&m->pool, SIGUSR1);
 }
 
 /* Stop every worker with sig; KILL what is left after grace_ms. */
@@ -355,26 +374,27 @@ static void stop_workers(struct master *m, int sig, int64_t grace_ms)
     int64_t deadline = mono_ms() + grace_ms;
     int     killed = 0;
 
-    m->stopping = 1;
+    m->pool.stopping = 1;
     /* A successor has told systemd it is the main process now. */
-    if (m->upgrade_pid == 0)
+    if (m->up.new_master == 0)
         notify_stopping();
-    signal_workers(m, sig);
+    pool_signal(&m->pool, sig);
     lsock_set_close(&m->ls);
-    while (m->nw > 0) {
+    while (m->pool.n > 0) {
         if (sig_term && sig != SIGTERM) { /* TERM during a graceful stop */
             sig = SIGTERM;
-            signal_workers(m, SIGTERM);
+            pool_signal(&m->pool, SIGTERM);
             deadline = mono_ms() + FAST_STOP_MS;
         }
         if (!killed && mono_ms() >= deadline) {
-            log_warn(NULL, "%zu workers still running, killing them", m->nw);
-            signal_workers(m, SIGKILL);
+            log_warn(NULL, "%zu workers still running, killing them",
+                     m->pool.n);
+            pool_signal(&m->pool, SIGKILL);
             killed = 1;
         }
         sig_chld = 0;
         reap(m);
-        if (m->nw > 0)
+        if (m->pool.n > 0)
             master_wait(killed ? mono_ms() + 100 : deadline);
     }
 }
@@ -391,7 +411,7 @@ static int quit_now(struct master *m)
     long long delay = m->cur->cfg->shutdown_delay_ms;
     int64_t   now = mono_ms();
 
-    if (delay <= 0 || m->upgrade_pid != 0)
+    if (delay <= 0 || m->up.new_master != 0)
         return 1;
     if (m->quit_at == 0) {
         m->quit_at = now + delay;
@@ -434,9 +454,9 @@ static void master_loop(struct master *m)
             return;
         }
         if (sig_quit && quit_now(m)) {
-            if (m->upgrade_pid != 0)
+            if (m->up.new_master != 0)
                 log_notice(NULL, "the new master %d has taken over",
-                           (int)m->upgrade_pid);
+                           (int)m->up.new_master);
             log_notice(NULL, "graceful shutdown");
             stop_workers(m, SIGQUIT, m->cur->cfg->shutdown_timeout_ms + 1000);
             return;
@@ -452,7 +472,7 @@ static void master_loop(struct master *m)
         }
         if (sig_usr2) {
             sig_usr2 = 0;
-            (void)upgrade_start(m);
+            (void)upgrade_start(&m->up);
         }
         if (sig_ttin || sig_ttou) {
             resize(m, sig_ttin ? 1 : -1);
@@ -460,25 +480,29 @@ static void master_loop(struct master *m)
         }
         sig_urg = 0;
         now = mono_ms();
-        if (m->old_master != 0 && upgrade_handoff(m, now) && m->give_up) {
+        if (m->up.old_master != 0 &&
+            upgrade_handoff(&m->up, now,
+                            pool_unready(&m->pool, m->cur) == NULL) &&
+            m->up.give_up) {
             stop_workers(m, SIGTERM, FAST_STOP_MS);
             return;
         }
-        if (rollout_trial_failed(m, now, why, sizeof(why)))
+        if (rollout_trial_failed(&m->pool, m->cur, now, why, sizeof(why)))
             roll_back(m, why);
-        rollout_pass(m, now);
+        rollout_pass(&m->pool, m->cur, now);
         if (now >= next_tick) {
-            pool_check_timeouts(m, now);
-            pool_check_memory(m, now);
-            watchdog_pass(&m->wd, now, pool_maintain(m, now, 1) == -1);
+            pool_check_timeouts(&m->pool, m->cur->cfg->worker_timeout_ms, now);
+            pool_check_memory(&m->pool, now);
+            watchdog_pass(&m->wd, now,
+                          pool_maintain(&m->pool, m->cur, now, 1) == -1);
             next_tick = now + tick_ms(m);
         } else {
-            pool_maintain(m, now, 0);
+            pool_maintain(&m->pool, m->cur, now, 0);
         }
-        due = pool_next_due(m);
-        if (m->old_master != 0 && due > now + HANDOFF_POLL_MS)
+        due = pool_next_due(m->cur);
+        if (m->up.old_master != 0 && due > now + HANDOFF_POLL_MS)
             due = now + HANDOFF_POLL_MS;
-        if (due > now + ROLLOUT_POLL_MS && rollout_pending(m))
+        if (due > now + ROLLOUT_POLL_MS && rollout_pending(&m->pool, m->cur))
             due = now + ROLLOUT_POLL_MS;
         if (m->quit_at != 0 && due > m->quit_at)
             due = m->quit_at;
@@ -510,11 +534,11 @@ static void master_free(struct master *m)
         generation_destroy(m->old[i], &m->ls);
     free(m->old);
     /* Socket files belong to whichever master serves after this one. */
-    if (m->upgrade_pid != 0 || m->old_master != 0)
+    if (m->up.new_master != 0 || m->up.old_master != 0)
         lsock_set_disown(&m->ls);
     generation_destroy(m->cur, &m->ls);
     lsock_set_free(&m->ls);
-    free(m->w);
+    pool_free(&m->pool);
     if (m->pidfd != -1)
         pidfile_remove(m->pidfile, m->pidfd);
     free(m->pidfile);
@@ -555,7 +579,9 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
     if (signals_init() == -1 || apply_nofile_limit(cfg) == -1 ||
         inherit_sockets(&m.ls) == -1)
         goto fail_cfg;
-    m.old_master = inherit_old_master();
+    pool_init(&m.pool, m.sb, &m.ls, m.pidfd);
+    upgrade_init(&m.up, m.exe, m.conf_path, &m.pidfile, m.sb, &m.ls,
+                 inherit_old_master());
     m.cur = generation_create(cfg, &m.ls, &m.next_id, &d);
     if (m.cur == NULL) {
         log_diag(&d);
@@ -571,7 +597,7 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
      * in the final process (waiting for the exiting parent to let go). */
     if (cfg->daemonize && !foreground && (ready_fd = daemonize(m.pidfd)) == -1)
         goto fail;
-    scoreboard_set_services(m.sb, m.cur);
+    publish_services(&m, m.cur);
     if (m.pidfd != -1 && pidfile_write(m.pidfd) == -1)
         goto fail;
     log_notice(NULL, "prefork " PACKAGE_VERSION " started, pid %d",
@@ -579,12 +605,12 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
     log_echo_stderr(0);
     daemon_ready(ready_fd);
     ready_fd = -1;
-    pool_maintain(&m, mono_ms(), 0);
-    if (m.old_master == 0)
+    pool_maintain(&m.pool, m.cur, mono_ms(), 0);
+    if (m.up.old_master == 0)
         notify_ready(0);
     master_loop(&m);
     log_notice(NULL, "exiting");
-    rc = m.give_up ? 1 : 0;
+    rc = m.up.give_up ? 1 : 0;
     goto fail;
 fail_cfg:
     if (m.cur == NULL) {

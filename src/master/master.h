@@ -12,21 +12,10 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "pool.h"
 #include "service.h"
+#include "upgrade.h"
 #include "watchdog.h"
-
-struct worker {
-    pid_t              pid;
-    int                slot;
-    struct service    *svc;
-    struct generation *gen;
-    int                retiring;    /* told to quit: not replaced */
-    int                killed;      /* SIGKILLed for worker_timeout */
-    int                over_memory; /* recycled for max_worker_memory */
-    int                recycle;     /* to be replaced (the master's word) */
-    pid_t              replacement; /* started to take its place; 0: none */
-    int64_t            started;
-};
 
 /* The one process-wide state of the master. */
 struct master {
@@ -39,24 +28,15 @@ struct master {
     size_t              nold;
     struct lsock_set    ls;
     struct scoreboard  *sb;
-    struct worker      *w;
-    size_t              nw, capw;
+    struct pool         pool; /* every worker, of every generation */
     int                 pidfd;
     char               *pidfile;
     uint32_t            next_id;
-    unsigned            generations;    /* numbered so far (reloads + 1) */
-    int                 stopping;       /* no respawns: shutting down */
-    int                 spawn_failures; /* the master's own, in a row */
-    struct watchdog     wd;             /* systemd's WatchdogSec= */
-    int64_t             memory_due;     /* next max_worker_memory look */
-    int64_t             quit_at;        /* shutdown_delay: the graceful stop's
+    unsigned            generations; /* numbered so far (reloads + 1) */
+    struct watchdog     wd;          /* systemd's WatchdogSec= */
+    int64_t             quit_at;     /* shutdown_delay: the graceful stop's
                                     drain begins then (0: no stop yet) */
-
-    /* Binary upgrade (upgrade.c). */
-    pid_t   upgrade_pid;      /* old master: the new master it started */
-    pid_t   old_master;       /* new master: the one it is replacing */
-    int64_t handoff_deadline; /* new master: give up after this (mono ms) */
-    int     give_up;          /* new master: the take-over failed */
+    struct upgrade      up;          /* the binary upgrade (upgrade.c) */
 };
 
 /* Run the master with a checked, prepared config (modules loaded).  Takes

@@ -1,5 +1,6 @@
 /*
- * pool.c -- each service's pool of workers, seen from the master.
+ * pool.c -- the master's table of workers, and each service's share of
+ * it (pool.h).
  *
  * A static pool is kept at its size.  A dynamic pool (min_spare, max_spare,
  * max_workers) is reviewed once a second: too few idle workers and it grows,
@@ -8,9 +9,10 @@
  * one idle worker is retired per tick, so it shrinks gently.
  *
  * A worker that dies within a second of its start before serving anything,
- * or exits with WORKER_EXIT_INIT, counts as a failure; the next respawn then waits 100 ms,
- * doubling up to 30 s, so a broken module costs a log line per attempt
- * instead of a fork loop, and the other services go on regardless.
+ * or exits with WORKER_EXIT_INIT, counts as a failure; the next respawn
+ * then waits 100 ms, doubling up to 30 s, so a broken module costs a log
+ * line per attempt instead of a fork loop, and the other services go on
+ * regardless.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,16 +25,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "clock.h"
 #include "deathlog.h"
-#include "master.h"
+#include "log.h"
 #include "pool.h"
 #include "scoreboard.h"
+#include "service.h"
 #include "worker.h"
 
-#define POOL_MAX_RATE      32
-#define POOL_BACKOFF_FIRST 100
-#define POOL_BACKOFF_MAX   30000
+/* A worker that dies sooner than this after its start counts as failing. */
+#define POOL_EARLY_DEATH_MS 1000
+#define POOL_MAX_RATE       32
+#define POOL_BACKOFF_FIRST  100
+#define POOL_BACKOFF_MAX    30000
 
 int pool_decide(const struct pool_limits *l, int live, int idle, int *rate)
 {
@@ -67,21 +72,50 @@ int64_t pool_backoff_ms(int failures)
     return d < POOL_BACKOFF_MAX ? d : POOL_BACKOFF_MAX;
 }
 
-static struct worker *worker_add(struct master *m)
+void pool_init(struct pool *p, struct scoreboard *sb,
+               const struct lsock_set *ls, int pidfd)
+{
+    memset(p, 0, sizeof(*p));
+    p->sb = sb;
+    p->ls = ls;
+    p->pidfd = pidfd;
+}
+
+void pool_free(struct pool *p)
+{
+    free(p->w);
+    p->w = NULL;
+    p->n = p->cap = 0;
+}
+
+struct worker *pool_add(struct pool *p)
 {
     struct worker *w;
 
-    if (m->nw == m->capw) {
-        size_t cap = m->capw ? m->capw * 2 : 16;
-        w = realloc(m->w, cap * sizeof(*w));
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        w = realloc(p->w, cap * sizeof(*w));
         if (w == NULL)
             return NULL;
-        m->w = w;
-        m->capw = cap;
+        p->w = w;
+        p->cap = cap;
     }
-    w = &m->w[m->nw++];
+    w = &p->w[p->n++];
     memset(w, 0, sizeof(*w));
     return w;
+}
+
+struct worker *pool_find(struct pool *p, pid_t pid)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->w[i].pid == pid)
+            return &p->w[i];
+    return NULL;
+}
+
+void pool_remove(struct pool *p, struct worker *w)
+{
+    *w = p->w[--p->n];
 }
 
 long long pool_requests_limit(long long max, long long jitter, long r)
@@ -92,69 +126,71 @@ long long pool_requests_limit(long long max, long long jitter, long r)
 }
 
 /* In the child: keep only what this worker needs, then become it. */
-__attribute__((noreturn)) static void
-become_worker(struct master *m, struct service *s, int slot, long long maxreq)
+__attribute__((noreturn)) static void become_worker(const struct pool       *p,
+                                                    const struct generation *g,
+                                                    struct service *s, int slot,
+                                                    long long maxreq)
 {
     int    fds[64];
     size_t i, n = 0;
 
-    lsock_close_others(&m->ls, s, slot);
-    if (m->pidfd != -1)
-        close(m->pidfd);
+    lsock_close_others(p->ls, s, slot);
+    if (p->pidfd != -1)
+        close(p->pidfd);
     for (i = 0; i < s->nls && n < sizeof(fds) / sizeof(fds[0]); i++)
         fds[n++] = lsock_fd(s->ls[i], slot);
-    worker_main(s, m->cur->cfg, &m->sb->slots[slot], maxreq, fds, n,
-                m->cur->trial_until != 0);
+    worker_main(s, g->cfg, &p->sb->slots[slot], maxreq, fds, n,
+                g->trial_until != 0);
 }
 
 /* The master could not start a worker: the first failure of a streak is
  * an error, the retries that follow (every tick) only debug lines, or a
  * master that cannot fork would fill the log. */
-static int spawn_failed(struct master *m, const struct service *s, int err,
+static int spawn_failed(struct pool *p, const struct service *s, int err,
                         const char *why)
 {
-    log_at(m->spawn_failures++ == 0 ? PF_LOG_ERROR : PF_LOG_DEBUG, s->sc->name,
+    log_at(p->spawn_failures++ == 0 ? PF_LOG_ERROR : PF_LOG_DEBUG, s->sc->name,
            err, "%s, worker not started", why);
     return -1;
 }
 
-int pool_spawn(struct master *m, struct service *s)
+int pool_spawn(struct pool *p, struct generation *g, struct service *s)
 {
-    const struct config *cfg = m->cur->cfg;
+    const struct config *cfg = g->cfg;
     long long            maxreq = pool_requests_limit(cfg->max_requests,
                                                       cfg->max_requests_jitter, random());
     struct worker       *w;
     int                  slot;
     pid_t                pid;
 
-    slot = scoreboard_claim(m->sb, s->id);
+    slot = scoreboard_claim(p->sb, s->id);
     if (slot == -1)
-        return spawn_failed(m, s, 0, "no free scoreboard slot");
-    w = worker_add(m);
+        return spawn_failed(p, s, 0, "no free scoreboard slot");
+    w = pool_add(p);
     if (w == NULL) {
-        scoreboard_release(m->sb, slot);
-        return spawn_failed(m, s, 0, "out of memory");
+        scoreboard_release(p->sb, slot);
+        return spawn_failed(p, s, 0, "out of memory");
     }
-    m->sb->slots[slot].started_ms = mono_ms();
+    p->sb->slots[slot].started_ms = mono_ms();
     pid = fork();
     if (pid == -1) {
         int err = errno;
-        scoreboard_release(m->sb, slot);
-        m->nw--;
-        return spawn_failed(m, s, err, "fork");
+        scoreboard_release(p->sb, slot);
+        pool_remove(p, w);
+        return spawn_failed(p, s, err, "fork");
     }
     if (pid == 0)
-        become_worker(m, s, slot, maxreq);
-    if (m->spawn_failures > 0)
+        become_worker(p, g, s, slot, maxreq);
+    if (p->spawn_failures > 0)
         log_notice(s->sc->name, "worker started after %d failed attempts",
-                   m->spawn_failures);
-    m->spawn_failures = 0;
-    slot_set_pid(&m->sb->slots[slot], pid);
+                   p->spawn_failures);
+    p->spawn_failures = 0;
+    slot_set_pid(&p->sb->slots[slot], pid);
     w->pid = pid;
     w->slot = slot;
     w->svc = s;
-    w->gen = m->cur;
-    w->started = m->sb->slots[slot].started_ms;
+    w->gen = g;
+    w->started = p->sb->slots[slot].started_ms;
     log_debug(s->sc->name, "started worker %d", (int)pid);
     return 0;
 }
@@ -179,7 +215,7 @@ static void log_exit(const struct worker *w, int status)
 
 /* Did w end in a way its operator should hear about: not retired by us,
  * not stopped with the master? */
-static const char *death_reason(const struct master *m, const struct worker *w,
+static const char *death_reason(const struct pool *p, const struct worker *w,
                                 int status)
 {
     if (w->killed)
@@ -188,7 +224,7 @@ static const char *death_reason(const struct master *m, const struct worker *w,
         return "max_worker_memory";
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
-        if ((w->retiring || m->stopping) &&
+        if ((w->retiring || p->stopping) &&
             (sig == SIGTERM || sig == SIGQUIT || sig == SIGKILL))
             return NULL;
         return "signal";
@@ -206,9 +242,9 @@ static int64_t real_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void record_death(const struct master *m, const struct worker *w,
-                         const struct slot *snap, int status,
-                         const char *reason, int64_t now)
+static void record_death(struct pool *p, const struct generation *g,
+                         const struct worker *w, const struct slot *snap,
+                         int status, const char *reason, int64_t now)
 {
     char         peer[64], json[SB_DEATH_MAX] = "";
     struct death d = {
@@ -226,20 +262,21 @@ static void record_death(const struct master *m, const struct worker *w,
         .failures = w->svc->failures,
     };
 
-    if (death_record(m->cur->cfg->death_log, &d, json, sizeof(json)) == 0 ||
+    if (death_record(g->cfg->death_log, &d, json, sizeof(json)) == 0 ||
         json[0] == '{')
-        scoreboard_add_death(m->sb, json);
+        scoreboard_add_death(p->sb, json);
 }
 
 /* Back off a service whose workers die before they serve (counted in
  * s->failures); a worker that served anything resets the count. */
-static void count_failure(struct master *m, struct worker *w, int status,
-                          const struct slot *snap, int64_t now)
+static void count_failure(const struct pool *p, const struct generation *g,
+                          struct worker *w, int status, const struct slot *snap,
+                          int64_t now)
 {
     struct service *s = w->svc;
     int             early;
 
-    if (w->retiring || m->stopping || w->gen != m->cur)
+    if (w->retiring || p->stopping || w->gen != g)
         return;
     /* A worker that served anything did start: if a connection killed it,
      * the next one should be there at once, not after a back-off. */
@@ -272,36 +309,36 @@ static void trial_fail(struct generation *g, const struct worker *w, int status,
                  (int)w->pid, WEXITSTATUS(status), reason);
 }
 
-void pool_reaped(struct master *m, struct worker *w, int status, int64_t now)
+void pool_reaped(struct pool *p, struct generation *g, struct worker *w,
+                 int status, int64_t now)
 {
-    const char *reason = death_reason(m, w, status);
+    const char *reason = death_reason(p, w, status);
     struct slot snap;
 
     log_exit(w, status);
-    slot_read(&m->sb->slots[w->slot], &snap);
-    scoreboard_release(m->sb, w->slot);
-    count_failure(m, w, status, &snap, now);
+    slot_read(&p->sb->slots[w->slot], &snap);
+    scoreboard_release(p->sb, w->slot);
+    count_failure(p, g, w, status, &snap, now);
     if (reason == NULL)
         return;
-    record_death(m, w, &snap, status, reason, now);
-    if (w->gen == m->cur && m->cur->trial_until != 0 &&
-        m->cur->trial_failed[0] == '\0')
-        trial_fail(m->cur, w, status, reason);
+    record_death(p, g, w, &snap, status, reason, now);
+    if (w->gen == g && g->trial_until != 0 && g->trial_failed[0] == '\0')
+        trial_fail(g, w, status, reason);
 }
 
 /* Ask one worker of s to quit, preferring an idle one, and log it with
  * why (the pool's reason, or NULL). */
-static int retire(struct master *m, struct service *s, const char *why)
+static int retire(struct pool *p, const struct service *s, const char *why)
 {
     struct worker *pick = NULL;
     int            idle = 0;
     size_t         i;
 
-    for (i = 0; i < m->nw && !idle; i++) {
-        struct worker *w = &m->w[i];
+    for (i = 0; i < p->n && !idle; i++) {
+        struct worker *w = &p->w[i];
         if (w->svc != s || w->retiring || w->killed || w->replacement != 0)
             continue;
-        idle = m->sb->slots[w->slot].state == SLOT_IDLE;
+        idle = p->sb->slots[w->slot].state == SLOT_IDLE;
         if (pick == NULL || idle)
             pick = w;
     }
@@ -321,25 +358,64 @@ void pool_quit(struct worker *w)
         log_syswarn(w->svc->sc->name, "kill(%d, QUIT)", (int)w->pid);
 }
 
-int pool_retire_one(struct master *m, struct service *s)
+void pool_quit_generation(struct pool *p, const struct generation *g)
 {
-    return retire(m, s, NULL);
+    for (size_t i = 0; i < p->n; i++)
+        if (p->w[i].gen == g && !p->w[i].retiring)
+            pool_quit(&p->w[i]);
 }
 
-static void pool_count(const struct master *m, const struct service *s,
-                       int *live, int *idle)
+void pool_signal(const struct pool *p, int sig)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (kill(p->w[i].pid, sig) == -1 && errno != ESRCH)
+            log_syswarn(p->w[i].svc->sc->name, "kill(%d, SIG%s)",
+                        (int)p->w[i].pid, sigabbrev_np(sig));
+}
+
+int pool_holds(const struct pool *p, const struct generation *g)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->w[i].gen == g)
+            return 1;
+    return 0;
+}
+
+int pool_accepting(const struct pool *p, const struct worker *w)
+{
+    struct slot snap;
+
+    slot_read(&p->sb->slots[w->slot], &snap);
+    return snap.state == SLOT_IDLE || snap.state == SLOT_BUSY;
+}
+
+const char *pool_unready(const struct pool *p, const struct generation *g)
+{
+    for (size_t i = 0; i < g->nsvc; i++) {
+        int up = 0;
+
+        for (size_t j = 0; j < p->n && !up; j++)
+            up = p->w[j].svc == &g->svc[i] && pool_accepting(p, &p->w[j]);
+        if (!up)
+            return g->svc[i].sc->name;
+    }
+    return NULL;
+}
+
+static void pool_count(const struct pool *p, const struct service *s, int *live,
+                       int *idle)
 {
     struct slot snap;
     size_t      i;
 
     *live = *idle = 0;
-    for (i = 0; i < m->nw; i++) {
-        const struct worker *w = &m->w[i];
+    for (i = 0; i < p->n; i++) {
+        const struct worker *w = &p->w[i];
         /* One being replaced is counted as its replacement. */
         if (w->svc != s || w->retiring || w->killed || w->replacement != 0)
             continue;
         (*live)++;
-        slot_read(&m->sb->slots[w->slot], &snap);
+        slot_read(&p->sb->slots[w->slot], &snap);
         *idle += snap.state == SLOT_IDLE;
     }
 }
@@ -366,11 +442,10 @@ static void pool_reason(char *buf, size_t len, const struct pool_limits *l,
                  live, l->max_spare);
 }
 
-static int service_maintain(struct master *m, struct service *s, int64_t now,
-                            int tick)
+static int service_maintain(struct pool *p, struct generation *g,
+                            struct service *s, int64_t now, int tick)
 {
     const struct service_conf *sc = s->sc;
-    const struct generation   *g = m->cur;
     /* On trial (reload_canary), one worker; none more once it failed. */
     int                target = g->trial_until != 0 ? 1 : s->target;
     struct pool_limits l = {
@@ -383,10 +458,10 @@ static int service_maintain(struct master *m, struct service *s, int64_t now,
     char why[160] = "";
     int  live, idle, d, rate = s->spawn_rate;
 
-    scoreboard_set_target(m->sb, s->id, s->target); /* TTIN, TTOU */
+    scoreboard_set_target(p->sb, s->id, s->target); /* TTIN, TTOU */
     if (g->trial_failed[0] != '\0')
         return 0;
-    pool_count(m, s, &live, &idle);
+    pool_count(p, s, &live, &idle);
     /* Between ticks a dynamic pool is only kept at its minimum. */
     if (!tick && l.dynamic && live >= target)
         return 0;
@@ -404,34 +479,34 @@ static int service_maintain(struct master *m, struct service *s, int64_t now,
     if (d > 0 && live >= target)
         log_info(sc->name, "%s", why);
     for (; d > 0; d--)
-        if (pool_spawn(m, s) == -1)
+        if (pool_spawn(p, g, s) == -1)
             return -1;
     for (; d < 0; d++)
-        if (retire(m, s, why) == -1)
+        if (retire(p, s, why) == -1)
             break;
     return 0;
 }
 
-int pool_maintain(struct master *m, int64_t now, int tick)
+int pool_maintain(struct pool *p, struct generation *g, int64_t now, int tick)
 {
     size_t i;
     int    rc = 0;
 
-    if (m->stopping || m->cur == NULL)
+    if (p->stopping || g == NULL)
         return 0;
-    for (i = 0; i < m->cur->nsvc; i++)
-        if (service_maintain(m, &m->cur->svc[i], now, tick) == -1)
+    for (i = 0; i < g->nsvc; i++)
+        if (service_maintain(p, g, &g->svc[i], now, tick) == -1)
             rc = -1;
     return rc;
 }
 
-int64_t pool_next_due(const struct master *m)
+int64_t pool_next_due(const struct generation *g)
 {
     int64_t due = INT64_MAX;
     size_t  i;
 
-    for (i = 0; m->cur != NULL && i < m->cur->nsvc; i++) {
-        const struct service *s = &m->cur->svc[i];
+    for (i = 0; g != NULL && i < g->nsvc; i++) {
+        const struct service *s = &g->svc[i];
         if (s->failures > 0 && s->next_spawn < due)
             due = s->next_spawn;
     }
@@ -466,15 +541,15 @@ long long pool_private_memory(pid_t pid)
  * it finishes its connections) and its exit recorded with why.  Read at
  * most once a second; smaps_rollup walks the process's mappings.
  */
-void pool_check_memory(struct master *m, int64_t now)
+void pool_check_memory(struct pool *p, int64_t now)
 {
     size_t i;
 
-    if (now < m->memory_due)
+    if (now < p->memory_due)
         return;
-    m->memory_due = now + 1000;
-    for (i = 0; i < m->nw; i++) {
-        struct worker *w = &m->w[i];
+    p->memory_due = now + 1000;
+    for (i = 0; i < p->n; i++) {
+        struct worker *w = &p->w[i];
         long long      cap = w->svc->sc->max_worker_memory, have;
 
         if (cap <= 0 || w->retiring || w->killed || w->recycle)
@@ -491,26 +566,25 @@ void pool_check_memory(struct master *m, int64_t now)
     }
 }
 
-void pool_check_timeouts(struct master *m, int64_t now)
+void pool_check_timeouts(struct pool *p, long long limit_ms, int64_t now)
 {
-    long long   limit = m->cur->cfg->worker_timeout_ms;
     struct slot snap;
     size_t      i;
 
-    if (limit <= 0)
+    if (limit_ms <= 0)
         return;
-    for (i = 0; i < m->nw; i++) {
-        struct worker *w = &m->w[i];
+    for (i = 0; i < p->n; i++) {
+        struct worker *w = &p->w[i];
         if (w->killed)
             continue;
-        slot_read(&m->sb->slots[w->slot], &snap);
+        slot_read(&p->sb->slots[w->slot], &snap);
         if (snap.state != SLOT_BUSY || snap.busy_since == 0 ||
-            now - snap.busy_since <= limit)
+            now - snap.busy_since <= limit_ms)
             continue;
         log_error(w->svc->sc->name,
                   "worker %d busy on one connection for %lld ms "
                   "(worker_timeout %lld ms): killing it",
-                  (int)w->pid, (long long)(now - snap.busy_since), limit);
+                  (int)w->pid, (long long)(now - snap.busy_since), limit_ms);
         if (kill(w->pid, SIGKILL) == -1 && errno != ESRCH)
             log_syswarn(w->svc->sc->name, "kill(%d, KILL)", (int)w->pid);
         w->killed = 1;

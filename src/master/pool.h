@@ -1,18 +1,67 @@
 /*
- * pool.h -- sizing and supervising each service's pool of workers.
+ * pool.h -- the workers the master has started, and sizing and
+ * supervising each service's share of them.
  *
- * The decisions are pure functions (unit-tested); the rest forks workers,
- * accounts for the ones that exit, and retires the ones no longer wanted.
+ * struct pool is the table of live workers, of every generation, with
+ * what starting one more takes; the master holds one and passes it, with
+ * the generation now current, to the functions below and to rollout.c.
+ * The sizing decisions are pure functions (unit-tested); the rest forks
+ * workers, accounts for the ones that exit, and retires the ones no
+ * longer wanted.
  */
 #ifndef PF_POOL_H
 #define PF_POOL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-struct master;
+struct generation;
+struct lsock_set;
+struct scoreboard;
 struct service;
-struct worker;
+
+/* One worker process, from its fork until the master reaps it. */
+struct worker {
+    pid_t              pid;
+    int                slot;
+    struct service    *svc;
+    struct generation *gen;
+    int                retiring;    /* told to quit: not replaced */
+    int                killed;      /* SIGKILLed for worker_timeout */
+    int                over_memory; /* recycled for max_worker_memory */
+    int                recycle;     /* to be replaced (the master's word) */
+    pid_t              replacement; /* started to take its place; 0: none */
+    int64_t            started;
+};
+
+/* The master's workers and what it takes to start one more. */
+struct pool {
+    struct worker *w; /* the table: moves when it grows */
+    size_t         n, cap;
+    /* The master's, lent at pool_init: the slots the workers write, every
+     * listener (a new worker closes those not its own) and the pidfile's
+     * descriptor (-1: none), which no worker keeps. */
+    struct scoreboard      *sb;
+    const struct lsock_set *ls;
+    int                     pidfd;
+    int                     stopping;       /* no respawns: shutting down */
+    int                     spawn_failures; /* the master's own, in a row */
+    int64_t                 memory_due;     /* next max_worker_memory look */
+};
+
+/* Master: an empty pool whose workers use sb's slots. */
+void pool_init(struct pool *p, struct scoreboard *sb,
+               const struct lsock_set *ls, int pidfd);
+/* Free the table (the workers are gone, or no longer the master's). */
+void pool_free(struct pool *p);
+/* A new, zeroed entry at the end of the table, or NULL (out of memory).
+ * Pointers into the table are stale after it. */
+struct worker *pool_add(struct pool *p);
+/* The worker with that pid, or NULL. */
+struct worker *pool_find(struct pool *p, pid_t pid);
+/* Drop w from the table; the last entry takes its place. */
+void pool_remove(struct pool *p, struct worker *w);
 
 struct pool_limits {
     int base;    /* static size, or the dynamic minimum */
@@ -40,29 +89,40 @@ int64_t pool_backoff_ms(int failures);
  * not all recycle together; 0 (no limit) when max is 0.  r is random(). */
 long long pool_requests_limit(long long max, long long jitter, long r);
 
-/* A worker that dies sooner than this after its start counts as failing. */
-#define POOL_EARLY_DEATH_MS 1000
-
-/* Master: fork one worker for s.  Returns 0 or -1 (logged). */
-int pool_spawn(struct master *m, struct service *s);
-/* Master: bring every service of the current generation to its size;
+/* Master: fork one worker for s of g, the current generation.  Returns 0
+ * or -1 (logged). */
+int pool_spawn(struct pool *p, struct generation *g, struct service *s);
+/* Master: bring every service of g, the current generation, to its size;
  * with `tick` also apply the dynamic rules.  Returns 0, or -1 when a
  * worker was wanted and the master could not start it (fork, memory, a
  * scoreboard slot: logged), not when a service is backing off. */
-int pool_maintain(struct master *m, int64_t now, int tick);
-/* Master: w has exited with wait status `status`; log it, update backoff.
- * The caller removes w from the table. */
-void pool_reaped(struct master *m, struct worker *w, int status, int64_t now);
+int pool_maintain(struct pool *p, struct generation *g, int64_t now, int tick);
+/* Master: w has exited with wait status `status`; log it, record an
+ * abnormal death (in g's death_log), update the back-off and fail g's
+ * trial when w was on one.  The caller removes w from the table. */
+void pool_reaped(struct pool *p, struct generation *g, struct worker *w,
+                 int status, int64_t now);
 /* Master: tell w to quit (it drains) and count it as retiring. */
 void pool_quit(struct worker *w);
-/* Master: ask one worker of s to quit, preferring an idle one. */
-int pool_retire_one(struct master *m, struct service *s);
-/* Master: the earliest time a backed-off respawn is due, or INT64_MAX. */
-int64_t pool_next_due(const struct master *m);
-/* Master: kill workers busy on one connection longer than worker_timeout. */
-void pool_check_timeouts(struct master *m, int64_t now);
+/* Master: tell every worker of generation g to quit. */
+void pool_quit_generation(struct pool *p, const struct generation *g);
+/* Master: send sig to every worker. */
+void pool_signal(const struct pool *p, int sig);
+/* Has a worker of generation g not been reaped yet? */
+int pool_holds(const struct pool *p, const struct generation *g);
+/* Is w accepting (its slot says IDLE or BUSY)? */
+int pool_accepting(const struct pool *p, const struct worker *w);
+/* The name of the first service of g without a worker accepting, or NULL
+ * when every one has one. */
+const char *pool_unready(const struct pool *p, const struct generation *g);
+/* Master: the earliest time a backed-off respawn of g is due, or
+ * INT64_MAX. */
+int64_t pool_next_due(const struct generation *g);
+/* Master: kill workers busy on one connection longer than limit_ms
+ * (worker_timeout; 0: no limit). */
+void pool_check_timeouts(struct pool *p, long long limit_ms, int64_t now);
 /* Retire workers past their service's max_worker_memory (at most one
  * look a second). */
-void pool_check_memory(struct master *m, int64_t now);
+void pool_check_memory(struct pool *p, int64_t now);
 
 #endif

@@ -18,10 +18,10 @@
 
 #include "config.h"
 #include "log.h"
-#include "master.h"
 #include "pool.h"
 #include "rollout.h"
 #include "scoreboard.h"
+#include "service.h"
 
 int rollout_budget(const struct budget *b, int pool)
 {
@@ -39,49 +39,33 @@ int rollout_may_quit(int old, int accepting, int target)
     return old > 0 && old - 1 + accepting >= target;
 }
 
-static int accepting(const struct master *m, const struct worker *w)
-{
-    struct slot snap;
-
-    slot_read(&m->sb->slots[w->slot], &snap);
-    return snap.state == SLOT_IDLE || snap.state == SLOT_BUSY;
-}
-
-static struct worker *find_pid(struct master *m, pid_t pid)
-{
-    for (size_t i = 0; i < m->nw; i++)
-        if (m->w[i].pid == pid)
-            return &m->w[i];
-    return NULL;
-}
-
-static int wants_recycle(const struct master *m, const struct worker *w)
+static int wants_recycle(const struct pool *p, const struct worker *w)
 {
     struct slot snap;
 
     if (w->recycle)
         return 1;
-    slot_read(&m->sb->slots[w->slot], &snap);
+    slot_read(&p->sb->slots[w->slot], &snap);
     return snap.recycle != 0;
 }
 
 /* A worker whose replacement is up quits; one whose replacement is gone
  * waits for the next.  Returns how many replacements are still starting. */
-static int check_replacements(struct master *m, const struct service *s)
+static int check_replacements(struct pool *p, const struct service *s)
 {
     int starting = 0;
 
-    for (size_t i = 0; i < m->nw; i++) {
-        struct worker *w = &m->w[i], *r;
+    for (size_t i = 0; i < p->n; i++) {
+        struct worker *w = &p->w[i], *r;
 
         if (w->svc != s || w->retiring || w->killed || w->replacement == 0)
             continue;
-        r = find_pid(m, w->replacement);
+        r = pool_find(p, w->replacement);
         if (r == NULL || r->retiring || r->killed) {
             w->replacement = 0;
             continue;
         }
-        if (!accepting(m, r)) {
+        if (!pool_accepting(p, r)) {
             starting++;
             continue;
         }
@@ -96,25 +80,26 @@ static int check_replacements(struct master *m, const struct service *s)
     return starting;
 }
 
-static void recycle_service(struct master *m, struct service *s, int64_t now)
+static void recycle_service(struct pool *p, struct generation *g,
+                            struct service *s, int64_t now)
 {
     int budget = rollout_budget(&s->sc->max_unavailable, s->target);
-    int starting = check_replacements(m, s);
+    int starting = check_replacements(p, s);
 
-    for (size_t i = 0; i < m->nw && starting < budget; i++) {
-        struct worker *w = &m->w[i];
+    for (size_t i = 0; i < p->n && starting < budget; i++) {
+        struct worker *w = &p->w[i];
         pid_t          pid;
 
         if (w->svc != s || w->retiring || w->killed || w->replacement != 0 ||
-            !wants_recycle(m, w))
+            !wants_recycle(p, w))
             continue;
-        if (now < s->next_spawn || pool_spawn(m, s) == -1)
-            return;                /* it serves on; the next pass tries again */
-        pid = m->w[m->nw - 1].pid; /* pool_spawn may have moved m->w */
-        m->w[i].replacement = pid;
+        if (now < s->next_spawn || pool_spawn(p, g, s) == -1)
+            return;               /* it serves on; the next pass tries again */
+        pid = p->w[p->n - 1].pid; /* pool_spawn may have moved p->w */
+        p->w[i].replacement = pid;
         starting++;
         log_debug(s->sc->name, "worker %d started to replace %d", (int)pid,
-                  (int)m->w[i].pid);
+                  (int)p->w[i].pid);
     }
 }
 
@@ -129,19 +114,20 @@ static struct service *service_named(const struct generation *g,
 
 /* The reloaded-away workers of the service s replaces quit as fast as
  * s's own come up. */
-static void hand_over(struct master *m, struct service *s)
+static void hand_over(struct pool *p, const struct generation *g,
+                      struct service *s)
 {
     const char *name = s->sc->name;
     int         old = 0, up = 0;
 
-    for (size_t i = 0; i < m->nw; i++) {
-        const struct worker *w = &m->w[i];
+    for (size_t i = 0; i < p->n; i++) {
+        const struct worker *w = &p->w[i];
 
         if (w->retiring || w->killed)
             continue;
         if (w->svc == s)
-            up += accepting(m, w);
-        else if (w->gen != m->cur && strcmp(w->svc->sc->name, name) == 0)
+            up += pool_accepting(p, w);
+        else if (w->gen != g && strcmp(w->svc->sc->name, name) == 0)
             old++;
     }
     if (old > 0 && up == 0 && s->failures > 0 && !s->held_over) {
@@ -151,10 +137,10 @@ static void hand_over(struct master *m, struct service *s)
                  "%d workers of the previous one serve on",
                  old);
     }
-    for (size_t i = 0; i < m->nw && rollout_may_quit(old, up, s->target); i++) {
-        struct worker *w = &m->w[i];
+    for (size_t i = 0; i < p->n && rollout_may_quit(old, up, s->target); i++) {
+        struct worker *w = &p->w[i];
 
-        if (w->retiring || w->killed || w->gen == m->cur ||
+        if (w->retiring || w->killed || w->gen == g ||
             strcmp(w->svc->sc->name, name) != 0)
             continue;
         pool_quit(w);
@@ -164,75 +150,57 @@ static void hand_over(struct master *m, struct service *s)
 
 /* Reloaded-away workers of services the new configuration does not have
  * quit at once. */
-static void drop_removed(struct master *m)
+static void drop_removed(struct pool *p, const struct generation *g)
 {
-    for (size_t i = 0; i < m->nw; i++) {
-        struct worker *w = &m->w[i];
+    for (size_t i = 0; i < p->n; i++) {
+        struct worker *w = &p->w[i];
 
-        if (!w->retiring && !w->killed && w->gen != m->cur &&
-            service_named(m->cur, w->svc->sc->name) == NULL)
+        if (!w->retiring && !w->killed && w->gen != g &&
+            service_named(g, w->svc->sc->name) == NULL)
             pool_quit(w);
     }
 }
 
-void rollout_pass(struct master *m, int64_t now)
+void rollout_pass(struct pool *p, struct generation *g, int64_t now)
 {
     /* A generation on trial has one worker a service: the old serve on. */
-    if (m->stopping || m->cur == NULL || m->cur->trial_until != 0)
+    if (p->stopping || g == NULL || g->trial_until != 0)
         return;
-    drop_removed(m);
-    for (size_t i = 0; i < m->cur->nsvc; i++) {
-        hand_over(m, &m->cur->svc[i]);
-        recycle_service(m, &m->cur->svc[i], now);
-    }
-}
-
-/* Has every service of the generation on trial a worker accepting? */
-static const char *trial_unready(const struct master *m)
-{
-    const struct generation *g = m->cur;
-
+    drop_removed(p, g);
     for (size_t i = 0; i < g->nsvc; i++) {
-        int up = 0;
-
-        for (size_t j = 0; j < m->nw && !up; j++) {
-            const struct worker *w = &m->w[j];
-            up = w->svc == &g->svc[i] && accepting(m, w);
-        }
-        if (!up)
-            return g->svc[i].sc->name;
+        hand_over(p, g, &g->svc[i]);
+        recycle_service(p, g, &g->svc[i], now);
     }
-    return NULL;
 }
 
 /* Once the canaries accept, the old workers watch their listeners anew,
  * behind them: an idle canary is the first to get a new connection. */
-static void put_trial_first(const struct master *m)
+static void put_trial_first(const struct pool *p, const struct generation *g)
 {
-    for (size_t i = 0; i < m->nw; i++) {
-        const struct worker *w = &m->w[i];
+    for (size_t i = 0; i < p->n; i++) {
+        const struct worker *w = &p->w[i];
 
-        if (w->gen != m->cur && !w->retiring && kill(w->pid, SIGURG) == -1 &&
+        if (w->gen != g && !w->retiring && kill(w->pid, SIGURG) == -1 &&
             errno != ESRCH)
             log_syswarn(NULL, "kill(%d, URG)", (int)w->pid);
     }
 }
 
 /* What the workers on trial have served. */
-static uint64_t trial_served(const struct master *m)
+static uint64_t trial_served(const struct pool *p, const struct generation *g)
 {
     uint64_t n = 0;
 
-    for (size_t i = 0; i < m->nw; i++)
-        if (m->w[i].gen == m->cur)
-            n += m->sb->slots[m->w[i].slot].served;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->w[i].gen == g)
+            n += p->sb->slots[p->w[i].slot].served;
     return n;
 }
 
-int rollout_trial_failed(struct master *m, int64_t now, char *why, size_t len)
+int rollout_trial_failed(struct pool *p, struct generation *g, int64_t now,
+                         char *why, size_t len)
 {
-    struct generation *g = m->cur;
-    const char        *name;
+    const char *name;
 
     if (g->trial_until == 0)
         return 0;
@@ -240,9 +208,9 @@ int rollout_trial_failed(struct master *m, int64_t now, char *why, size_t len)
         snprintf(why, len, "%s", g->trial_failed);
         return 1;
     }
-    name = trial_unready(m);
+    name = pool_unready(p, g);
     if (name == NULL && !g->trial_first) {
-        put_trial_first(m);
+        put_trial_first(p, g);
         g->trial_first = 1;
     }
     if (now < g->trial_until)
@@ -256,19 +224,19 @@ int rollout_trial_failed(struct master *m, int64_t now, char *why, size_t len)
     log_notice(NULL,
                "generation %u passed its trial (%llu connections served): "
                "rolling over",
-               g->number, (unsigned long long)trial_served(m));
-    scoreboard_set_reload(m->sb, g->number, "rolled over", NULL);
+               g->number, (unsigned long long)trial_served(p, g));
+    scoreboard_set_reload(p->sb, g->number, "rolled over", NULL);
     return 0;
 }
 
-int rollout_pending(const struct master *m)
+int rollout_pending(const struct pool *p, const struct generation *g)
 {
-    for (size_t i = 0; i < m->nw; i++) {
-        const struct worker *w = &m->w[i];
+    for (size_t i = 0; i < p->n; i++) {
+        const struct worker *w = &p->w[i];
 
         if (w->retiring || w->killed)
             continue;
-        if (w->replacement != 0 || w->gen != m->cur)
+        if (w->replacement != 0 || w->gen != g)
             return 1;
     }
     return 0;

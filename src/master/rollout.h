@@ -16,7 +16,8 @@
 #include <stdint.h>
 
 struct budget;
-struct master;
+struct generation;
+struct pool;
 
 /* How often the master looks while a replacement is starting (ms). */
 #define ROLLOUT_POLL_MS 20
@@ -31,16 +32,18 @@ int rollout_budget(const struct budget *b, int pool);
  * the pool (old - 1 + accepting >= target). */
 int rollout_may_quit(int old, int accepting, int target);
 
-/* Master: review the generation on trial (reload_canary).  Returns 1
- * when it has failed, with why in why; else 0, having sent the old
- * workers behind the canaries once these accept, and ended the trial
- * (the pool rolls over) when its time is up. */
-int rollout_trial_failed(struct master *m, int64_t now, char *why, size_t len);
+/* Master: review g, the current generation, when it is on trial
+ * (reload_canary).  Returns 1 when it has failed, with why in why; else
+ * 0, having sent the old workers behind the canaries once these accept,
+ * and ended the trial (the pool rolls over) when its time is up. */
+int rollout_trial_failed(struct pool *p, struct generation *g, int64_t now,
+                         char *why, size_t len);
 
-/* Master: one pass of both, each time round the loop. */
-void rollout_pass(struct master *m, int64_t now);
-/* Master: is a replacement or a hand-over under way (poll at
+/* Master: one pass of both for p's workers, g being the current
+ * generation, each time round the loop. */
+void rollout_pass(struct pool *p, struct generation *g, int64_t now);
+/* Master: is a replacement or a hand-over to g under way (poll at
  * ROLLOUT_POLL_MS)? */
-int rollout_pending(const struct master *m);
+int rollout_pending(const struct pool *p, const struct generation *g);
 
 #endif

@@ -38,24 +38,24 @@ static int pass_watchdog(void)
     return setenv("WATCHDOG_PID", pid, 1);
 }
 
-__attribute__((noreturn)) static void exec_new(struct master *m)
+__attribute__((noreturn)) static void exec_new(const struct upgrade *u)
 {
-    const char *argv[] = {m->exe, "-f", "-c", m->conf_path, NULL};
+    const char *argv[] = {u->exe, "-f", "-c", u->conf_path, NULL};
     sigset_t    none;
 
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) == -1 ||
-        inherit_export(&m->ls, getppid()) == -1 || pass_watchdog() == -1) {
+        inherit_export(u->ls, getppid()) == -1 || pass_watchdog() == -1) {
         log_syserr(NULL, "upgrade: cannot prepare the new master's "
                          "environment");
         _exit(1);
     }
-    execv(m->exe, (char *const *)argv);
-    log_syserr(NULL, "upgrade: cannot run %s", m->exe);
+    execv(u->exe, (char *const *)argv);
+    log_syserr(NULL, "upgrade: cannot run %s", u->exe);
     _exit(1);
 }
 
-static int rename_pidfile(struct master *m, const char *from, const char *to)
+static int rename_pidfile(const char *from, const char *to)
 {
     if (rename(from, to) == -1) {
         log_syserr(NULL, "upgrade: cannot rename %s to %s", from, to);
@@ -65,66 +65,81 @@ static int rename_pidfile(struct master *m, const char *from, const char *to)
 }
 
 /* The status file follows the pidfile (scoreboard.h). */
-static void rename_status(struct master *m, const char *pidfile)
+static void rename_status(const struct upgrade *u, const char *pidfile)
 {
-    if (scoreboard_rename(m->sb, pidfile) == -1)
+    if (scoreboard_rename(u->sb, pidfile) == -1)
         log_syswarn(NULL, "upgrade: cannot rename the status file");
 }
 
-int upgrade_start(struct master *m)
+void upgrade_init(struct upgrade *u, const char *exe, const char *conf_path,
+                  char **pidfile, struct scoreboard *sb, struct lsock_set *ls,
+                  pid_t old_master)
 {
-    char *oldbin = NULL;
+    *u = (struct upgrade){
+        .exe = exe,
+        .conf_path = conf_path,
+        .pidfile = pidfile,
+        .sb = sb,
+        .ls = ls,
+        .old_master = old_master,
+    };
+}
+
+int upgrade_start(struct upgrade *u)
+{
+    char *oldbin = NULL, *pidfile = *u->pidfile;
     pid_t pid;
 
-    if (m->upgrade_pid != 0 || m->old_master != 0) {
+    if (u->new_master != 0 || u->old_master != 0) {
         log_warn(NULL, "SIGUSR2 ignored: an upgrade is already under way");
         return -1;
     }
-    if (m->exe == NULL) {
+    if (u->exe == NULL) {
         log_error(NULL, "SIGUSR2 ignored: the path of the binary is unknown");
         return -1;
     }
-    log_notice(NULL, "upgrade: starting %s", m->exe);
-    if (m->pidfd != -1) {
-        if (asprintf(&oldbin, "%s.oldbin", m->pidfile) < 0) {
+    log_notice(NULL, "upgrade: starting %s", u->exe);
+    if (pidfile != NULL) {
+        if (asprintf(&oldbin, "%s.oldbin", pidfile) < 0) {
             log_error(NULL, "upgrade: out of memory");
             return -1;
         }
-        if (rename_pidfile(m, m->pidfile, oldbin) == -1) {
+        if (rename_pidfile(pidfile, oldbin) == -1) {
             free(oldbin);
             return -1;
         }
         /* Before the fork: the new master's status file takes the name. */
-        rename_status(m, oldbin);
+        rename_status(u, oldbin);
     }
     pid = fork();
     if (pid == -1) {
         log_syserr(NULL, "upgrade: fork");
         if (oldbin != NULL) {
-            (void)rename_pidfile(m, oldbin, m->pidfile);
-            rename_status(m, m->pidfile);
+            (void)rename_pidfile(oldbin, pidfile);
+            rename_status(u, pidfile);
         }
         free(oldbin);
         return -1;
     }
     if (pid == 0)
-        exec_new(m);
-    m->upgrade_pid = pid;
+        exec_new(u);
+    u->new_master = pid;
     if (oldbin != NULL) {
-        free(m->pidfile);
-        m->pidfile = oldbin;
+        free(pidfile);
+        *u->pidfile = oldbin;
     }
     return 0;
 }
 
-int upgrade_reaped(struct master *m, pid_t pid, int status)
+int upgrade_reaped(struct upgrade *u, pid_t pid, int status, int stopping)
 {
+    char  *pidfile = *u->pidfile;
     size_t len;
 
-    if (pid != m->upgrade_pid || pid == 0)
+    if (pid != u->new_master || pid == 0)
         return 0;
-    m->upgrade_pid = 0;
-    if (m->stopping) {
+    u->new_master = 0;
+    if (stopping) {
         log_notice(NULL, "upgrade: the new master %d has exited", (int)pid);
         return 1;
     }
@@ -139,14 +154,13 @@ int upgrade_reaped(struct master *m, pid_t pid, int status)
                   "this one serves on",
                   (int)pid, WEXITSTATUS(status));
     /* Take the pidfile back: PIDFILE.oldbin -> PIDFILE. */
-    len = m->pidfile != NULL ? strlen(m->pidfile) : 0;
-    if (m->pidfd != -1 && len > 7 &&
-        strcmp(m->pidfile + len - 7, ".oldbin") == 0) {
-        char *path = strndup(m->pidfile, len - 7);
-        if (path != NULL && rename_pidfile(m, m->pidfile, path) == 0) {
-            free(m->pidfile);
-            m->pidfile = path;
-            rename_status(m, m->pidfile);
+    len = pidfile != NULL ? strlen(pidfile) : 0;
+    if (len > 7 && strcmp(pidfile + len - 7, ".oldbin") == 0) {
+        char *path = strndup(pidfile, len - 7);
+        if (path != NULL && rename_pidfile(pidfile, path) == 0) {
+            free(pidfile);
+            *u->pidfile = path;
+            rename_status(u, path);
         } else {
             free(path);
         }
@@ -154,46 +168,26 @@ int upgrade_reaped(struct master *m, pid_t pid, int status)
     return 1;
 }
 
-/* Every service of the current generation has a worker that is serving. */
-static int services_up(const struct master *m)
+int upgrade_handoff(struct upgrade *u, int64_t now, int up)
 {
-    size_t i, j;
-
-    for (i = 0; i < m->cur->nsvc; i++) {
-        int up = 0;
-        for (j = 0; j < m->nw && !up; j++) {
-            struct slot snap;
-            if (m->w[j].svc != &m->cur->svc[i])
-                continue;
-            slot_read(&m->sb->slots[m->w[j].slot], &snap);
-            up = snap.state == SLOT_IDLE || snap.state == SLOT_BUSY;
-        }
-        if (!up)
-            return 0;
-    }
-    return 1;
-}
-
-int upgrade_handoff(struct master *m, int64_t now)
-{
-    if (m->old_master == 0)
+    if (u->old_master == 0)
         return 1;
-    if (m->handoff_deadline == 0)
-        m->handoff_deadline = now + HANDOFF_TIMEOUT_MS;
-    if (!services_up(m)) {
-        if (now < m->handoff_deadline)
+    if (u->handoff_deadline == 0)
+        u->handoff_deadline = now + HANDOFF_TIMEOUT_MS;
+    if (!up) {
+        if (now < u->handoff_deadline)
             return 0;
         log_error(NULL,
                   "upgrade: workers not up after %d s; giving up, the old "
                   "master %d serves on",
-                  HANDOFF_TIMEOUT_MS / 1000, (int)m->old_master);
-        m->give_up = 1;
+                  HANDOFF_TIMEOUT_MS / 1000, (int)u->old_master);
+        u->give_up = 1;
         return 1;
     }
     notify_ready(1);
-    if (kill(m->old_master, SIGQUIT) == -1 && errno != ESRCH)
-        log_syserr(NULL, "upgrade: kill(%d, QUIT)", (int)m->old_master);
-    log_notice(NULL, "upgrade: took over from master %d", (int)m->old_master);
-    m->old_master = 0;
+    if (kill(u->old_master, SIGQUIT) == -1 && errno != ESRCH)
+        log_syserr(NULL, "upgrade: kill(%d, QUIT)", (int)u->old_master);
+    log_notice(NULL, "upgrade: took over from master %d", (int)u->old_master);
+    u->old_master = 0;
     return 1;
 }

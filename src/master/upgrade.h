@@ -16,18 +16,43 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "master.h"
+struct lsock_set;
+struct scoreboard;
+
+struct upgrade {
+    /* The master's, lent when it starts (upgrade_init). */
+    const char        *exe; /* this binary; NULL: upgrades are disabled */
+    const char        *conf_path;
+    char             **pidfile; /* its path (NULL: none), renamed to
+                                   PIDFILE.oldbin and back: the master
+                                   removes it by the name it has at exit */
+    struct scoreboard *sb;      /* its status file follows the pidfile */
+    struct lsock_set  *ls;      /* passed to the new master */
+
+    pid_t   new_master;       /* old master: the new master it started */
+    pid_t   old_master;       /* new master: the one it is replacing */
+    int64_t handoff_deadline; /* new master: give up after this (mono ms) */
+    int     give_up;          /* new master: the take-over failed */
+};
+
+/* Master, at start-up: no upgrade under way; old_master is the master
+ * this one replaces (inherit_old_master()), 0 when none. */
+void upgrade_init(struct upgrade *u, const char *exe, const char *conf_path,
+                  char **pidfile, struct scoreboard *sb, struct lsock_set *ls,
+                  pid_t old_master);
 
 /* Old master: start the new binary.  Returns 0, or -1 (logged). */
-int upgrade_start(struct master *m);
+int upgrade_start(struct upgrade *u);
 
 /* Old master: process pid has exited; returns 1 when it was the new
- * master (taking the pidfile back unless we are already stopping). */
-int upgrade_reaped(struct master *m, pid_t pid, int status);
+ * master (taking the pidfile back unless `stopping`: this master is
+ * shutting down). */
+int upgrade_reaped(struct upgrade *u, pid_t pid, int status, int stopping);
 
-/* New master: when every service has a worker up, QUIT the old master and
- * become systemd's main process.  Returns 1 when the take-over is over
- * (done, or given up: then m->give_up is set), 0 while it is pending. */
-int upgrade_handoff(struct master *m, int64_t now);
+/* New master: once `up` (every service has a worker accepting: the
+ * master asks its pool), QUIT the old master and become systemd's main
+ * process.  Returns 1 when the take-over is over (done, or given up: then
+ * u->give_up is set), 0 while it is pending. */
+int upgrade_handoff(struct upgrade *u, int64_t now, int up);
 
 #endif

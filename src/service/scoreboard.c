@@ -13,12 +13,12 @@
  * reads, and must treat that as "not stuck".
  *
  * When the master has a pidfile the mapping is a file beside it (as
- * Apache's ScoreBoardFile), which `prefork -s status` maps read-only.  On a
- * tmpfs such as /run that costs nothing more than anonymous memory; the
- * file is sparse, and only the pages in use are ever allocated.  The master
- * makes it under a temporary name and renames it into place, so that two
- * masters (a binary upgrade) each keep their own file, and at exit removes
- * the name only while it is still its own.
+ * Apache's ScoreBoardFile), which `prefork -s status` maps read-only
+ * (sbread.c).  On a tmpfs such as /run that costs nothing more than
+ * anonymous memory; the file is sparse, and only the pages in use are ever
+ * allocated.  The master makes it under a temporary name and renames it
+ * into place, so that two masters (a binary upgrade) each keep their own
+ * file, and at exit removes the name only while it is still its own.
  *
  * The service table changes only when the master publishes a new
  * configuration or reaps a worker; it brackets both with a sequence number
@@ -40,26 +40,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "diag.h"
 #include "log.h"
 #include "scoreboard.h"
-#include "service.h"
 
 /* Lock-based atomics would use a lock table private to each process. */
 _Static_assert(__atomic_always_lock_free(sizeof(int64_t), 0),
                "the scoreboard needs lock-free 64-bit atomics");
-_Static_assert(CONFIG_MAX_LINE < SB_NAME_MAX,
-               "a service name must fit its scoreboard entry");
 _Static_assert(sizeof(SB_MAGIC) <= sizeof(((struct sb_header *)0)->magic),
                "the magic must fit the header");
 
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define LOAD(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
-
-/* How often a reader tries to copy the table while the master writes it:
- * a rewrite takes microseconds, so a thousand 1 ms naps is plenty. */
-#define SNAPSHOT_TRIES 1000
 
 char *scoreboard_path(const char *pidfile)
 {
@@ -95,14 +86,13 @@ static size_t slot_offset(size_t max_services)
     return round64(svc_offset() + max_services * sizeof(struct sb_service));
 }
 
-static size_t map_size(size_t max_services, size_t nslots)
+size_t scoreboard_map_size(size_t max_services, size_t nslots)
 {
     return slot_offset(max_services) + nslots * sizeof(struct slot);
 }
 
-/* Point sb's fields into the mapping at base. */
-static void view_init(struct scoreboard *sb, void *base, size_t max_services,
-                      size_t nslots, size_t size)
+void scoreboard_view(struct scoreboard *sb, void *base, size_t max_services,
+                     size_t nslots, size_t size)
 {
     sb->hdr = base;
     sb->svc = (struct sb_service *)((char *)base + svc_offset());
@@ -200,7 +190,7 @@ struct scoreboard *scoreboard_create(const char *pidfile, size_t n)
         errno = EINVAL;
         return NULL;
     }
-    size = map_size(SB_MAX_SERVICES, n);
+    size = scoreboard_map_size(SB_MAX_SERVICES, n);
     sb = calloc(1, sizeof(*sb));
     if (sb == NULL)
         return NULL;
@@ -229,7 +219,7 @@ struct scoreboard *scoreboard_create(const char *pidfile, size_t n)
             goto fail;
         header_init(base, n);
     }
-    view_init(sb, base, SB_MAX_SERVICES, n, size);
+    scoreboard_view(sb, base, SB_MAX_SERVICES, n, size);
     own_header = sb->hdr;
     return sb;
 fail:
@@ -317,14 +307,14 @@ static void copy_text(char *dst, size_t cap, const char *s)
     dst[n] = '\0';
 }
 
-/* The listen addresses of s, one per line, as many as fit. */
-static void listen_text(char *dst, size_t cap, const struct service *s)
+/* The listen addresses of d, one per line, as many as fit. */
+static void listen_text(char *dst, size_t cap, const struct sb_service_desc *d)
 {
     size_t used = 0;
 
     dst[0] = '\0';
-    for (size_t i = 0; i < s->sc->nlisten; i++) {
-        const char *a = s->sc->listen[i].text;
+    for (size_t i = 0; i < d->nlisten; i++) {
+        const char *a = d->listen[i];
         size_t      need = strlen(a) + (used > 0);
 
         if (used + need >= cap)
@@ -334,15 +324,15 @@ static void listen_text(char *dst, size_t cap, const struct service *s)
     }
 }
 
-static void entry_fill(struct sb_service *e, const struct service *s)
+static void entry_fill(struct sb_service *e, const struct sb_service_desc *d)
 {
     memset(e, 0, sizeof(*e));
-    e->id = s->id;
+    e->id = d->id;
     e->flags = SB_SVC_CURRENT;
-    e->target = s->target;
-    copy_text(e->mode, sizeof(e->mode), mode_name(s->sc->mode));
-    copy_text(e->name, sizeof(e->name), s->sc->name);
-    listen_text(e->listen, sizeof(e->listen), s);
+    e->target = d->target;
+    copy_text(e->mode, sizeof(e->mode), d->mode);
+    copy_text(e->name, sizeof(e->name), d->name);
+    listen_text(e->listen, sizeof(e->listen), d);
 }
 
 static int has_workers(const struct scoreboard *sb, uint32_t id)
@@ -366,7 +356,8 @@ static struct sb_service *find_name(struct sb_service *v, size_t n,
     return NULL;
 }
 
-void scoreboard_set_services(struct scoreboard *sb, const struct generation *g)
+void scoreboard_set_services(struct scoreboard            *sb,
+                             const struct sb_service_desc *v, size_t nv)
 {
     struct sb_header  *h = sb->hdr;
     struct sb_service *next, *same;
@@ -378,9 +369,9 @@ void scoreboard_set_services(struct scoreboard *sb, const struct generation *g)
                         "list of services");
         return;
     }
-    for (i = 0; i < g->nsvc && n < SB_MAX_SERVICES; i++)
-        entry_fill(&next[n++], &g->svc[i]);
-    if (i < g->nsvc)
+    for (i = 0; i < nv && n < SB_MAX_SERVICES; i++)
+        entry_fill(&next[n++], &v[i]);
+    if (i < nv)
         log_warn(NULL, "the status file lists the first %d services only",
                  SB_MAX_SERVICES);
     ncur = n;
@@ -605,160 +596,4 @@ void slot_read(const struct slot *s, struct slot *out)
     memcpy(out->peer, s->peer, sizeof(out->peer));
     memcpy(out->request, s->request, sizeof(out->request));
     out->request[sizeof(out->request) - 1] = '\0';
-}
-
-/* --- reading another master's file ---------------------------------------- */
-
-/* Is the header one this version lays out the same way, and does the file
- * hold all it announces?  Returns 0, or -1 with the reason in err. */
-static int header_check(const struct sb_header *h, size_t fsize,
-                        const char *path, char *err, size_t errlen)
-{
-    if (memcmp(h->magic, SB_MAGIC, sizeof(SB_MAGIC)) != 0) {
-        errbuf_set(err, errlen, "%s: not a prefork status file", path);
-        return -1;
-    }
-    if (h->layout != SB_LAYOUT || h->header_size != sizeof(struct sb_header) ||
-        h->service_size != sizeof(struct sb_service) ||
-        h->slot_size != sizeof(struct slot)) {
-        errbuf_set(err, errlen,
-                   "%s: status file layout %u, this prefork " PACKAGE_VERSION
-                   " reads layout %u (is the master another version?)",
-                   path, (unsigned)h->layout, (unsigned)SB_LAYOUT);
-        return -1;
-    }
-    if (h->max_services > SB_MAX_SERVICES || h->nslots == 0 ||
-        map_size(h->max_services, h->nslots) > fsize) {
-        errbuf_set(err, errlen, "%s: status file is damaged", path);
-        return -1;
-    }
-    return 0;
-}
-
-struct scoreboard *scoreboard_open(const char *path, char *err, size_t errlen)
-{
-    struct scoreboard *sb = NULL;
-    struct sb_header   h;
-    struct stat        st;
-    void              *base = MAP_FAILED;
-    int                fd;
-
-    do
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    while (fd == -1 && errno == EINTR);
-    if (fd == -1) {
-        errbuf_set(err, errlen, "%s: %s", path,
-                   errno == ENOENT
-                       ? "no such file (the master keeps none: is it "
-                         "another version, or was the file removed?)"
-                       : strerror(errno));
-        return NULL;
-    }
-    if (fstat(fd, &st) == -1) {
-        errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
-        goto fail;
-    }
-    if ((size_t)st.st_size < sizeof(h)) {
-        errbuf_set(err, errlen, "%s: not a prefork status file", path);
-        goto fail;
-    }
-    base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-    if (base == MAP_FAILED) {
-        errbuf_set(err, errlen, "%s: mmap: %s", path, strerror(errno));
-        goto fail;
-    }
-    memcpy(&h, base, sizeof(h));
-    if (header_check(&h, (size_t)st.st_size, path, err, errlen) == -1)
-        goto fail;
-    if ((sb = calloc(1, sizeof(*sb))) == NULL) {
-        errbuf_set(err, errlen, "out of memory");
-        goto fail;
-    }
-    view_init(sb, base, h.max_services, h.nslots, (size_t)st.st_size);
-    close(fd);
-    return sb;
-fail:
-    if (base != MAP_FAILED)
-        munmap(base, (size_t)st.st_size);
-    close(fd);
-    return NULL;
-}
-
-/* One attempt: 1 when the copy is consistent. */
-static int snapshot_once(const struct scoreboard *sb, struct sb_snapshot *out)
-{
-    const struct sb_header *h = sb->hdr;
-    uint32_t                seq = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
-    size_t                  n;
-
-    if (seq & 1)
-        return 0;
-    n = LOAD(&h->nservices);
-    if (n > sb->max_services)
-        return 0;
-    out->master_pid = (pid_t)LOAD(&h->master_pid);
-    out->start_time = LOAD(&h->start_time);
-    out->start_mono_ms = LOAD(&h->start_mono_ms);
-    memcpy(out->version, h->version, sizeof(out->version));
-    out->version[sizeof(out->version) - 1] = '\0';
-    memcpy(out->svc, sb->svc, n * sizeof(*out->svc));
-    out->nsvc = n;
-    for (size_t i = 0; i < sb->nslots; i++)
-        slot_read(&sb->slots[i], &out->slots[i]);
-    out->nslots = sb->nslots;
-    n = LOAD(&h->ndeaths);
-    out->ndeaths = n < SB_DEATHS ? n : SB_DEATHS;
-    for (size_t i = 0; i < out->ndeaths; i++) {
-        memcpy(out->deaths[i], h->deaths[(n - 1 - i) % SB_DEATHS],
-               SB_DEATH_MAX);
-        out->deaths[i][SB_DEATH_MAX - 1] = '\0';
-    }
-    out->reload_generation = LOAD(&h->reload_generation);
-    memcpy(out->reload_state, h->reload_state, SB_STATE_MAX);
-    out->reload_state[SB_STATE_MAX - 1] = '\0';
-    memcpy(out->reload_reason, h->reload_reason, SB_REASON_MAX);
-    out->reload_reason[SB_REASON_MAX - 1] = '\0';
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    return LOAD(&h->seq) == seq;
-}
-
-int scoreboard_snapshot(const struct scoreboard *sb, struct sb_snapshot *out,
-                        char *err, size_t errlen)
-{
-    struct timespec nap = {0, 1000000};
-
-    memset(out, 0, sizeof(*out));
-    out->svc = calloc(SB_MAX_SERVICES, sizeof(*out->svc));
-    out->slots = calloc(sb->nslots, sizeof(*out->slots));
-    if (out->svc == NULL || out->slots == NULL) {
-        errbuf_set(err, errlen, "out of memory");
-        goto fail;
-    }
-    for (int i = 0; i < SNAPSHOT_TRIES; i++) {
-        if (snapshot_once(sb, out)) {
-            /* The file is another process's: trust no string in it. */
-            for (size_t k = 0; k < out->nsvc; k++) {
-                struct sb_service *e = &out->svc[k];
-
-                e->mode[sizeof(e->mode) - 1] = '\0';
-                e->name[sizeof(e->name) - 1] = '\0';
-                e->listen[sizeof(e->listen) - 1] = '\0';
-            }
-            return 0;
-        }
-        nanosleep(&nap, NULL);
-    }
-    errbuf_set(err, errlen, "the master kept rewriting the status file");
-fail:
-    scoreboard_snapshot_free(out);
-    return -1;
-}
-
-void scoreboard_snapshot_free(struct sb_snapshot *snap)
-{
-    free(snap->svc);
-    free(snap->slots);
-    snap->svc = NULL;
-    snap->slots = NULL;
-    snap->nsvc = snap->nslots = 0;
 }

@@ -166,12 +166,26 @@ void scoreboard_destroy(struct scoreboard *sb);
  * file), or -1 with errno set. */
 int scoreboard_rename(struct scoreboard *sb, const char *pidfile);
 
-struct generation;
-/* Master: publish the services of g, the running configuration, with its
- * own pid.  Entries of earlier configurations stay while they have
- * workers; the served count of one removed goes to the new service of the
- * same name.  Call at start-up and after every reload. */
-void scoreboard_set_services(struct scoreboard *sb, const struct generation *g);
+/* One service of the running configuration as the master describes it
+ * to scoreboard_set_services(): plain data, so that the scoreboard needs
+ * to know nothing of how services are built. */
+struct sb_service_desc {
+    uint32_t           id;     /* = struct slot.service of its workers */
+    int                target; /* the pool size */
+    const char        *name;
+    const char        *mode;   /* "prefork", "forking", "threading" */
+    const char *const *listen; /* its addresses as text, nlisten of them */
+    size_t             nlisten;
+};
+
+/* Master: publish v[0..n), the services of the running configuration,
+ * with its own pid.  Names and addresses are cut to fit their entry (the
+ * addresses at a whole one).  Entries of earlier configurations stay
+ * while they have workers; the served count of one removed goes to the
+ * new service of the same name.  Call at start-up and after every
+ * reload. */
+void scoreboard_set_services(struct scoreboard            *sb,
+                             const struct sb_service_desc *v, size_t n);
 /* Master: the pool size of service id changed (TTIN, TTOU). */
 void scoreboard_set_target(struct scoreboard *sb, uint32_t id, int target);
 
@@ -209,7 +223,14 @@ int slot_peer_string(const struct slot *s, char *buf, size_t len);
 /* Master: a snapshot of one slot's fields (atomic loads). */
 void slot_read(const struct slot *s, struct slot *out);
 
-/* Another process (`prefork -s status`): map the status file at path
+/* The layout of the mapping, for scoreboard.c and sbread.c: its size with
+ * room for max_services entries and nslots slots, and sb's pointers into
+ * one that starts at base and is size bytes long. */
+size_t scoreboard_map_size(size_t max_services, size_t nslots);
+void   scoreboard_view(struct scoreboard *sb, void *base, size_t max_services,
+                       size_t nslots, size_t size);
+
+/* Another process (`prefork -s status`, sbread.c): map the status file at path
  * read-only and check that it is one this version can read.  Returns the
  * view, or NULL with the reason in err. */
 struct scoreboard *scoreboard_open(const char *path, char *err, size_t errlen);

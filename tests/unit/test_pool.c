@@ -1,11 +1,14 @@
 /*
- * test_pool.c -- the pool's sizing rules and respawn back-off.
+ * test_pool.c -- the pool's table of workers, its sizing rules and
+ * respawn back-off, and which services have a worker accepting.
  */
 #include <criterion/criterion.h>
+#include <string.h>
 
 #include "config.h"
 #include "pool.h"
-#include "rollout.h"
+#include "scoreboard.h"
+#include "service.h"
 
 static const struct pool_limits fixed = {.base = 4};
 static const struct pool_limits dyn = {
@@ -95,37 +98,126 @@ Test(pool, max_requests_jitter_spreads_the_limits)
     cr_assert_eq(distinct, 11, "every value 100..110 should occur");
 }
 
-Test(rollout, budget_is_a_count_or_a_share_rounded_up)
+Test(pool_table, workers_are_added_found_by_pid_and_removed)
 {
-    const struct budget one = {.n = 1}, three = {.n = 3},
-                        quarter = {.n = 25, .percent = 1},
-                        all = {.n = 100, .percent = 1};
+    struct pool    p;
+    struct worker *w;
+    pid_t          pid;
 
-    cr_assert_eq(rollout_budget(&one, 4), 1);
-    cr_assert_eq(rollout_budget(&three, 4), 3);
-    cr_assert_eq(rollout_budget(&three, 2), 2, "never more than the pool");
-    cr_assert_eq(rollout_budget(&quarter, 4), 1);
-    cr_assert_eq(rollout_budget(&quarter, 5), 2, "1.25 rounds up");
-    cr_assert_eq(rollout_budget(&quarter, 1), 1);
-    cr_assert_eq(rollout_budget(&all, 6), 6);
-    cr_assert_eq(rollout_budget(&quarter, 0), 1, "at least one");
+    pool_init(&p, NULL, NULL, -1);
+    /* Past the first allocation, so the table has to move. */
+    for (pid = 100; pid < 140; pid++) {
+        w = pool_add(&p);
+        cr_assert_not_null(w);
+        cr_expect_eq(w->pid, 0, "a new entry starts zeroed");
+        w->pid = pid;
+    }
+    cr_assert_eq(p.n, 40);
+    for (pid = 100; pid < 140; pid++) {
+        w = pool_find(&p, pid);
+        cr_assert_not_null(w, "pid %d lost", (int)pid);
+        cr_expect_eq(w->pid, pid);
+    }
+    cr_expect_null(pool_find(&p, 99));
+
+    pool_remove(&p, pool_find(&p, 105));
+    cr_expect_eq(p.n, 39);
+    cr_expect_null(pool_find(&p, 105));
+    cr_expect_eq(p.w[5].pid, 139, "the last entry takes the gap");
+    pool_remove(&p, pool_find(&p, 138)); /* now the last */
+    cr_expect_eq(p.n, 38);
+    cr_expect_null(pool_find(&p, 138));
+    for (pid = 100; pid < 138; pid++)
+        cr_expect(pid == 105 || pool_find(&p, pid) != NULL, "pid %d lost",
+                  (int)pid);
+    pool_free(&p);
+    cr_expect_eq(p.n, 0);
+    cr_expect_null(p.w);
 }
 
-Test(rollout, old_workers_quit_as_the_new_make_up_the_pool)
+/* Two generations of services "a" and "b", and a scoreboard whose slots
+ * say what each worker is doing. */
+struct fake {
+    struct service_conf sc[2];
+    struct service      svc[2][2];
+    struct generation   gen[2];
+    struct scoreboard  *sb;
+    struct pool         p;
+};
+
+static void fake_init(struct fake *f)
 {
-    /* 4 old, 4 wanted: none quits until a new one is up, each new one
-     * lets one old one go, and all go once the new pool is whole. */
-    cr_assert_eq(rollout_may_quit(4, 0, 4), 0);
-    cr_assert_eq(rollout_may_quit(4, 1, 4), 1);
-    cr_assert_eq(rollout_may_quit(3, 1, 4), 0);
-    cr_assert_eq(rollout_may_quit(1, 4, 4), 1);
-    /* Growing from 2 to 4: the old stay until the rest are nearly up. */
-    cr_assert_eq(rollout_may_quit(2, 2, 4), 0);
-    cr_assert_eq(rollout_may_quit(2, 3, 4), 1);
-    /* Shrinking from 4 to 2: the old go as soon as 2 serve. */
-    cr_assert_eq(rollout_may_quit(4, 0, 2), 1);
-    cr_assert_eq(rollout_may_quit(3, 0, 2), 1);
-    cr_assert_eq(rollout_may_quit(2, 0, 2), 0);
-    cr_assert_eq(rollout_may_quit(2, 1, 2), 1);
-    cr_assert_eq(rollout_may_quit(0, 4, 4), 0, "no one left to quit");
+    memset(f, 0, sizeof(*f));
+    f->sc[0].name = "a";
+    f->sc[1].name = "b";
+    for (int g = 0; g < 2; g++) {
+        for (int i = 0; i < 2; i++)
+            f->svc[g][i].sc = &f->sc[i];
+        f->gen[g].svc = f->svc[g];
+        f->gen[g].nsvc = 2;
+    }
+    f->sb = scoreboard_create(NULL, 8);
+    cr_assert_not_null(f->sb);
+    pool_init(&f->p, f->sb, NULL, -1);
+}
+
+static struct worker *fake_worker(struct fake *f, int g, int i, pid_t pid,
+                                  enum slot_state st)
+{
+    struct worker *w = pool_add(&f->p);
+
+    cr_assert_not_null(w);
+    w->pid = pid;
+    w->gen = &f->gen[g];
+    w->svc = &f->svc[g][i];
+    w->slot = scoreboard_claim(f->sb, 1);
+    cr_assert_neq(w->slot, -1);
+    slot_set_state(&f->sb->slots[w->slot], st);
+    return w;
+}
+
+static void fake_free(struct fake *f)
+{
+    pool_free(&f->p);
+    scoreboard_destroy(f->sb);
+}
+
+Test(pool_table, a_generation_is_held_while_a_worker_of_it_lives)
+{
+    struct fake f;
+
+    fake_init(&f);
+    cr_expect_not(pool_holds(&f.p, &f.gen[0]));
+    fake_worker(&f, 0, 0, 10, SLOT_IDLE);
+    fake_worker(&f, 1, 1, 11, SLOT_IDLE);
+    cr_expect(pool_holds(&f.p, &f.gen[0]));
+    cr_expect(pool_holds(&f.p, &f.gen[1]));
+    pool_remove(&f.p, pool_find(&f.p, 10));
+    cr_expect_not(pool_holds(&f.p, &f.gen[0]));
+    cr_expect(pool_holds(&f.p, &f.gen[1]));
+    fake_free(&f);
+}
+
+Test(pool_table, a_service_is_ready_once_a_worker_of_its_own_accepts)
+{
+    struct fake    f;
+    struct worker *a, *b;
+
+    fake_init(&f);
+    cr_expect_str_eq(pool_unready(&f.p, &f.gen[1]), "a");
+    /* The previous generation's workers do not count. */
+    fake_worker(&f, 0, 0, 10, SLOT_IDLE);
+    fake_worker(&f, 0, 1, 11, SLOT_BUSY);
+    cr_expect_str_eq(pool_unready(&f.p, &f.gen[1]), "a");
+    cr_expect_null(pool_unready(&f.p, &f.gen[0]));
+    a = fake_worker(&f, 1, 0, 20, SLOT_STARTING);
+    b = fake_worker(&f, 1, 1, 21, SLOT_BUSY);
+    cr_expect_not(pool_accepting(&f.p, a));
+    cr_expect(pool_accepting(&f.p, b));
+    cr_expect_str_eq(pool_unready(&f.p, &f.gen[1]), "a", "a only starts");
+    slot_set_state(&f.sb->slots[a->slot], SLOT_IDLE);
+    cr_expect_null(pool_unready(&f.p, &f.gen[1]));
+    slot_set_state(&f.sb->slots[b->slot], SLOT_EXITING);
+    cr_expect_str_eq(pool_unready(&f.p, &f.gen[1]), "b");
+    fake_free(&f);
 }

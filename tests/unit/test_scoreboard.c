@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include "scoreboard.h"
-#include "service.h"
 
 static struct slot snap(const struct scoreboard *sb, int i)
 {
@@ -306,38 +305,38 @@ static int entries_in_tmpdir(void)
     return n;
 }
 
-/* A generation as service.c would build it, from names and listen
+/* Services as the master describes them, from names and listen
  * addresses ("a|b" for two). */
 struct fake_gen {
-    struct service_conf sc[4];
-    struct service      svc[4];
-    struct addr         addr[4][3];
-    struct generation   g;
+    struct sb_service_desc d[4];
+    char                   addr[4][3][128];
+    const char            *listen[4][3];
+    size_t                 n;
 };
 
 static void fake_add(struct fake_gen *f, uint32_t id, const char *name,
                      const char *listen, int target)
 {
-    size_t               i = f->g.nsvc++;
-    struct service_conf *sc = &f->sc[i];
-    const char          *p = listen;
+    size_t                  i = f->n++;
+    struct sb_service_desc *d = &f->d[i];
+    const char             *p = listen;
 
     cr_assert_lt(i, 4);
-    sc->name = (char *)name;
-    sc->mode = MODE_PREFORK;
-    sc->listen = f->addr[i];
-    while (*p != '\0' && sc->nlisten < 3) {
+    d->name = name;
+    d->mode = "prefork";
+    d->listen = f->listen[i];
+    while (*p != '\0' && d->nlisten < 3) {
         const char *bar = strchr(p, '|');
         size_t      len = bar != NULL ? (size_t)(bar - p) : strlen(p);
 
-        snprintf(f->addr[i][sc->nlisten++].text, sizeof f->addr[i][0].text,
-                 "%.*s", (int)len, p);
+        snprintf(f->addr[i][d->nlisten], sizeof f->addr[i][0], "%.*s", (int)len,
+                 p);
+        f->listen[i][d->nlisten] = f->addr[i][d->nlisten];
+        d->nlisten++;
         p += len + (bar != NULL);
     }
-    f->svc[i].id = id;
-    f->svc[i].sc = sc;
-    f->svc[i].target = target;
-    f->g.svc = f->svc;
+    d->id = id;
+    d->target = target;
 }
 
 static struct sb_service *entry(struct scoreboard *sb, uint32_t id)
@@ -516,8 +515,8 @@ Test(status_file, reader_sees_services_and_slots, .init = make_tmpdir,
     cr_assert_not_null(sb);
     fake_add(&f, 10, "web", "tcp://127.0.0.1:80|tcp://[::1]:80", 3);
     fake_add(&f, 11, "echo", "unix:/tmp/e.sock", 1);
-    f.sc[1].mode = MODE_THREADING;
-    scoreboard_set_services(sb, &f.g);
+    f.d[1].mode = "threading";
+    scoreboard_set_services(sb, f.d, f.n);
     i = scoreboard_claim(sb, 11);
     slot_set_pid(&sb->slots[i], 4321);
     slot_set_state(&sb->slots[i], SLOT_IDLE);
@@ -581,7 +580,7 @@ Test(status_file, exited_workers_still_count)
     cr_assert_not_null(sb);
     fake_add(&f, 1, "a", "", 1);
     fake_add(&f, 2, "b", "", 1);
-    scoreboard_set_services(sb, &f.g);
+    scoreboard_set_services(sb, f.d, f.n);
     a = scoreboard_claim(sb, 1);
     b = scoreboard_claim(sb, 2);
     slot_done(&sb->slots[a], 5);
@@ -597,7 +596,7 @@ Test(status_file, exited_workers_still_count)
     cr_expect_eq(entry(sb, 1)->exited_served, 7);
     cr_expect_eq(sb->hdr->seq % 2, 0, "the sequence was left odd");
     /* Publishing the same services again loses nothing. */
-    scoreboard_set_services(sb, &f.g);
+    scoreboard_set_services(sb, f.d, f.n);
     cr_expect_eq(sb->hdr->nservices, 2);
     cr_expect_eq(entry(sb, 1)->exited_served, 7);
     scoreboard_destroy(sb);
@@ -613,7 +612,7 @@ Test(status_file, reload_keeps_draining_services_and_their_counts)
     cr_assert_not_null(sb);
     fake_add(&g1, 1, "a", "", 1);
     fake_add(&g1, 2, "b", "", 1);
-    scoreboard_set_services(sb, &g1.g);
+    scoreboard_set_services(sb, g1.d, g1.n);
     a = scoreboard_claim(sb, 1);
     b = scoreboard_claim(sb, 2);
     slot_done(&sb->slots[a], 3);
@@ -624,7 +623,7 @@ Test(status_file, reload_keeps_draining_services_and_their_counts)
      * current; the old b has none and no successor: dropped. */
     fake_add(&g2, 3, "a", "", 1);
     fake_add(&g2, 4, "c", "", 1);
-    scoreboard_set_services(sb, &g2.g);
+    scoreboard_set_services(sb, g2.d, g2.n);
     cr_assert_eq(sb->hdr->nservices, 3);
     cr_expect_eq(sb->svc[0].id, 3);
     cr_expect_eq(sb->svc[1].id, 4);
@@ -638,7 +637,7 @@ Test(status_file, reload_keeps_draining_services_and_their_counts)
     scoreboard_release(sb, a);
     cr_expect_eq(entry(sb, 1)->exited_served, 3);
     fake_add(&g3, 5, "a", "", 1);
-    scoreboard_set_services(sb, &g3.g);
+    scoreboard_set_services(sb, g3.d, g3.n);
     cr_assert_eq(sb->hdr->nservices, 1);
     e = entry(sb, 5);
     cr_assert_not_null(e);
