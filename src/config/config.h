@@ -1,11 +1,13 @@
 /*
  * config.h -- the parsed configuration file.
  *
- * config_load() reads an INI file with inih, checks every [server] and
- * service key against the tables in config.c, resolves relative paths from
- * the file's directory, and collects every problem it finds into a diag list
- * as "FILE:LINE: message".  Module keys are kept raw here; module.c checks
- * them against the module's own key table once the module is loaded.
+ * config_load() reads an INI file with inih (config.c), stores every
+ * [server] and service key by the tables in config_keys.c through the
+ * setters of values.c, resolves relative paths from the file's directory,
+ * checks what involves several keys (checks.c), and collects every problem
+ * it finds into a diag list as "FILE:LINE: message".  Module keys are kept
+ * raw here; modload.c checks them against the module's own key table once
+ * the module is loaded.
  */
 #ifndef PF_CONFIG_H
 #define PF_CONFIG_H
@@ -67,7 +69,7 @@ struct service_conf {
     struct conf_kv  *mkeys;             /* module keys, in file order */
     size_t           nmkeys;
 
-    /* Filled by modules_prepare() (module.c). */
+    /* Filled by modules_prepare() (modload.c). */
     struct module *mod;
     void          *mconf; /* the module's conf struct, mod->desc.conf_size */
 };
