@@ -6,8 +6,8 @@
  * setters of values.c, resolves relative paths from the file's directory,
  * checks what involves several keys (checks.c), and collects every problem
  * it finds into a diag list as "FILE:LINE: message".  Module keys are kept
- * raw here; modload.c checks them against the module's own key table once
- * the module is loaded.
+ * raw here; modload.c stores them through the same setters once the module
+ * is loaded and its key table known.
  */
 #ifndef PF_CONFIG_H
 #define PF_CONFIG_H

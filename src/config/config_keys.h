@@ -2,7 +2,8 @@
  * config_keys.h -- what a configuration file may say, as data: the keys of
  * [server] and of service sections, each with its type, default, bounds
  * and help, and the names a T_CHOICE key takes.  config.c reads a file
- * against these tables and values.c stores each value by its key's type.
+ * against these tables; modload.c turns a module's own table into the same
+ * struct key, so that values.c stores every key the same way.
  */
 #ifndef PF_CONFIG_KEYS_H
 #define PF_CONFIG_KEYS_H

@@ -4,7 +4,10 @@
  * A key's table entry (config_keys.h) says what its value is: an integer
  * within bounds, a duration, a size, a path, one of a list of names...
  * key_set() parses the text into the field the entry names, or says in
- * words why it cannot, naming what would have been accepted.
+ * words why it cannot, naming what would have been accepted.  The core's
+ * keys and the keys modules declare (turned into the same entries by
+ * key_from_module) go through here alike, so "10s" or "8k" and the
+ * message for a bad one are the same for every key.
  *
  * Nothing here knows about files or lines: the reader (config.c) and the
  * module loader (modload.c) add "FILE:LINE: [section] key: " to the reason.
@@ -17,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <prefork/module.h>
 
 #include "units.h"
 #include "values.h"
@@ -376,6 +381,42 @@ void keys_free(const struct key *keys, size_t n, void *base)
         default: break;
         }
     }
+}
+
+/* What each module key type is to the core, and the size of its field
+ * (module.h says which C type each one is). */
+static const struct {
+    enum ktype type;
+    size_t     size;
+} module_types[] = {
+    [PF_KEY_STRING] = {T_STRING, sizeof(char *)},
+    [PF_KEY_PATH] = {T_PATH, sizeof(char *)},
+    [PF_KEY_BOOL] = {T_BOOL, sizeof(int)},
+    [PF_KEY_INT] = {T_INT, sizeof(long long)},
+    [PF_KEY_DURATION] = {T_DURATION, sizeof(long long)},
+    [PF_KEY_SIZE] = {T_SIZE, sizeof(long long)},
+};
+
+int key_from_module(const struct pf_key *pk, struct key *k)
+{
+    size_t t = (size_t)pk->type;
+
+    if (t >= sizeof(module_types) / sizeof(module_types[0]))
+        return -1;
+    *k = (struct key){
+        .name = pk->name,
+        .type = module_types[t].type,
+        .offset = pk->offset,
+        .size = module_types[t].size,
+        .def = pk->def,
+        .required = pk->required,
+        .min = pk->min,
+        .max = pk->max,
+        .help = pk->help,
+    };
+    if (pk->min == 0 && pk->max == 0)
+        k->max = LLONG_MAX;
+    return 0;
 }
 
 const char *choice_name(const struct choice *choices, int value)
