@@ -453,7 +453,9 @@ static int by_line(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Put our messages in d in file order, as a compiler would list them. */
+/* Put our messages in d in file order, as a compiler would list them.
+ * They are all errors (warnings go to cfg->warnings), so d->warning needs
+ * no reordering. */
 static void sort_messages(struct parse *ps)
 {
     struct numbered *v;
@@ -645,6 +647,7 @@ void config_free(struct config *cfg)
     }
     free(cfg->svc);
     keys_free(server_keys, NSERVER_KEYS, cfg);
+    diag_free(&cfg->warnings);
     free(cfg->file);
     free(cfg->dir);
     free(cfg);

@@ -96,10 +96,23 @@ struct config {
 
     struct service_conf *svc;
     size_t               nsvc;
+
+    /* Keys that do nothing where they are ("FILE:LINE: warning: ..."):
+     * the config is used all the same; config_prepare() hands them on. */
+    struct diag warnings;
 };
 
 /* Longest line inih reads; longer lines are reported, not truncated. */
 #define CONFIG_MAX_LINE 199
+
+/* Scoreboard slots, one per worker of every service: the master sizes the
+ * scoreboard with this, and a reload's two generations share it, so the
+ * pools together may have half of them (checks.c). */
+#define CONFIG_MAX_SLOTS 1024
+
+/* Listeners a worker of one service takes (pool.c passes it at most this
+ * many descriptors). */
+#define CONFIG_MAX_LISTEN 64
 
 /*
  * Read and check path.  On success returns a config the caller frees with

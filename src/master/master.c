@@ -167,7 +167,8 @@ static void log_diag(const struct diag *d)
     size_t i;
 
     for (i = 0; i < d->n; i++)
-        log_error(NULL, "%s", d->msg[i]);
+        log_at(diag_is_warning(d, i) ? PF_LOG_WARN : PF_LOG_ERROR, NULL, 0,
+               "%s", d->msg[i]);
 }
 
 /* Load and check the config file as `-t` would, then bind.  Returns the

@@ -395,8 +395,10 @@ struct config *config_prepare(const char *path, struct diag *d)
     modules_prepare(cfg, d);
     if (check_privileges(cfg->user, cfg->group, err, sizeof(err)) == -1)
         diag_add(d, cfg->file, 0, "%s", err);
-    if (d->n == 0)
+    if (d->n == 0) {
+        diag_move(d, &cfg->warnings);
         return cfg;
+    }
     modules_release(cfg);
     config_free(cfg);
     return NULL;

@@ -45,7 +45,8 @@ void           module_unload(struct module *m);
 int modules_prepare(struct config *cfg, struct diag *d);
 /* Everything a start checks short of binding, as `-t` runs it: read path,
  * prepare the modules of every whole service, check user and group.
- * Returns the prepared config, or NULL with every problem in d. */
+ * Returns the prepared config with its warnings (keys that do nothing) in
+ * d, or NULL with every error in d. */
 struct config *config_prepare(const char *path, struct diag *d);
 
 /* Undo modules_prepare: free conf structs, unload. */
