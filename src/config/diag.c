@@ -93,11 +93,6 @@ void diag_move(struct diag *d, struct diag *from)
     *from = (struct diag)DIAG_INIT;
 }
 
-size_t diag_errors(const struct diag *d)
-{
-    return d->n - d->nwarn;
-}
-
 int diag_is_warning(const struct diag *d, size_t i)
 {
     return i < d->n && d->warning[i];

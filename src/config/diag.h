@@ -36,8 +36,6 @@ void diag_warn(struct diag *d, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Move every message of from to the end of d, leaving from empty. */
 void diag_move(struct diag *d, struct diag *from);
-/* How many of d's messages are errors. */
-size_t diag_errors(const struct diag *d);
 /* Is message i a warning? */
 int  diag_is_warning(const struct diag *d, size_t i);
 void diag_free(struct diag *d);
