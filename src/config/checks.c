@@ -43,10 +43,10 @@ static void check_dynamic(struct parse *ps, struct service_conf *svc,
         (seen[VK_MAX_SPARE] && svc->max_spare == 0))
         return;
     if (!seen[VK_MAX_WORKERS]) {
-        report(ps, spare_line,
-               "[%s] max_workers is required when "
-               "min_spare/max_spare are set",
-               svc->name);
+        parse_report(ps, spare_line,
+                     "[%s] max_workers is required when "
+                     "min_spare/max_spare are set",
+                     svc->name);
         return;
     }
     if (!seen[VK_MIN_SPARE])
@@ -60,19 +60,20 @@ static void check_dynamic(struct parse *ps, struct service_conf *svc,
         svc->workers > svc->max_workers)
         svc->workers = svc->max_workers;
     if (svc->workers > svc->max_workers)
-        report(ps, seen[VK_MAX_WORKERS],
-               "[%s] workers (%d%s) must not "
-               "exceed max_workers (%d)",
-               svc->name, svc->workers,
-               seen[VK_WORKERS] ? "" : ", from [server]", svc->max_workers);
+        parse_report(ps, seen[VK_MAX_WORKERS],
+                     "[%s] workers (%d%s) must not "
+                     "exceed max_workers (%d)",
+                     svc->name, svc->workers,
+                     seen[VK_WORKERS] ? "" : ", from [server]",
+                     svc->max_workers);
     if (svc->min_spare > svc->max_spare)
-        report(ps, first_line(seen[VK_MAX_SPARE], seen[VK_MIN_SPARE]),
-               "[%s] min_spare (%d) must not exceed max_spare (%d)", svc->name,
-               svc->min_spare, svc->max_spare);
+        parse_report(ps, first_line(seen[VK_MAX_SPARE], seen[VK_MIN_SPARE]),
+                     "[%s] min_spare (%d) must not exceed max_spare (%d)",
+                     svc->name, svc->min_spare, svc->max_spare);
     if (svc->min_spare > svc->max_workers)
-        report(ps, first_line(seen[VK_MIN_SPARE], seen[VK_MAX_WORKERS]),
-               "[%s] min_spare (%d) must not exceed max_workers (%d)",
-               svc->name, svc->min_spare, svc->max_workers);
+        parse_report(ps, first_line(seen[VK_MIN_SPARE], seen[VK_MAX_WORKERS]),
+                     "[%s] min_spare (%d) must not exceed max_workers (%d)",
+                     svc->name, svc->min_spare, svc->max_workers);
 }
 
 /* Does svc have a listener of this kind? */
@@ -96,17 +97,17 @@ static void check_streams(struct parse *ps, const struct service_conf *svc,
     size_t    i;
 
     if (seen[VK_PROXY_FROM] && !svc->proxy_protocol)
-        report(ps, seen[VK_PROXY_FROM],
-               "[%s] proxy_from needs proxy_protocol = yes", svc->name);
+        parse_report(ps, seen[VK_PROXY_FROM],
+                     "[%s] proxy_from needs proxy_protocol = yes", svc->name);
     if (svc->nlisten == 0 || has_kind(svc, ADDR_TCP) ||
         has_kind(svc, ADDR_UNIX))
         return;
     for (i = 0; i < sizeof(stream_keys) / sizeof(stream_keys[0]); i++)
         if (on[i])
-            report(ps, seen[stream_keys[i]],
-                   "[%s] %s is for TCP and UNIX stream listeners; this "
-                   "service has only UDP ones",
-                   svc->name, service_keys[stream_keys[i]].name);
+            parse_report(ps, seen[stream_keys[i]],
+                         "[%s] %s is for TCP and UNIX stream listeners; this "
+                         "service has only UDP ones",
+                         svc->name, service_keys[stream_keys[i]].name);
 }
 
 /* Two services on one address could never both bind it: say so here,
@@ -126,11 +127,11 @@ static void check_addresses(struct parse *ps)
 
                 for (b = 0; b < t->nlisten; b++) {
                     if (strcmp(s->listen[a].text, t->listen[b].text) == 0)
-                        report(ps, s->listen_line,
-                               "[%s] listen: %s is "
-                               "already used by [%s] (line %d)",
-                               s->name, s->listen[a].text, t->name,
-                               t->listen_line);
+                        parse_report(ps, s->listen_line,
+                                     "[%s] listen: %s is "
+                                     "already used by [%s] (line %d)",
+                                     s->name, s->listen[a].text, t->name,
+                                     t->listen_line);
                 }
             }
         }
@@ -164,12 +165,12 @@ static void check_slots(struct parse *ps)
         else
             snprintf(what, sizeof(what), "makes %d workers in all services,",
                      total);
-        report(ps, line ? line : svc->line,
-               "[%s] %s (%d%s) %s more than the scoreboard holds (at most "
-               "%d workers: %d slots, half of them kept for a reload)",
-               svc->name, service_keys[key].name, pool,
-               seen[key] ? "" : ", from [server]", what, limit,
-               CONFIG_MAX_SLOTS);
+        parse_report(
+            ps, line ? line : svc->line,
+            "[%s] %s (%d%s) %s more than the scoreboard holds (at most "
+            "%d workers: %d slots, half of them kept for a reload)",
+            svc->name, service_keys[key].name, pool,
+            seen[key] ? "" : ", from [server]", what, limit, CONFIG_MAX_SLOTS);
         return;
     }
 }

@@ -46,7 +46,7 @@
 /* Anything bigger is not a config file someone wrote (or is /dev/zero). */
 #define CONFIG_MAX_FILE (1024 * 1024)
 
-void report(struct parse *ps, int line, const char *fmt, ...)
+void parse_report(struct parse *ps, int line, const char *fmt, ...)
 {
     va_list ap;
     size_t  n = ps->d->n;
@@ -69,7 +69,7 @@ void report(struct parse *ps, int line, const char *fmt, ...)
 
 static void oom(struct parse *ps)
 {
-    report(ps, ps->line, "out of memory");
+    parse_report(ps, ps->line, "out of memory");
 }
 
 /* Store value for key k of section sect, or report why not with the
@@ -82,7 +82,7 @@ static int set_key(struct parse *ps, const struct key *k, void *base,
 
     if (key_set(k, base, value, ps->cfg->dir, err, sizeof(err)) == 0)
         return 0;
-    report(ps, line, "[%s] %s: %s", sect, k->name, err);
+    parse_report(ps, line, "[%s] %s: %s", sect, k->name, err);
     return -1;
 }
 
@@ -93,17 +93,17 @@ static void server_key(struct parse *ps, const char *name, const char *value)
     int i = key_find(server_keys, NSERVER_KEYS, name);
 
     if (i < 0) {
-        report(ps, ps->line, "unknown key '%s' in [server]%s", name,
-               key_find(service_keys, NSERVICE_KEYS, name) >= 0
-                   ? " (it belongs in a service section)"
-                   : "");
+        parse_report(ps, ps->line, "unknown key '%s' in [server]%s", name,
+                     key_find(service_keys, NSERVICE_KEYS, name) >= 0
+                         ? " (it belongs in a service section)"
+                         : "");
         return;
     }
     if (ps->server_seen[i]) {
-        report(ps, ps->line,
-               "[server] duplicate key '%s' (first set on "
-               "line %d)",
-               name, ps->server_seen[i]);
+        parse_report(ps, ps->line,
+                     "[server] duplicate key '%s' (first set on "
+                     "line %d)",
+                     name, ps->server_seen[i]);
         return;
     }
     ps->server_seen[i] = ps->line;
@@ -119,10 +119,10 @@ static void module_key(struct parse *ps, struct service_conf *svc,
 
     for (i = 0; i < svc->nmkeys; i++) {
         if (strcmp(svc->mkeys[i].key, name) == 0) {
-            report(ps, ps->line,
-                   "[%s] duplicate key '%s' (first set on "
-                   "line %d)",
-                   svc->name, name, svc->mkeys[i].line);
+            parse_report(ps, ps->line,
+                         "[%s] duplicate key '%s' (first set on "
+                         "line %d)",
+                         svc->name, name, svc->mkeys[i].line);
             return;
         }
     }
@@ -156,8 +156,9 @@ static void service_key(struct parse *ps, const char *name, const char *value)
         return;
     }
     if (seen[i]) {
-        report(ps, ps->line, "[%s] duplicate key '%s' (first set on line %d)",
-               svc->name, name, seen[i]);
+        parse_report(ps, ps->line,
+                     "[%s] duplicate key '%s' (first set on line %d)",
+                     svc->name, name, seen[i]);
         return;
     }
     seen[i] = ps->line;
@@ -178,10 +179,10 @@ static int on_key(void *user, const char *section, const char *name,
     (void)section; /* inih's copy is cut at 50 bytes; we track our own */
     switch (ps->sect) {
     case SECT_NONE:
-        report(ps, ps->line,
-               "key '%s' is outside any section (put it under "
-               "[server] or a service's [name])",
-               name);
+        parse_report(ps, ps->line,
+                     "key '%s' is outside any section (put it under "
+                     "[server] or a service's [name])",
+                     name);
         break;
     case SECT_SERVER: server_key(ps, name, value); break;
     case SECT_SERVICE: service_key(ps, name, value); break;
@@ -226,10 +227,10 @@ static void begin_section(struct parse *ps, const char *name)
     ps->sect = SECT_SKIP; /* until the section is known to be good */
     if (strcmp(name, "server") == 0) {
         if (ps->server_line) {
-            report(ps, ps->line,
-                   "duplicate section [server] (first on "
-                   "line %d)",
-                   ps->server_line);
+            parse_report(ps, ps->line,
+                         "duplicate section [server] (first on "
+                         "line %d)",
+                         ps->server_line);
             return;
         }
         ps->server_line = ps->line;
@@ -238,8 +239,9 @@ static void begin_section(struct parse *ps, const char *name)
     }
     for (i = 0; i < cfg->nsvc; i++) {
         if (strcmp(cfg->svc[i].name, name) == 0) {
-            report(ps, ps->line, "duplicate section [%s] (first on line %d)",
-                   name, cfg->svc[i].line);
+            parse_report(ps, ps->line,
+                         "duplicate section [%s] (first on line %d)", name,
+                         cfg->svc[i].line);
             return;
         }
     }
@@ -275,7 +277,7 @@ static void begin_section(struct parse *ps, const char *name)
 
 static void syntax_error(struct parse *ps)
 {
-    report(ps, ps->line, "expected 'key = value' or '[section]'");
+    parse_report(ps, ps->line, "expected 'key = value' or '[section]'");
 }
 
 /* s is a trimmed line starting with '['. */
@@ -298,10 +300,10 @@ static void section_line(struct parse *ps, char *s)
     *close = '\0';
     name = trim(s + 1);
     if (!valid_name(name)) {
-        report(ps, ps->line,
-               "invalid section name '%s' (use letters, "
-               "digits, '_', '-' and '.')",
-               name);
+        parse_report(ps, ps->line,
+                     "invalid section name '%s' (use letters, "
+                     "digits, '_', '-' and '.')",
+                     name);
         return;
     }
     begin_section(ps, name);
@@ -333,9 +335,10 @@ static void classify(struct parse *ps, const char *text, size_t len, char *out,
     out[0] = '\0';
     if (len > limit || memchr(text, '\0', len) != NULL) {
         if (len > limit)
-            report(ps, ps->line, "line too long (at most %zu bytes)", limit);
+            parse_report(ps, ps->line, "line too long (at most %zu bytes)",
+                         limit);
         else
-            report(ps, ps->line, "line contains a NUL byte");
+            parse_report(ps, ps->line, "line contains a NUL byte");
         while (len > 0 && isspace((unsigned char)*text))
             text++, len--;
         if (len > 0 && *text == '[')
@@ -411,8 +414,8 @@ static void finish_service(struct parse *ps, size_t i)
 
     for (k = 0; k < NSERVICE_KEYS; k++) {
         if (service_keys[k].required && !seen[k])
-            report(ps, svc->line, "[%s] missing required key '%s'", svc->name,
-                   service_keys[k].name);
+            parse_report(ps, svc->line, "[%s] missing required key '%s'",
+                         svc->name, service_keys[k].name);
     }
     defaults(ps, service_keys, NSERVICE_KEYS, seen, svc, svc->name);
     if (!seen[VK_WORKERS])
@@ -428,9 +431,9 @@ static void finish(struct parse *ps)
     if (!ps->server_seen[SK_WORKERS])
         cfg->workers = ncpu();
     if (cfg->nsvc == 0)
-        report(ps, 0,
-               "no service defined (add a section such as [web] "
-               "with 'module' and 'listen')");
+        parse_report(ps, 0,
+                     "no service defined (add a section such as [web] "
+                     "with 'module' and 'listen')");
     for (i = 0; i < cfg->nsvc; i++)
         finish_service(ps, i);
     check_config(ps);

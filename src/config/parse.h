@@ -39,7 +39,7 @@ struct parse {
 };
 
 /* An error at line of the file (0: the whole file). */
-void report(struct parse *ps, int line, const char *fmt, ...)
+void parse_report(struct parse *ps, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* After the last line: the checks that involve more than one key, and
