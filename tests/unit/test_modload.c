@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "modload.h"
+#include "values.h"
 
 #define TESTMODS PF_BUILDDIR "/tests/modules/.libs"
 
@@ -243,4 +244,23 @@ Test(modload, module_bounds_are_named_in_their_units)
                                "of range (1ms..1h)");
     release(cfg);
     diag_free(&d);
+}
+
+/* A module's key of a type this host does not know is refused rather than
+ * stored nowhere; bounds of 0, 0 mean "not negative". */
+Test(modload, module_key_types_and_bounds)
+{
+    struct pf_key newer = {.name = "x", .type = (enum pf_key_type)99};
+    struct pf_key n = {.name = "n", .type = PF_KEY_INT};
+    struct key    k;
+    long long     v = 7;
+    char          err[128] = "";
+
+    cr_assert_eq(key_from_module(&newer, &k), -1);
+    cr_assert_eq(key_from_module(&n, &k), 0);
+    cr_assert_eq(k.type, T_INT);
+    cr_assert_eq(key_set(&k, &v, "123456789012", "/", err, sizeof(err)), 0);
+    cr_assert_eq(v, 123456789012LL, "an INT key's field is a long long");
+    cr_assert_eq(key_set(&k, &v, "-1", "/", err, sizeof(err)), -1);
+    cr_assert_str_eq(err, "-1 is out of range (0 or more)");
 }
