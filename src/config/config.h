@@ -1,11 +1,13 @@
 /*
  * config.h -- the parsed configuration file.
  *
- * config_load() reads an INI file with inih, checks every [server] and
- * service key against the tables in config.c, resolves relative paths from
- * the file's directory, and collects every problem it finds into a diag list
- * as "FILE:LINE: message".  Module keys are kept raw here; module.c checks
- * them against the module's own key table once the module is loaded.
+ * config_load() reads an INI file with inih (config.c), stores every
+ * [server] and service key by the tables in config_keys.c through the
+ * setters of values.c, resolves relative paths from the file's directory,
+ * checks what involves several keys (checks.c), and collects every problem
+ * it finds into a diag list as "FILE:LINE: message".  Module keys are kept
+ * raw here; modload.c stores them through the same setters once the module
+ * is loaded and its key table known.
  */
 #ifndef PF_CONFIG_H
 #define PF_CONFIG_H
@@ -67,7 +69,7 @@ struct service_conf {
     struct conf_kv  *mkeys;             /* module keys, in file order */
     size_t           nmkeys;
 
-    /* Filled by modules_prepare() (module.c). */
+    /* Filled by modules_prepare() (modload.c). */
     struct module *mod;
     void          *mconf; /* the module's conf struct, mod->desc.conf_size */
 };
@@ -94,10 +96,23 @@ struct config {
 
     struct service_conf *svc;
     size_t               nsvc;
+
+    /* Keys that do nothing where they are ("FILE:LINE: warning: ..."):
+     * the config is used all the same; config_prepare() hands them on. */
+    struct diag warnings;
 };
 
 /* Longest line inih reads; longer lines are reported, not truncated. */
 #define CONFIG_MAX_LINE 199
+
+/* Scoreboard slots, one per worker of every service: the master sizes the
+ * scoreboard with this, and a reload's two generations share it, so the
+ * pools together may have half of them (checks.c). */
+#define CONFIG_MAX_SLOTS 1024
+
+/* Listeners a worker of one service takes (pool.c passes it at most this
+ * many descriptors). */
+#define CONFIG_MAX_LISTEN 64
 
 /*
  * Read and check path.  On success returns a config the caller frees with

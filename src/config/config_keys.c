@@ -1,6 +1,7 @@
 /*
  * config_keys.c -- the tables of config_keys.h.  A new key is one entry
- * here, one index in config_keys.h and one field in config.h.
+ * here, one index in config_keys.h and one field in config.h; a check
+ * that involves other keys goes in checks.c.
  */
 #include <limits.h>
 #include <stddef.h>
@@ -20,9 +21,20 @@
     .offset = offsetof(struct service_conf, f),                                \
     .size = sizeof(((struct service_conf *)0)->f)
 
-/* Indexed by enum pf_fdstore. */
-static const char *const fdstore_choices[] = {
-    [FDSTORE_AUTO] = "auto", [FDSTORE_YES] = "yes", [FDSTORE_NO] = "no", NULL};
+static const struct choice fdstore_choices[] = {{"auto", FDSTORE_AUTO},
+                                                {"yes", FDSTORE_YES},
+                                                {"no", FDSTORE_NO},
+                                                {NULL, 0}};
+
+const struct choice mode_choices[] = {
+    {"prefork", MODE_PREFORK},
+    {"forking", MODE_FORKING},
+    {"threading", MODE_THREADING},
+    {NULL, 0},
+};
+
+/* A T_CHOICE field is stored as an int. */
+_Static_assert(sizeof(enum pf_mode) == sizeof(int), "enum pf_mode is an int");
 
 const struct key server_keys[NSERVER_KEYS] = {
     [SK_WORKERS] = {.name = "workers",
@@ -42,9 +54,11 @@ const struct key server_keys[NSERVER_KEYS] = {
                       .def = "stderr",
                       .help = "a path, stderr or syslog"},
     [SK_LOG_LEVEL] = {.name = "log_level",
-                      .type = T_LEVEL,
+                      .type = T_CHOICE,
                       SERVER(log_level),
                       .def = "info",
+                      .choices = log_levels,
+                      .what = "log level",
                       .help = "debug, info, notice, warn or error"},
     [SK_USER] = {.name = "user",
                  .type = T_STRING,
@@ -137,7 +151,7 @@ const struct key server_keys[NSERVER_KEYS] = {
 
 const struct key service_keys[NSERVICE_KEYS] = {
     [VK_MODULE] = {.name = "module",
-                   .type = T_MODULE,
+                   .type = T_STRING,
                    SERVICE(module),
                    .required = 1,
                    .help = "module name, or path to a .so"},
@@ -148,9 +162,11 @@ const struct key service_keys[NSERVICE_KEYS] = {
                    .help = "comma-separated addresses: HOST:PORT, "
                            "[V6]:PORT, tcp://, udp://, unix:/path"},
     [VK_MODE] = {.name = "mode",
-                 .type = T_MODE,
+                 .type = T_CHOICE,
                  SERVICE(mode),
                  .def = "prefork",
+                 .choices = mode_choices,
+                 .what = "mode",
                  .help = "prefork, forking or threading"},
     [VK_WORKERS] = {.name = "workers",
                     .type = T_INT,
@@ -248,15 +264,4 @@ const struct key service_keys[NSERVICE_KEYS] = {
                                  "serves on a connection of its own before "
                                  "it takes any client's (escapes: \\r \\n "
                                  "\\t \\\\ \\xHH)"},
-};
-
-const struct level_name level_names[NLEVELS] = {
-    {"debug", PF_LOG_DEBUG}, {"info", PF_LOG_INFO},   {"notice", PF_LOG_NOTICE},
-    {"warn", PF_LOG_WARN},   {"error", PF_LOG_ERROR},
-};
-
-const char *const mode_names[NMODES] = {
-    [MODE_PREFORK] = "prefork",
-    [MODE_FORKING] = "forking",
-    [MODE_THREADING] = "threading",
 };

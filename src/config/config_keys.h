@@ -1,8 +1,9 @@
 /*
  * config_keys.h -- what a configuration file may say, as data: the keys of
  * [server] and of service sections, each with its type, default, bounds
- * and help, and the names of log levels and modes.  config.c reads a file
- * against these tables; nothing else does.
+ * and help, and the names a T_CHOICE key takes.  config.c reads a file
+ * against these tables; modload.c turns a module's own table into the same
+ * struct key, so that values.c stores every key the same way.
  */
 #ifndef PF_CONFIG_KEYS_H
 #define PF_CONFIG_KEYS_H
@@ -10,6 +11,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "log.h"
 
 #define MAX_POOL 4096
 #define HOUR_MS  (60LL * 60 * 1000)
@@ -21,13 +23,10 @@ enum ktype {
     T_BOOL,     /* int */
     T_DURATION, /* long long milliseconds, within [min, max] */
     T_STRING,   /* char * */
-    T_MODULE,   /* char *, and the line is remembered for module.c */
     T_PATH,     /* char *, made absolute from the config's directory */
     T_LOG,      /* char *: "stderr", "syslog" or a path made absolute */
-    T_LEVEL,    /* int, a PF_LOG_* level */
-    T_MODE,     /* enum pf_mode */
     T_LISTEN,   /* struct addr * with nlisten; service sections only */
-    T_CHOICE,   /* int: the index of the value in .choices */
+    T_CHOICE,   /* int (or an int-sized enum): the value of a name */
     T_CIDRS,    /* struct cidr_list: "10.0.0.0/8, ::1" */
     T_SIZE,     /* long long bytes ("512k", "64m"), within [min, max] */
     T_BUDGET,   /* struct budget: a count within [min, max], or 1%..100% */
@@ -35,14 +34,15 @@ enum ktype {
 };
 
 struct key {
-    const char        *name;
-    enum ktype         type;
-    size_t             offset, size; /* of the field in its struct */
-    const char        *def;          /* as written in a file; NULL: none */
-    int                required;
-    long long          min, max; /* for T_INT and T_DURATION */
-    const char *const *choices;  /* for T_CHOICE, NULL-terminated */
-    const char        *help;
+    const char          *name;
+    enum ktype           type;
+    size_t               offset, size; /* of the field in its struct */
+    const char          *def;          /* as written in a file; NULL: none */
+    int                  required;
+    long long            min, max; /* T_INT, T_DURATION, T_SIZE, T_BUDGET */
+    const struct choice *choices;  /* T_CHOICE: ends with {NULL} */
+    const char          *what;     /* T_CHOICE: "mode" in "invalid mode 'x'" */
+    const char          *help;
 };
 
 /* Indexes name the keys code has to look at beyond their table entry. */
@@ -88,17 +88,8 @@ enum {
     NSERVICE_KEYS
 };
 
-struct level_name {
-    const char *name;
-    int         value;
-};
-
-#define NLEVELS 5
-#define NMODES  3
-
-extern const struct key        server_keys[NSERVER_KEYS];
-extern const struct key        service_keys[NSERVICE_KEYS];
-extern const struct level_name level_names[NLEVELS];
-extern const char *const       mode_names[NMODES];
+extern const struct key    server_keys[NSERVER_KEYS];
+extern const struct key    service_keys[NSERVICE_KEYS];
+extern const struct choice mode_choices[];
 
 #endif

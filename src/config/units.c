@@ -1,8 +1,8 @@
 /*
  * units.c -- parsing of the value types config files use.
  *
- * The same parsers serve the core's keys (config.c) and the keys modules
- * declare (module.c), so a duration or a size means the same thing
+ * values.c's setters call them for every key, the core's and those
+ * modules declare, so a duration or a size means the same thing
  * everywhere.  Every parser takes the whole string or nothing: "10sx", "",
  * " 10" and "-5s" are errors rather than silently becoming something else.
  */

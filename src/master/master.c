@@ -34,9 +34,8 @@
 #include "sdnotify.h"
 #include "upgrade.h"
 
-#define SCOREBOARD_SLOTS 1024
-#define FAST_STOP_MS     5000 /* TERM: how long workers get before KILL */
-#define HANDOFF_POLL_MS  20   /* upgrade: how often to look for workers up */
+#define FAST_STOP_MS    5000 /* TERM: how long workers get before KILL */
+#define HANDOFF_POLL_MS 20   /* upgrade: how often to look for workers up */
 
 static volatile sig_atomic_t sig_term, sig_quit, sig_hup, sig_usr1, sig_usr2,
     sig_ttin, sig_ttou, sig_chld, sig_urg;
@@ -153,7 +152,8 @@ static void log_diag(const struct diag *d)
     size_t i;
 
     for (i = 0; i < d->n; i++)
-        log_error(NULL, "%s", d->msg[i]);
+        log_at(diag_is_warning(d, i) ? PF_LOG_WARN : PF_LOG_ERROR, NULL, 0,
+               "%s", d->msg[i]);
 }
 
 /* Load and check the config file as `-t` would, then bind.  Returns the
@@ -351,7 +351,7 @@ static void resize(struct master *m, int delta)
         struct service *s = &m->cur->svc[i];
         int             t = s->target + delta;
         if (t < 1 || (s->sc->dynamic && t > s->sc->max_workers) ||
-            t > SCOREBOARD_SLOTS / 2)
+            t > CONFIG_MAX_SLOTS / 2)
             continue;
         s->target = t;
         log_notice(s->sc->name, "%s: pool size now %d",
@@ -572,7 +572,7 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
     if (geteuid() == 0 && cfg->user == NULL)
         log_warn(NULL, "running as root with no 'user' set: "
                        "workers will run as root");
-    if ((m.sb = scoreboard_create(cfg->pidfile, SCOREBOARD_SLOTS)) == NULL) {
+    if ((m.sb = scoreboard_create(cfg->pidfile, CONFIG_MAX_SLOTS)) == NULL) {
         log_syserr(NULL, "scoreboard");
         goto fail_cfg;
     }

@@ -5,6 +5,10 @@
  * module's descriptor is copied into a host-sized struct zeroed past the
  * module's own size, so a module built for an older minor version has NULL
  * hooks where it predates the host, and the host never reads past it.
+ *
+ * A module's keys are the core's keys to values.c: module_load turns its
+ * table into struct key entries, and its values are stored and refused by
+ * the same setters, in the same words, as [server] keys are.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -16,7 +20,7 @@
 #include "daemon.h"
 #include "host.h"
 #include "modload.h"
-#include "units.h"
+#include "values.h"
 
 /* The descriptor fields every ABI 1 module has, up to and including the
  * hooks; a smaller `size` is not a descriptor we can use. */
@@ -65,6 +69,35 @@ static int desc_check(const struct pf_module *d, char *err, size_t errlen)
     return 0;
 }
 
+/* m->keys from m->desc.keys.  A key of a type this host does not know
+ * (a module for a newer minor) makes the module unusable: its value would
+ * be stored nowhere. */
+static int keys_convert(struct module *m, char *err, size_t errlen)
+{
+    const struct pf_key *pk = m->desc.keys;
+    size_t               i, n = 0;
+
+    while (pk != NULL && pk[n].name != NULL)
+        n++;
+    if (n == 0)
+        return 0;
+    m->keys = calloc(n, sizeof(*m->keys));
+    if (m->keys == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (key_from_module(&pk[i], &m->keys[i]) == -1) {
+            snprintf(err, errlen,
+                     "key '%s' has a type (%d) this prefork does not know",
+                     pk[i].name, (int)pk[i].type);
+            return -1;
+        }
+    }
+    m->nkeys = n;
+    return 0;
+}
+
 struct module *module_load(const char *path, char *err, size_t errlen)
 {
     struct module          *m = NULL;
@@ -92,11 +125,15 @@ struct module *module_load(const char *path, char *err, size_t errlen)
     }
     n = d->size < sizeof(m->desc) ? d->size : sizeof(m->desc);
     memcpy(&m->desc, d, n);
+    if (keys_convert(m, err, errlen) == -1)
+        goto fail;
     m->dl = dl;
     return m;
 fail:
-    if (m != NULL)
+    if (m != NULL) {
+        free(m->keys);
         free(m->path);
+    }
     free(m);
     dlclose(dl);
     return NULL;
@@ -107,149 +144,118 @@ void module_unload(struct module *m)
     if (m == NULL)
         return;
     dlclose(m->dl);
+    free(m->keys);
     free(m->path);
     free(m);
 }
 
 /* --- module keys --------------------------------------------------------- */
 
-static const struct pf_key *key_find(const struct pf_key *keys,
-                                     const char          *name)
-{
-    for (; keys != NULL && keys->name != NULL; keys++)
-        if (strcmp(keys->name, name) == 0)
-            return keys;
-    return NULL;
-}
-
-static const char *type_hint(enum pf_key_type t)
-{
-    switch (t) {
-    case PF_KEY_BOOL: return "expected yes or no";
-    case PF_KEY_INT: return "expected an integer";
-    case PF_KEY_DURATION: return "expected a duration: 250ms, 10s, 5m, 1h";
-    case PF_KEY_SIZE: return "expected a size: 512, 8k, 1m, 1g";
-    default: return "invalid value";
-    }
-}
-
-/* Store value for k into conf.  Returns 0, or -1 with a reason in err. */
-static int key_store(const struct pf_key *k, const char *value, const char *dir,
-                     void *conf, char *err, size_t errlen)
-{
-    char     *field = (char *)conf + k->offset;
-    long long v = 0;
-    int       b, r = 0;
-
-    switch (k->type) {
-    case PF_KEY_STRING:
-    case PF_KEY_PATH: {
-        char *s;
-        if (k->type == PF_KEY_PATH && value[0] != '/')
-            r = asprintf(&s, "%s/%s", dir, value) < 0 ? -1 : 0;
-        else
-            r = (s = strdup(value)) == NULL ? -1 : 0;
-        if (r == -1) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        free(*(char **)field);
-        *(char **)field = s;
-        return 0;
-    }
-    case PF_KEY_BOOL:
-        r = parse_bool(value, &b);
-        if (r == 0)
-            *(int *)field = b;
-        break;
-    case PF_KEY_INT: r = parse_int(value, &v); break;
-    case PF_KEY_DURATION: r = parse_duration(value, &v); break;
-    case PF_KEY_SIZE: r = parse_size(value, &v); break;
-    }
-    if (r == -1) {
-        snprintf(err, errlen, "invalid value '%s' (%s)", value,
-                 type_hint(k->type));
-        return -1;
-    }
-    if (k->type == PF_KEY_BOOL)
-        return 0;
-    if ((k->min != 0 || k->max != 0) && (v < k->min || v > k->max)) {
-        snprintf(err, errlen, "'%s' is out of range [%lld, %lld]", value,
-                 k->min, k->max);
-        return -1;
-    }
-    if (k->min == 0 && k->max == 0 && v < 0) {
-        snprintf(err, errlen, "'%s' must not be negative", value);
-        return -1;
-    }
-    *(long long *)field = v;
-    return 0;
-}
-
 static void conf_free(const struct module *m, void *conf)
 {
-    const struct pf_key *k;
-
     if (conf == NULL)
         return;
-    for (k = m->desc.keys; k != NULL && k->name != NULL; k++)
-        if (k->type == PF_KEY_STRING || k->type == PF_KEY_PATH)
-            free(*(char **)((char *)conf + k->offset));
+    keys_free(m->keys, m->nkeys, conf);
     free(conf);
 }
 
-/* Defaults first, then the file's values; required keys must be there. */
-static int conf_fill(const struct config *cfg, struct service_conf *sc,
-                     struct diag *d)
+/* Is key k set in sc's section? */
+static int key_present(const struct service_conf *sc, const struct key *k)
+{
+    size_t i;
+
+    for (i = 0; i < sc->nmkeys; i++)
+        if (strcmp(sc->mkeys[i].key, k->name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Each function below stores into sc->mconf or reports into d, and
+ * returns how many problems it reported. */
+
+static int conf_defaults(const struct config *cfg, struct service_conf *sc,
+                         struct diag *d)
 {
     const struct module *m = sc->mod;
-    const struct pf_key *k;
-    char                 err[256];
+    const struct key    *k;
+    char                 err[512];
     int                  bad = 0;
-    size_t               i;
 
-    sc->mconf = calloc(1, m->desc.conf_size ? m->desc.conf_size : 1);
-    if (sc->mconf == NULL) {
-        diag_add(d, cfg->file, sc->line, "[%s] out of memory", sc->name);
-        return -1;
-    }
-    for (k = m->desc.keys; k != NULL && k->name != NULL; k++) {
-        if (k->def == NULL)
+    for (k = m->keys; k < m->keys + m->nkeys; k++) {
+        if (k->def == NULL ||
+            key_set(k, sc->mconf, k->def, cfg->dir, err, sizeof(err)) == 0)
             continue;
-        if (key_store(k, k->def, cfg->dir, sc->mconf, err, sizeof(err))) {
-            diag_add(d, cfg->file, sc->line,
-                     "[%s] module '%s' has a bad default for %s: %s", sc->name,
-                     m->desc.name, k->name, err);
-            bad = 1;
-        }
+        diag_add(d, cfg->file, sc->line,
+                 "[%s] module '%s' has a bad default for %s: %s", sc->name,
+                 m->desc.name, k->name, err);
+        bad++;
     }
-    for (i = 0; i < sc->nmkeys; i++) {
-        const struct conf_kv *kv = &sc->mkeys[i];
-        k = key_find(m->desc.keys, kv->key);
-        if (k == NULL) {
+    return bad;
+}
+
+/* The file's values, over the defaults; FILE:LINE of each key. */
+static int conf_values(const struct config *cfg, struct service_conf *sc,
+                       struct diag *d)
+{
+    const struct module *m = sc->mod;
+    char                 err[512];
+    int                  bad = 0, i;
+    size_t               j;
+
+    for (j = 0; j < sc->nmkeys; j++) {
+        const struct conf_kv *kv = &sc->mkeys[j];
+
+        i = key_find(m->keys, m->nkeys, kv->key);
+        if (i < 0) {
             diag_add(d, cfg->file, kv->line,
                      "[%s] unknown key '%s' (not a service key, and module "
                      "'%s' does not take it)",
                      sc->name, kv->key, m->desc.name);
-            bad = 1;
-        } else if (key_store(k, kv->value, cfg->dir, sc->mconf, err,
-                             sizeof(err)) == -1) {
+            bad++;
+        } else if (key_set(&m->keys[i], sc->mconf, kv->value, cfg->dir, err,
+                           sizeof(err)) == -1) {
             diag_add(d, cfg->file, kv->line, "[%s] %s: %s", sc->name, kv->key,
                      err);
-            bad = 1;
+            bad++;
         }
     }
-    for (k = m->desc.keys; k != NULL && k->name != NULL; k++) {
-        int present = 0;
-        for (i = 0; i < sc->nmkeys; i++)
-            present |= strcmp(sc->mkeys[i].key, k->name) == 0;
-        if (k->required && !present) {
-            diag_add(d, cfg->file, sc->line,
-                     "[%s] missing required key '%s' of module '%s'", sc->name,
-                     k->name, m->desc.name);
-            bad = 1;
-        }
+    return bad;
+}
+
+static int conf_required(const struct config *cfg, struct service_conf *sc,
+                         struct diag *d)
+{
+    const struct module *m = sc->mod;
+    const struct key    *k;
+    int                  bad = 0;
+
+    for (k = m->keys; k < m->keys + m->nkeys; k++) {
+        if (!k->required || key_present(sc, k))
+            continue;
+        diag_add(d, cfg->file, sc->line,
+                 "[%s] missing required key '%s' of module '%s'", sc->name,
+                 k->name, m->desc.name);
+        bad++;
     }
+    return bad;
+}
+
+/* sc->mconf: defaults first, then the file's values; required keys must
+ * be there. */
+static int conf_fill(const struct config *cfg, struct service_conf *sc,
+                     struct diag *d)
+{
+    int bad;
+
+    sc->mconf =
+        calloc(1, sc->mod->desc.conf_size ? sc->mod->desc.conf_size : 1);
+    if (sc->mconf == NULL) {
+        diag_add(d, cfg->file, sc->line, "[%s] out of memory", sc->name);
+        return -1;
+    }
+    bad = conf_defaults(cfg, sc, d);
+    bad += conf_values(cfg, sc, d);
+    bad += conf_required(cfg, sc, d);
     return bad ? -1 : 0;
 }
 
@@ -389,8 +395,10 @@ struct config *config_prepare(const char *path, struct diag *d)
     modules_prepare(cfg, d);
     if (check_privileges(cfg->user, cfg->group, err, sizeof(err)) == -1)
         diag_add(d, cfg->file, 0, "%s", err);
-    if (d->n == 0)
+    if (d->n == 0) {
+        diag_move(d, &cfg->warnings);
         return cfg;
+    }
     modules_release(cfg);
     config_free(cfg);
     return NULL;

@@ -17,10 +17,16 @@
 #include "config.h"
 #include "diag.h"
 
+struct key;
+
 struct module {
     char            *path;
     void            *dl;
     struct pf_module desc; /* zero past the module's own size */
+    /* desc.keys as the core describes its own keys (config_keys.h), so
+     * that values.c stores them and words their errors as for any key. */
+    struct key *keys;
+    size_t      nkeys;
 };
 
 /* Where `spec` lives: NAME or NAME.so under module_path, or a path (one
@@ -28,8 +34,8 @@ struct module {
 char *module_resolve(const char *spec, const char *module_path,
                      const char *dir);
 
-/* dlopen path and check its descriptor.  Returns NULL with the reason in
- * err. */
+/* dlopen path and check its descriptor and key table.  Returns NULL with
+ * the reason in err. */
 struct module *module_load(const char *path, char *err, size_t errlen);
 void           module_unload(struct module *m);
 
@@ -39,7 +45,8 @@ void           module_unload(struct module *m);
 int modules_prepare(struct config *cfg, struct diag *d);
 /* Everything a start checks short of binding, as `-t` runs it: read path,
  * prepare the modules of every whole service, check user and group.
- * Returns the prepared config, or NULL with every problem in d. */
+ * Returns the prepared config with its warnings (keys that do nothing) in
+ * d, or NULL with every error in d. */
 struct config *config_prepare(const char *path, struct diag *d);
 
 /* Undo modules_prepare: free conf structs, unload. */

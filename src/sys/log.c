@@ -40,25 +40,19 @@ static struct {
     int           echo; /* errors also to stderr (start-up) */
 } lg = {.kind = TO_STDERR, .fd = -1, .level = PF_LOG_INFO};
 
-static const char *const level_names[] = {
-    [PF_LOG_ERROR] = "error",   [PF_LOG_WARN] = "warn",
-    [PF_LOG_NOTICE] = "notice", [PF_LOG_INFO] = "info",
-    [PF_LOG_DEBUG] = "debug",
+const struct choice log_levels[] = {
+    {"debug", PF_LOG_DEBUG}, {"info", PF_LOG_INFO},   {"notice", PF_LOG_NOTICE},
+    {"warn", PF_LOG_WARN},   {"error", PF_LOG_ERROR}, {NULL, 0},
 };
-
-int log_level_parse(const char *name)
-{
-    for (int i = PF_LOG_ERROR; i <= PF_LOG_DEBUG; i++)
-        if (strcmp(name, level_names[i]) == 0)
-            return i;
-    return -1;
-}
 
 const char *log_level_name(int level)
 {
-    if (level < PF_LOG_ERROR || level > PF_LOG_DEBUG)
-        return "unknown";
-    return level_names[level];
+    const struct choice *c;
+
+    for (c = log_levels; c->name != NULL; c++)
+        if (c->value == level)
+            return c->name;
+    return "unknown";
 }
 
 static int open_file(const char *path)

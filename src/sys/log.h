@@ -13,6 +13,17 @@
 
 /* Levels are syslog's numbers (PF_LOG_* in <prefork/module.h>). */
 
+/* A name and the number it stands for; a table of them ends with {NULL}.
+ * The configuration's T_CHOICE keys read such tables (config_keys.h). */
+struct choice {
+    const char *name;
+    int         value;
+};
+
+/* The levels by name, most verbose first: the one table both log lines
+ * and the log_level key read. */
+extern const struct choice log_levels[];
+
 /* Open target ("stderr", "syslog" or a path).  Returns 0, or -1 with the
  * reason printed to stderr (where else?).  Until called, logs go to stderr. */
 int log_open(const char *target, int level);
@@ -24,8 +35,8 @@ void log_close(void);
 void log_chown(uid_t uid);
 /* While on, errors logged to a file or syslog are also printed to stderr:
  * a master that fails to start says why where it was started. */
-void        log_echo_stderr(int on);
-int         log_level_parse(const char *name); /* -1 when unknown */
+void log_echo_stderr(int on);
+/* The name log_levels[] gives level, or "unknown". */
 const char *log_level_name(int level);
 
 /* svc may be NULL.  err, when nonzero, appends ": strerror(err)". */

@@ -316,3 +316,33 @@ Test(cli, s_without_running_master_fails, .timeout = 15)
               "the error does not name the pidfile: %s", r.err);
     h_result_free(&r);
 }
+
+/* A pool the scoreboard has no room for is refused by -t, as a start
+ * would refuse it, rather than retried forever once started. */
+Test(cli, pool_larger_than_the_scoreboard, .timeout = 20)
+{
+    config("[echo]\nmodule = echo\nlisten = %s:%d\nworkers = 2000\n", LO, port);
+    expect_error("workers = 2000", "more than the scoreboard holds");
+}
+
+/* A key that does nothing where it is gets a warning with its line; the
+ * configuration is still OK. */
+Test(cli, t_warns_of_keys_that_do_nothing, .timeout = 15)
+{
+    struct h_result r;
+    char            want[512];
+    int             code;
+
+    config("[echo]\nmodule = echo\nlisten = %s:%d\nmax_children = 8\n", LO,
+           port);
+    code = run(&r, "-t", NULL);
+    cr_assert_eq(code, 0, "exit %d\nstderr: %s", code, r.err);
+    cr_assert(strstr(r.out, "configuration OK") != NULL, "stdout: %s", r.out);
+    snprintf(want, sizeof want,
+             "prefork: %s:%d: warning: [echo] max_children does nothing "
+             "unless mode = forking\n",
+             srv.conf, h_line_of(srv.conf, "max_children"));
+    cr_assert(strstr(r.err, want) != NULL, "no \"%s\" on stderr: %s", want,
+              r.err);
+    h_result_free(&r);
+}

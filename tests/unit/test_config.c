@@ -824,6 +824,7 @@ FIXTURE(outside, "bad-outside")
 FIXTURE(dynamic, "bad-dynamic")
 FIXTURE(no_service, "bad-no-service")
 FIXTURE(long_line, "bad-long-line")
+FIXTURE(slots, "bad-slots")
 /* clang-format on */
 
 /* Any bad-*.ini dropped into the directory is checked too. */

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "modload.h"
+#include "values.h"
 
 #define TESTMODS PF_BUILDDIR "/tests/modules/.libs"
 
@@ -175,4 +176,92 @@ Test(modload, check_hook_rejections_point_at_the_key)
               "%s", d.msg[0]);
     release(cfg);
     diag_free(&d);
+}
+
+/* A module's keys are stored by the core's setters: a bad value reads as
+ * it would for a core key of the same type. */
+Test(modload, module_values_are_refused_in_the_core_words)
+{
+    struct diag    d = DIAG_INIT;
+    struct config *cfg;
+
+    cr_assert_eq(prepare("crash = maybe\nsleep = soon\nleak = lots\n"
+                         "reject =\n",
+                         &d, &cfg),
+                 -1);
+    cr_assert_eq(d.n, 4, "%zu messages", d.n);
+    cr_assert_str_eq(d.msg[0], "t.ini:6: [t] crash: invalid boolean 'maybe' "
+                               "(use yes/no, on/off, true/false, 1/0)");
+    cr_assert_str_eq(d.msg[1], "t.ini:7: [t] sleep: invalid duration 'soon' "
+                               "(use 250ms, 10s, 5m, 1h)");
+    cr_assert_str_eq(d.msg[2],
+                     "t.ini:8: [t] leak: invalid size 'lots' (use 512k, "
+                     "64m, 1g)");
+    cr_assert_str_eq(d.msg[3], "t.ini:9: [t] reject: empty value");
+    release(cfg);
+    diag_free(&d);
+}
+
+Test(modload, module_value_has_the_same_reason_as_a_core_value)
+{
+    static const char core_conf[] =
+        "[server]\ndaemonize = maybe\n"
+        "[e]\nmodule = echo\nlisten = 127.0.0.1:1\n";
+    struct diag    core_d = DIAG_INIT, d = DIAG_INIT;
+    struct config *cfg;
+    const char    *core, *mod;
+
+    cr_assert_null(config_load_buffer(core_conf, strlen(core_conf), "t.ini",
+                                      "/tmp", &core_d));
+    cr_assert_eq(core_d.n, 1);
+    cr_assert_eq(prepare("crash = maybe\n", &d, &cfg), -1);
+    cr_assert_eq(d.n, 1);
+    core = strstr(core_d.msg[0], "daemonize: ");
+    mod = strstr(d.msg[0], "crash: ");
+    cr_assert(core != NULL && mod != NULL, "%s / %s", core_d.msg[0], d.msg[0]);
+    cr_assert_str_eq(core + strlen("daemonize: "), mod + strlen("crash: "));
+    release(cfg);
+    diag_free(&core_d);
+    diag_free(&d);
+}
+
+/* Bounds a module declares are named in the value's own units. */
+Test(modload, module_bounds_are_named_in_their_units)
+{
+    static const char conf[] =
+        "[w]\nmodule = " PF_BUILDDIR "/src/modules/.libs/http.so\n"
+        "listen = 127.0.0.1:1\nroot = /tmp\n"
+        "max_header_size = 2m\nkeepalive_timeout = 2h\n";
+    struct diag    d = DIAG_INIT;
+    struct config *cfg;
+
+    cfg = config_load_buffer(conf, strlen(conf), "t.ini", "/tmp", &d);
+    cr_assert_not_null(cfg);
+    cr_assert_eq(modules_prepare(cfg, &d), -1);
+    cr_assert_eq(d.n, 2, "%zu messages", d.n);
+    cr_assert_str_eq(d.msg[0], "t.ini:5: [w] max_header_size: '2m' is out of "
+                               "range (1k..1m)");
+    cr_assert_str_eq(d.msg[1], "t.ini:6: [w] keepalive_timeout: '2h' is out "
+                               "of range (1ms..1h)");
+    release(cfg);
+    diag_free(&d);
+}
+
+/* A module's key of a type this host does not know is refused rather than
+ * stored nowhere; bounds of 0, 0 mean "not negative". */
+Test(modload, module_key_types_and_bounds)
+{
+    struct pf_key newer = {.name = "x", .type = (enum pf_key_type)99};
+    struct pf_key n = {.name = "n", .type = PF_KEY_INT};
+    struct key    k;
+    long long     v = 7;
+    char          err[128] = "";
+
+    cr_assert_eq(key_from_module(&newer, &k), -1);
+    cr_assert_eq(key_from_module(&n, &k), 0);
+    cr_assert_eq(k.type, T_INT);
+    cr_assert_eq(key_set(&k, &v, "123456789012", "/", err, sizeof(err)), 0);
+    cr_assert_eq(v, 123456789012LL, "an INT key's field is a long long");
+    cr_assert_eq(key_set(&k, &v, "-1", "/", err, sizeof(err)), -1);
+    cr_assert_str_eq(err, "-1 is out of range (0 or more)");
 }
