@@ -9,11 +9,9 @@
 #include <unistd.h>
 
 #include "conn.h"
-#include "host.h"
-#include "io.h"
 
-struct conn *conn_new(int fd, pf_service *svc, const struct sockaddr *peer,
-                      socklen_t peerlen)
+struct conn *conn_new(int fd, pf_service *svc, const struct conn_io *io,
+                      const struct sockaddr *peer, socklen_t peerlen)
 {
     struct conn *c = calloc(1, sizeof(*c));
 
@@ -24,8 +22,8 @@ struct conn *conn_new(int fd, pf_service *svc, const struct sockaddr *peer,
     if (peerlen > sizeof(c->peer))
         peerlen = sizeof(c->peer);
     memcpy(&c->peer, peer, peerlen);
-    c->pub.api = &host_api;
-    c->io = &conn_io_plain;
+    c->pub.api = svc->api;
+    c->io = io;
     c->pub.svc = svc;
     c->pub.fd = fd;
     c->pub.peer = (const struct sockaddr *)&c->peer;

@@ -58,10 +58,11 @@ struct conn {
 };
 
 /* Wrap an accepted descriptor (non-blocking), at CONN_HANDSHAKE: a caller
- * whose service wants a PROXY header sets CONN_PROXY.  Returns NULL (and
- * leaves fd open) on ENOMEM. */
-struct conn *conn_new(int fd, pf_service *svc, const struct sockaddr *peer,
-                      socklen_t peerlen);
+ * whose service wants a PROXY header sets CONN_PROXY.  io is the transport
+ * it starts on (&conn_io_plain, io.h), as nginx's accept sets c->recv;
+ * the module API is svc's.  Returns NULL (and leaves fd open) on ENOMEM. */
+struct conn *conn_new(int fd, pf_service *svc, const struct conn_io *io,
+                      const struct sockaddr *peer, socklen_t peerlen);
 /* Close the descriptor and free.  The module must be done with c (see
  * conn_end() in stages.h). */
 void conn_free(struct conn *c);

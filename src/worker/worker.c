@@ -34,6 +34,7 @@
 #include "driver_block.h"
 #include "driver_event.h"
 #include "host.h"
+#include "io.h"
 #include "log.h"
 #include "modload.h"
 #include "scoreboard.h"
@@ -354,7 +355,8 @@ static void accept_batch(struct wctx *w, int fd)
             return;
         }
         accept_recovered(w);
-        c = conn_new(cfd, &w->svc->pub, (struct sockaddr *)&peer, len);
+        c = conn_new(cfd, &w->svc->pub, &conn_io_plain,
+                     (struct sockaddr *)&peer, len);
         if (c == NULL) {
             log_error(w->svc->sc->name, "out of memory, connection dropped");
             close(cfd);
@@ -591,7 +593,8 @@ static int serve_probe(struct wctx *w)
         close(sv[0]);
         return -1;
     }
-    c = conn_new(sv[0], &w->svc->pub, &self, sizeof(self.sa_family));
+    c = conn_new(sv[0], &w->svc->pub, &conn_io_plain, &self,
+                 sizeof(self.sa_family));
     if (c == NULL) {
         log_error(name, "out of memory for canary_probe");
         close(sv[0]);

@@ -33,7 +33,7 @@ static struct conn *conn_pair(int *other)
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
         0, "socketpair: %s", strerror(errno));
     service_pub_init(&svc, "test", NULL, "/");
-    c = conn_new(sv[0], &svc, &sa, sizeof(sa.sa_family));
+    c = conn_new(sv[0], &svc, &conn_io_plain, &sa, sizeof(sa.sa_family));
     cr_assert_not_null(c);
     c->pub.read_timeout_ms = 2000;
     c->pub.write_timeout_ms = 2000;

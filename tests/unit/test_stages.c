@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "io.h"
 #include "stages.h"
 
 /* What the fake module saw, and what its next handle() returns. */
@@ -72,7 +73,7 @@ static void start(int stage)
     env = (struct conn_env){.mod = &mod};
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
     far = sv[1];
-    c = conn_new(sv[0], &svc, &self, sizeof(self.sa_family));
+    c = conn_new(sv[0], &svc, &conn_io_plain, &self, sizeof(self.sa_family));
     cr_assert_not_null(c);
     c->stage = stage;
 }

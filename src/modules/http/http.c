@@ -26,7 +26,7 @@
 #include "accesslog.h"
 #include "chunked.h"
 #include "filecache.h"
-#include "http.h"
+#include "state.h"
 #include "path.h"
 #include "request.h"
 #include "root.h"

@@ -24,7 +24,7 @@
 
 #include "autoindex.h"
 #include "filecache.h"
-#include "http.h"
+#include "state.h"
 #include "path.h"
 #include "request.h"
 #include "response.h"

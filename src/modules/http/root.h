@@ -7,7 +7,7 @@
 
 #include <prefork/module.h>
 
-#include "http.h"
+#include "state.h"
 #include "request.h"
 
 /* Worker, from worker_init: open hs->conf->root (hs->rootfd, rootreal,

@@ -22,7 +22,7 @@
 
 #include "date.h"
 #include "filecache.h"
-#include "http.h"
+#include "state.h"
 #include "range.h"
 #include "request.h"
 #include "response.h"

@@ -14,7 +14,7 @@
 #include <prefork/module.h>
 
 #include "filecache.h"
-#include "http.h"
+#include "state.h"
 #include "request.h"
 
 /* The Connection header's value for req: 0 close, 1 keep-alive (HTTP/1.1),

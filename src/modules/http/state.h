@@ -1,10 +1,10 @@
 /*
- * http.h -- the http module's configuration, per-process and
+ * state.h -- the http module's configuration, per-process and
  * per-connection state, shared by its files: http.c serves the
  * connection, root.c finds what a path answers with, send.c sends it.
  */
-#ifndef PF_HTTP_H
-#define PF_HTTP_H
+#ifndef PF_HTTP_STATE_H
+#define PF_HTTP_STATE_H
 
 #include <limits.h>
 #include <stdint.h>
