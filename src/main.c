@@ -18,11 +18,11 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "config.h"
 #include "diag.h"
 #include "master.h"
 #include "modload.h"
 #include "pidfile.h"
+#include "reader.h"
 #include "scoreboard.h"
 #include "status.h"
 

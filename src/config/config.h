@@ -1,13 +1,12 @@
 /*
- * config.h -- the parsed configuration file.
+ * config.h -- the configuration's data model: what a parsed file says,
+ * as struct config with one struct service_conf per service, and the
+ * limits the reader and the server share.
  *
- * config_load() reads an INI file with inih (config.c), stores every
- * [server] and service key by the tables in config_keys.c through the
- * setters of values.c, resolves relative paths from the file's directory,
- * checks what involves several keys (checks.c), and collects every problem
- * it finds into a diag list as "FILE:LINE: message".  Module keys are kept
- * raw here; modload.c stores them through the same setters once the module
- * is loaded and its key table known.
+ * Nothing here reads a file: reader.h loads one into these structs, by
+ * the key tables of config_keys.h and the setters of values.h.  Keeping
+ * the types apart lets those tables name the fields without depending on
+ * the reader that uses them.
  */
 #ifndef PF_CONFIG_H
 #define PF_CONFIG_H
@@ -113,28 +112,5 @@ struct config {
 /* Listeners a worker of one service takes (pool.c passes it at most this
  * many descriptors). */
 #define CONFIG_MAX_LISTEN 64
-
-/*
- * Read and check path.  On success returns a config the caller frees with
- * config_free(); on any error returns NULL with every problem in d.
- * Does not load modules, bind or fork.
- */
-struct config *config_load(const char *path, struct diag *d);
-
-/* As config_load, but when the file has errors still returns what could
- * be parsed (NULL only when nothing could), so that a caller can go on to
- * check the modules of the services that are whole and report the file's
- * and the modules' problems in one run.  Usable only when d is empty;
- * free it either way. */
-struct config *config_load_partial(const char *path, struct diag *d);
-
-/* Same as config_load, from a buffer, as if read from a file named `name` in `dir`
- * (used by the fuzzer and unit tests). */
-struct config *config_load_buffer(const char *buf, size_t len, const char *name,
-                                  const char *dir, struct diag *d);
-
-void config_free(struct config *cfg);
-
-const char *mode_name(enum pf_mode m);
 
 #endif

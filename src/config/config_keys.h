@@ -1,7 +1,7 @@
 /*
  * config_keys.h -- what a configuration file may say, as data: the keys of
  * [server] and of service sections, each with its type, default, bounds
- * and help, and the names a T_CHOICE key takes.  config.c reads a file
+ * and help, and the names a T_CHOICE key takes.  reader.c reads a file
  * against these tables; modload.c turns a module's own table into the same
  * struct key, so that values.c stores every key the same way.
  */

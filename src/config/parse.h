@@ -1,5 +1,5 @@
 /*
- * parse.h -- one read of a configuration file, as the reader (config.c)
+ * parse.h -- one read of a configuration file, as the reader (reader.c)
  * and the checks that run after its last line (checks.c) share it.
  * Internal to src/config/.
  */

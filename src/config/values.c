@@ -9,7 +9,7 @@
  * key_from_module) go through here alike, so "10s" or "8k" and the
  * message for a bad one are the same for every key.
  *
- * Nothing here knows about files or lines: the reader (config.c) and the
+ * Nothing here knows about files or lines: the reader (reader.c) and the
  * module loader (modload.c) add "FILE:LINE: [section] key: " to the reason.
  */
 #define _GNU_SOURCE
@@ -427,4 +427,11 @@ const char *choice_name(const struct choice *choices, int value)
         if (c->value == value)
             return c->name;
     return NULL;
+}
+
+const char *mode_name(enum pf_mode m)
+{
+    const char *name = choice_name(mode_choices, (int)m);
+
+    return name ? name : "unknown";
 }

@@ -36,4 +36,7 @@ int key_from_module(const struct pf_key *pk, struct key *k);
 /* The name choices gives value, or NULL. */
 const char *choice_name(const struct choice *choices, int value);
 
+/* The word the file uses for mode m ("prefork"), or "unknown". */
+const char *mode_name(enum pf_mode m);
+
 #endif

@@ -29,10 +29,12 @@
 #include "modload.h"
 #include "pidfile.h"
 #include "pool.h"
+#include "reader.h"
 #include "rollout.h"
 #include "scoreboard.h"
 #include "sdnotify.h"
 #include "upgrade.h"
+#include "values.h"
 
 #define FAST_STOP_MS    5000 /* TERM: how long workers get before KILL */
 #define HANDOFF_POLL_MS 20   /* upgrade: how often to look for workers up */

@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "host.h"
 #include "modload.h"
+#include "reader.h"
 #include "values.h"
 
 /* The descriptor fields every ABI 1 module has, up to and including the

@@ -26,6 +26,7 @@
 #include "host.h"
 #include "log.h"
 #include "modload.h"
+#include "reader.h"
 #include "service.h"
 
 /* A systemd socket's SO_REUSEPORT is the unit's business, not ours.  Nor

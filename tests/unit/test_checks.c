@@ -13,8 +13,8 @@
 #include <criterion/criterion.h>
 #include <prefork/module.h>
 
-#include "config.h"
 #include "log.h"
+#include "reader.h"
 
 #define ECHO "[echo]\nmodule = echo\nlisten = 127.0.0.1:7007\n"
 #define UDP  "[u]\nmodule = udp_echo\nlisten = udp://127.0.0.1:7009\n"

@@ -20,7 +20,8 @@
 #include <criterion/criterion.h>
 #include <prefork/module.h>
 
-#include "config.h"
+#include "reader.h"
+#include "values.h"
 
 #ifndef PF_SRCDIR
 #error "build with -DPF_SRCDIR=\"/abs/source/dir\""

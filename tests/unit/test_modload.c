@@ -9,8 +9,8 @@
 
 #include <criterion/criterion.h>
 
-#include "config.h"
 #include "modload.h"
+#include "reader.h"
 #include "values.h"
 
 #define TESTMODS PF_BUILDDIR "/tests/modules/.libs"

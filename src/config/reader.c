@@ -1,5 +1,5 @@
 /*
- * config.c -- reading the configuration file.
+ * reader.c -- reading the configuration file (reader.h).
  *
  * The file is INI, split into lines and keys by inih.  inih tells its
  * handler neither the line number nor where a section starts, and it gives
@@ -38,9 +38,9 @@
 #include <ini.h>
 #include <prefork/module.h>
 
-#include "config.h"
 #include "config_keys.h"
 #include "parse.h"
+#include "reader.h"
 #include "values.h"
 
 /* Anything bigger is not a config file someone wrote (or is /dev/zero). */
@@ -654,11 +654,4 @@ void config_free(struct config *cfg)
     free(cfg->file);
     free(cfg->dir);
     free(cfg);
-}
-
-const char *mode_name(enum pf_mode m)
-{
-    const char *name = choice_name(mode_choices, (int)m);
-
-    return name ? name : "unknown";
 }
