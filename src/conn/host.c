@@ -148,29 +148,6 @@ static int host_write_more(pf_conn *pc, const void *buf, size_t len)
     return write_all(pc, buf, len, 1);
 }
 
-static int host_sendfile(pf_conn *pc, int fd, off_t off, size_t len)
-{
-    struct conn *c = conn_of(pc);
-    ssize_t      n;
-
-    while (len > 0) {
-        n = c->io->sendfile(c, fd, &off, len);
-        if (n > 0) {
-            len -= (size_t)n;
-            continue;
-        }
-        if (n == 0) { /* the file ended early: it shrank under us */
-            errno = EIO;
-            return -1;
-        }
-        if (!would_block())
-            return -1;
-        if (conn_wait(pc->fd, POLLOUT, pc->write_timeout_ms) == -1)
-            return -1;
-    }
-    return 0;
-}
-
 static ssize_t host_recv_nowait(pf_conn *pc, void *buf, size_t len)
 {
     struct conn *c = conn_of(pc);
@@ -216,6 +193,23 @@ static ssize_t host_sendfile_nowait(pf_conn *pc, int fd, off_t *off, size_t len)
         break;
     }
     return (ssize_t)done;
+}
+
+/* As pf_sendfile_nowait, waiting up to write_timeout_ms whenever the
+ * transport is full. */
+static int host_sendfile(pf_conn *pc, int fd, off_t off, size_t len)
+{
+    ssize_t n;
+
+    while (len > 0) {
+        n = host_sendfile_nowait(pc, fd, &off, len);
+        if (n == -1)
+            return -1;
+        len -= (size_t)n;
+        if (len > 0 && conn_wait(pc->fd, POLLOUT, pc->write_timeout_ms) == -1)
+            return -1;
+    }
+    return 0;
 }
 
 static int host_nodelay(pf_conn *pc)
