@@ -267,6 +267,51 @@ done:
     free(v);
 }
 
+/* "tcp://127.0.0.1:80" is logged as "127.0.0.1:80 (tcp)", so that the
+ * address reads first. */
+static void split_addr(const struct addr *a, const char **where,
+                       const char **kind)
+{
+    const char *sep = strstr(a->text, "://");
+
+    *kind = a->kind == ADDR_UDP ? "udp" : a->kind == ADDR_UNIX ? "unix" : "tcp";
+    if (a->kind == ADDR_UNIX)
+        *where = a->text + 5; /* after "unix:" */
+    else
+        *where = sep != NULL ? sep + 3 : a->text;
+}
+
+/* One line per listener of g: what an operator reads to know what runs. */
+static void log_serving(const struct generation *g)
+{
+    size_t i, j;
+
+    for (i = 0; i < g->nsvc; i++) {
+        const struct service_conf *sc = g->svc[i].sc;
+        char                       pool[96];
+        int                        n;
+
+        n = sc->dynamic ? snprintf(pool, sizeof(pool), "%d..%d workers",
+                                   sc->workers, sc->max_workers)
+                        : snprintf(pool, sizeof(pool), "%d worker%s",
+                                   sc->workers, sc->workers == 1 ? "" : "s");
+        if (sc->mode == MODE_FORKING)
+            snprintf(pool + n, sizeof(pool) - (size_t)n, ", max_children %d",
+                     sc->max_children);
+        else if (sc->mode == MODE_THREADING)
+            snprintf(pool + n, sizeof(pool) - (size_t)n, ", threads %d",
+                     sc->threads);
+        for (j = 0; j < sc->nlisten; j++) {
+            const char *where, *kind;
+
+            split_addr(&sc->listen[j], &where, &kind);
+            log_notice(NULL, "serving %s (%s) for [%s]: module %s, mode %s, %s",
+                       where, kind, sc->name, sc->module, mode_name(sc->mode),
+                       pool);
+        }
+    }
+}
+
 /* Make g the running generation: the services, the listeners systemd
  * keeps and the status file follow it. */
 static void make_current(struct master *m, struct generation *g)
@@ -340,6 +385,7 @@ static void reload(struct master *m)
     release_old(m);
     log_notice(NULL, "configuration reloaded: %zu services%s", g->nsvc,
                trial > 0 ? ", one worker each on trial (reload_canary)" : "");
+    log_serving(g);
     scoreboard_set_reload(m->sb, g->number,
                           trial > 0 ? "on trial" : "rolled over", NULL);
     notify_reloaded(1);
@@ -605,6 +651,7 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
     log_notice(NULL, "prefork " PACKAGE_VERSION " started, pid %d",
                (int)getpid());
     log_echo_stderr(0);
+    log_serving(m.cur);
     daemon_ready(ready_fd);
     ready_fd = -1;
     pool_maintain(&m.pool, m.cur, mono_ms(), 0);

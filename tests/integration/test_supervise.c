@@ -388,3 +388,54 @@ Test(supervise, workers_drop_to_the_configured_user, .fini = h_teardown,
     cr_expect_eq(proc_id(srv.pid, "Uid:"), 0L,
                  "the master must stay root to bind on reload");
 }
+
+/* The master logs one line per listener once they are bound: at start-up,
+ * and for the new generation after a reload. */
+Test(supervise, start_and_reload_log_what_is_served, .fini = h_teardown,
+     .timeout = 30)
+{
+    int  a = tcp_port(), c = tcp_port();
+    char web[160], tcp_b[160], unix_b[200], dyn[160];
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv,
+             "[web]\nmodule = echo\nlisten = %s:%d\nworkers = 2\n"
+             "[chat]\nmodule = echo\nlisten = %s:%d, unix:%s/chat.sock\n"
+             "mode = forking\nworkers = 1\nmax_children = 8\n",
+             LO, a, LO, c, srv.dir);
+    start(&srv);
+    snprintf(web, sizeof web,
+             "serving %s:%d (tcp) for [web]: module echo, "
+             "mode prefork, 2 workers\n",
+             LO, a);
+    snprintf(tcp_b, sizeof tcp_b,
+             "serving %s:%d (tcp) for [chat]: module echo, "
+             "mode forking, 1 worker, max_children 8\n",
+             LO, c);
+    snprintf(unix_b, sizeof unix_b,
+             "serving %s/chat.sock (unix) for [chat]: module echo, "
+             "mode forking, 1 worker, max_children 8\n",
+             srv.dir);
+    cr_assert(H_WAIT(5000, h_file_contains(srv.log, unix_b)), "no line '%s'%s",
+              unix_b, h_diag(&srv));
+    cr_expect_eq(count_lines(srv.log, web), 1, "no line '%s'", web);
+    cr_expect_eq(count_lines(srv.log, tcp_b), 1, "no line '%s'", tcp_b);
+
+    /* The new generation's lines, and only after the reload took. */
+    h_config(&srv,
+             "[web]\nmodule = echo\nlisten = %s:%d\nworkers = 1\n"
+             "max_workers = 3\n",
+             LO, a);
+    snprintf(dyn, sizeof dyn,
+             "serving %s:%d (tcp) for [web]: module echo, "
+             "mode prefork, 1..3 workers\n",
+             LO, a);
+    cr_assert_eq(h_signal(&srv, SIGHUP), 0);
+    cr_assert(H_WAIT(5000, h_file_contains(srv.log, dyn)), "no line '%s'%s",
+              dyn, h_diag(&srv));
+    cr_expect_lt(h_line_of(srv.log, "configuration reloaded"),
+                 h_line_of(srv.log, dyn));
+    cr_expect_eq(count_lines(srv.log, unix_b), 1,
+                 "the dropped service's line came again");
+    cr_assert_eq(h_stop(&srv), 0);
+}
