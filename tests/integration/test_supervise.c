@@ -439,3 +439,31 @@ Test(supervise, start_and_reload_log_what_is_served, .fini = h_teardown,
                  "the dropped service's line came again");
     cr_assert_eq(h_stop(&srv), 0);
 }
+
+/* What prefork(8) and prefork.ini(5) say: ":PORT" binds every IPv4
+ * address, and a reload starts each pool again at its configured size,
+ * undoing TTIN. */
+Test(supervise, reload_undoes_ttin_and_colon_port_is_ipv4_any,
+     .fini = h_teardown, .timeout = 30)
+{
+    int  port = tcp_port();
+    char any[96];
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv, "[e]\nmodule = echo\nlisten = :%d\nworkers = 1\n", port);
+    start(&srv);
+    snprintf(any, sizeof any, "serving 0.0.0.0:%d (tcp) for [e]", port);
+    cr_assert(H_WAIT(5000, h_file_contains(srv.log, any)), "no line '%s'%s",
+              any, h_diag(&srv));
+    cr_assert_eq(h_echo_once(LO, port, 2000), 0);
+    cr_assert(H_WAIT(5000, h_nworkers(&srv) == 1));
+    cr_assert_eq(h_signal(&srv, SIGTTIN), 0);
+    cr_assert(H_WAIT(5000, h_nworkers(&srv) == 2), "TTIN: %d workers%s",
+              h_nworkers(&srv), h_diag(&srv));
+    cr_assert_eq(h_signal(&srv, SIGHUP), 0);
+    cr_assert(H_WAIT(5000, h_file_contains(srv.log, "configuration reloaded")));
+    cr_assert(H_WAIT(10000, h_nworkers(&srv) == 1),
+              "after the reload: %d workers, not workers = 1%s",
+              h_nworkers(&srv), h_diag(&srv));
+    cr_assert_eq(h_stop(&srv), 0);
+}
