@@ -3,8 +3,8 @@
  *
  * Runs http_parse_request() over the input with several head limits and,
  * for every head it accepts, the parsers that work on its parts: the target
- * through http_path_normalize(), Range through http_range_parse() and the
- * dates through http_date_parse().  Beyond what the sanitizers catch, it
+ * through http_path_normalize(), Range through http_range_parse(), If-Range
+ * through http_if_range_matches() and the dates through http_date_parse().  Beyond what the sanitizers catch, it
  * checks the promises the rest of the module relies on and traps when one
  * breaks:
  *   - a complete head is no longer than the input or the limit, and every
@@ -15,6 +15,8 @@
  *   - a normalised path starts with '/', has no NUL and no "." or ".."
  *     segment, and no "//";
  *   - a range is first <= last < size;
+ *   - If-Range matches only the ETag itself or the Last-Modified date, and
+ *     is empty (matching nothing) only when it was given twice;
  *   - a parsed date formats and parses back to itself;
  *   - a chunked body after a head decodes the same whole, split in two,
  *     or fed a byte at a time, and never claims bytes it was not given.
@@ -100,6 +102,21 @@ static void check_range(struct http_str r)
     }
 }
 
+static void check_if_range(struct http_str v)
+{
+    static const char etag[] = "\"5e0be100-3e8\"";
+    time_t            t;
+    int               m;
+
+    if (v.p == NULL)
+        return;
+    m = http_if_range_matches(v.p, v.len, etag, 1577836800);
+    check(m == 0 || m == 1);
+    if (m == 1)
+        check((v.len == sizeof(etag) - 1 && memcmp(v.p, etag, v.len) == 0) ||
+              (http_date_parse(v.p, v.len, &t) == 0 && t == 1577836800));
+}
+
 static void check_date(struct http_str d)
 {
     char   buf[HTTP_DATE_LEN + 1];
@@ -175,12 +192,16 @@ static void one_limit(const char *buf, size_t size, size_t max_head)
     check_str(req.target, buf, (size_t)rc);
     check_str(req.host, buf, (size_t)rc);
     check_str(req.range, buf, (size_t)rc);
+    if (req.if_range.len > 0) /* else absent, or given twice: "" */
+        check_str(req.if_range, buf, (size_t)rc);
     check_str(req.if_modified_since, buf, (size_t)rc);
     check_str(req.if_none_match, buf, (size_t)rc);
     check_str(req.user_agent, buf, (size_t)rc);
     check_str(req.referer, buf, (size_t)rc);
     check_path(&req);
     check_range(req.range);
+    check_if_range(req.if_range);
+    check_date(req.if_range);
     check_date(req.if_modified_since);
     if (req.chunked && max_head == 8192)
         check_chunked(buf + rc, size - (size_t)rc);
@@ -196,6 +217,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The value parsers also take raw input, not only what the request
      * parser lets through. */
     check_range((struct http_str){(const char *)data, size});
+    check_if_range((struct http_str){(const char *)data, size});
     check_date((struct http_str){(const char *)data, size});
     check_chunked((const char *)data, size);
     return 0;

@@ -2533,3 +2533,53 @@ Test(http, a_slow_reader_gets_every_byte_of_a_large_file, .fini = h_teardown,
     resp_free(&r);
     conn_close(&c);
 }
+
+/* --- If-Range ------------------------------------------------------------- */
+
+/* GET /k1.xyzzy with "Range: bytes=0-9" and "If-Range: validator": a 206
+ * of the first ten bytes when the validator matches, else a 200 with the
+ * whole file (RFC 9110 13.1.5). */
+static void check_if_range(const char *validator, int matches)
+{
+    struct resp r;
+    char        hdr[256], what[160];
+    char       *data = sized_data(K1);
+
+    snprintf(hdr, sizeof hdr, "Range: bytes=0-9\r\nIf-Range: %s\r\n",
+             validator);
+    snprintf(what, sizeof what, "If-Range: %s", validator);
+    fetch("GET", "/k1.xyzzy", hdr, &r);
+    if (matches) {
+        const char *cr = hval(&r, "Content-Range");
+
+        cr_assert_eq(r.status, 206, "%s: \"%s\"", what, r.line);
+        cr_assert(cr != NULL && strcmp(cr, "bytes 0-9/1000") == 0,
+                  "%s: Content-Range \"%s\"", what, cr ? cr : "(none)");
+        cr_assert_eq(r.blen, 10, "%s: %zu bytes", what, r.blen);
+        cr_assert_eq(memcmp(r.body, data, 10), 0, "%s: not bytes 0-9", what);
+    } else {
+        check_file(&r, data, 1000, NULL, what);
+        cr_assert_null(hval(&r, "Content-Range"), "%s: a Content-Range", what);
+    }
+    resp_free(&r);
+    free(data);
+}
+
+Test(http, if_range, .fini = h_teardown, .timeout = 20)
+{
+    struct resp r;
+    char        etag[128], weak[140];
+
+    start_http(2, "prefork", "");
+    fetch("GET", "/k1.xyzzy", NULL, &r);
+    snprintf(etag, sizeof etag, "%s", hval(&r, "ETag"));
+    resp_free(&r);
+    snprintf(weak, sizeof weak, "W/%s", etag);
+
+    check_if_range(etag, 1);
+    check_if_range("\"old\"", 0);
+    check_if_range(weak, 0); /* a weak tag never matches */
+    check_if_range(MTIME_HTTP, 1);
+    check_if_range("Tue, 31 Dec 2019 23:59:59 GMT", 0);
+    check_if_range("Thu, 02 Jan 2020 00:00:00 GMT", 0); /* later: no match */
+}

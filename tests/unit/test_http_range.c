@@ -160,3 +160,38 @@ Test(range, length_bounds_the_value)
     cr_assert_eq(last, 2);
     cr_assert_eq(http_range_parse("bytes=1-2", 5, 100, &first, &last), 0);
 }
+
+/* ---- If-Range (RFC 9110 13.1.5) ---------------------------------------- */
+
+#define IR_ETAG  "\"5e0be100-3e8\""
+#define IR_MTIME 1577836800 /* Wed, 01 Jan 2020 00:00:00 GMT */
+
+static int if_range(const char *v)
+{
+    return http_if_range_matches(v, strlen(v), IR_ETAG, IR_MTIME);
+}
+
+Test(range, if_range_entity_tags_compare_strongly)
+{
+    cr_assert_eq(if_range(IR_ETAG), 1);
+    cr_assert_eq(if_range("\"old\""), 0);
+    cr_assert_eq(if_range("W/" IR_ETAG), 0);     /* weak never matches */
+    cr_assert_eq(if_range("\"5e0be100-3e8"), 0); /* cut short */
+    cr_assert_eq(if_range(IR_ETAG "x"), 0);
+    cr_assert_eq(if_range("\"\""), 0);
+    cr_assert_eq(if_range("*"), 0);
+    cr_assert_eq(if_range(""), 0); /* If-Range given twice */
+    /* The length bounds the value. */
+    cr_assert_eq(http_if_range_matches(IR_ETAG "xyz", strlen(IR_ETAG), IR_ETAG,
+                                       IR_MTIME),
+                 1);
+}
+
+Test(range, if_range_dates_match_exactly)
+{
+    cr_assert_eq(if_range("Wed, 01 Jan 2020 00:00:00 GMT"), 1);
+    cr_assert_eq(if_range("Wed, 01 Jan 2020 00:00:01 GMT"), 0);
+    cr_assert_eq(if_range("Tue, 31 Dec 2019 23:59:59 GMT"), 0);
+    cr_assert_eq(if_range("Wed, 01 Jan 2020 00:00:00"), 0); /* not a date */
+    cr_assert_eq(if_range("yesterday"), 0);
+}

@@ -56,6 +56,7 @@ Test(request, simple_get)
     cr_assert_null(r.range.p);
     cr_assert_null(r.if_modified_since.p);
     cr_assert_null(r.if_none_match.p);
+    cr_assert_null(r.if_range.p);
     cr_assert_null(r.user_agent.p);
     cr_assert_null(r.referer.p);
 }
@@ -175,6 +176,35 @@ Test(request, single_value_fields_given_twice_are_dropped)
     cr_assert_null(r.range.p);
     cr_assert_eq(r.range.len, 0);
     cr_assert_null(r.if_modified_since.p);
+}
+
+Test(request, if_range_is_kept_as_sent)
+{
+    struct http_request r;
+
+    ok("GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-9\r\n"
+       "if-range:  \"abc\" \r\n\r\n",
+       &r);
+    cr_assert(str_is(r.if_range, "\"abc\""));
+    cr_assert(str_is(r.range, "bytes=0-9"));
+    ok("GET / HTTP/1.1\r\nHost: h\r\n"
+       "If-Range: Wed, 01 Jan 2020 00:00:00 GMT\r\n\r\n",
+       &r);
+    cr_assert(str_is(r.if_range, "Wed, 01 Jan 2020 00:00:00 GMT"));
+    cr_assert_null(r.range.p);
+}
+
+/* Dropping a second If-Range would serve the range unconditionally: it is
+ * kept as an empty validator, which matches nothing. */
+Test(request, if_range_given_twice_matches_nothing)
+{
+    struct http_request r;
+
+    ok("GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-9\r\n"
+       "If-Range: \"a\"\r\nIf-Range: \"a\"\r\n\r\n",
+       &r);
+    cr_assert_not_null(r.if_range.p);
+    cr_assert_eq(r.if_range.len, 0);
 }
 
 Test(request, list_fields_keep_the_first)

@@ -8,6 +8,9 @@
  */
 #define _GNU_SOURCE
 
+#include <string.h>
+
+#include "date.h"
 #include "range.h"
 
 /* An unsigned run of digits at v[*i..len) into *out, advancing *i: 1 when
@@ -81,4 +84,16 @@ int http_range_parse(const char *v, size_t len, off_t size, off_t *first,
     *first = a;
     *last = has_b && b < size - 1 ? b : size - 1;
     return 1;
+}
+
+int http_if_range_matches(const char *v, size_t len, const char *etag,
+                          time_t mtime)
+{
+    time_t t;
+
+    if (len > 0 && v[0] == '"') /* a strong tag; W/"..." is weak */
+        return len == strlen(etag) && memcmp(v, etag, len) == 0;
+    if (len >= 2 && v[0] == 'W' && v[1] == '/')
+        return 0;
+    return http_date_parse(v, len, &t) == 0 && t == mtime;
 }

@@ -24,7 +24,7 @@
 /* What the header lines told us, beyond what ends up in the request. */
 struct fields {
     int hosts;
-    int ims_seen, range_seen;
+    int ims_seen, range_seen, if_range_seen;
     int conn_close, conn_keep_alive;
     int te_seen, te_chunked, te_other;
 };
@@ -34,6 +34,7 @@ enum field {
     F_IMS,
     F_INM,
     F_RANGE,
+    F_IF_RANGE,
     F_USER_AGENT,
     F_REFERER,
     F_CONNECTION,
@@ -51,6 +52,7 @@ static const struct {
     {.name = "If-Modified-Since", .id = F_IMS},
     {.name = "If-None-Match", .id = F_INM},
     {.name = "Range", .id = F_RANGE},
+    {.name = "If-Range", .id = F_IF_RANGE},
     {.name = "User-Agent", .id = F_USER_AGENT},
     {.name = "Referer", .id = F_REFERER},
     {.name = "Connection", .id = F_CONNECTION},
@@ -357,6 +359,16 @@ static void only_one(struct http_str *dst, int *seen, struct http_str v)
     (*seen)++;
 }
 
+/* If-Range takes one validator; given twice, it is kept as an empty one,
+ * which matches nothing, so that Range is ignored and the whole
+ * representation sent: dropping it would serve a range unconditionally
+ * (RFC 9110 13.1.5). */
+static void if_range(struct http_request *req, struct fields *fs,
+                     struct http_str v)
+{
+    req->if_range = fs->if_range_seen++ ? (struct http_str){"", 0} : v;
+}
+
 static int apply_field(enum field id, struct http_str v, struct fields *fs,
                        struct http_request *req)
 {
@@ -368,6 +380,7 @@ static int apply_field(enum field id, struct http_str v, struct fields *fs,
         return 0;
     case F_IMS: only_one(&req->if_modified_since, &fs->ims_seen, v); return 0;
     case F_RANGE: only_one(&req->range, &fs->range_seen, v); return 0;
+    case F_IF_RANGE: if_range(req, fs, v); return 0;
     case F_INM: keep_first(&req->if_none_match, v); return 0;
     case F_USER_AGENT: keep_first(&req->user_agent, v); return 0;
     case F_REFERER: keep_first(&req->referer, v); return 0;

@@ -30,6 +30,7 @@ struct http_request {
     struct http_str if_modified_since;
     struct http_str if_none_match;
     struct http_str range;
+    struct http_str if_range; /* "" (p set, len 0) when given twice */
     struct http_str user_agent;
     struct http_str referer;
 

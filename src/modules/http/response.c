@@ -12,38 +12,6 @@
 
 #define SERVER_NAME "prefork/" PACKAGE_VERSION
 
-static const struct {
-    int         status;
-    const char *reason;
-} reasons[] = {
-    {200, "OK"},
-    {206, "Partial Content"},
-    {301, "Moved Permanently"},
-    {304, "Not Modified"},
-    {400, "Bad Request"},
-    {403, "Forbidden"},
-    {404, "Not Found"},
-    {405, "Method Not Allowed"},
-    {408, "Request Timeout"},
-    {413, "Content Too Large"},
-    {414, "URI Too Long"},
-    {416, "Range Not Satisfiable"},
-    {431, "Request Header Fields Too Large"},
-    {500, "Internal Server Error"},
-    {501, "Not Implemented"},
-    {505, "HTTP Version Not Supported"},
-};
-
-const char *http_reason(int status)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-        if (reasons[i].status == status)
-            return reasons[i].reason;
-    return "Unknown";
-}
-
 const char *http_now(void)
 {
     static __thread time_t last;

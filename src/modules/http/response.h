@@ -12,8 +12,7 @@
 
 #include <prefork/module.h>
 
-/* The reason phrase of status, "Unknown" for one not in the table. */
-const char *http_reason(int status);
+#include "status.h"
 
 /* A response head under construction. */
 struct http_head {

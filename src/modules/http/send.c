@@ -151,7 +151,10 @@ static void send_file(pf_conn *c, const struct http_request *req,
     if (not_modified(req, etag, st->st_mtime)) {
         status = 304;
         len = 0;
-    } else if (req->range.p != NULL) {
+    } else if (req->range.p != NULL &&
+               (req->if_range.p == NULL ||
+                http_if_range_matches(req->if_range.p, req->if_range.len, etag,
+                                      st->st_mtime))) {
         r = http_range_parse(req->range.p, req->range.len, st->st_size, &first,
                              &last);
         if (r == -1) {
