@@ -6,7 +6,7 @@
 
 #include <criterion/criterion.h>
 
-#include "modules/http/status.h"
+#include "modules/http/reason.h"
 
 /* Every status the module can emit, from its code: 200, 206, 304 and 416
  * (send.c: files and ranges), 200 and 503 (root.c: the health path), 301,

@@ -12,7 +12,7 @@
 
 #include <prefork/module.h>
 
-#include "status.h"
+#include "reason.h"
 
 /* A response head under construction. */
 struct http_head {

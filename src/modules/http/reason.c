@@ -1,12 +1,12 @@
 /*
- * status.c -- the reason phrases of the status codes the http module sends.
+ * reason.c -- the reason phrases of the status codes the http module sends.
  *
  * Apart from response.c, which needs the host's I/O, so that a unit test
  * can check every status the module emits against RFC 9110.
  */
 #include <stddef.h>
 
-#include "status.h"
+#include "reason.h"
 
 /* Every status the module can send, with its phrase from RFC 9110 15.
  * A status added to the module belongs here and in test_http_status.c. */
