@@ -73,16 +73,18 @@ static ssize_t plain_sendfile(struct conn *c, int fd, off_t *off, size_t len)
     return n;
 }
 
-/* Only TCP has Nagle's algorithm to turn off; on a UNIX socket there is
- * nothing held back, and asking would be an error for nothing.  The peer
- * is what a PROXY header named, as the module sees it. */
+/* Only TCP has Nagle's algorithm to turn off: on a UNIX socket there is
+ * nothing held back.  The socket itself says which it is; the peer
+ * address cannot, since a PROXY header replaces it with the client's. */
 static int plain_nodelay(struct conn *c)
 {
     int one = 1;
 
-    if (c->pub.peer->sa_family != AF_INET && c->pub.peer->sa_family != AF_INET6)
-        return 0;
-    return setsockopt(c->pub.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (setsockopt(c->pub.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ==
+            -1 &&
+        errno != EOPNOTSUPP && errno != ENOPROTOOPT)
+        return -1;
+    return 0;
 }
 
 const struct conn_io conn_io_plain = {

@@ -467,3 +467,43 @@ Test(supervise, reload_undoes_ttin_and_colon_port_is_ipv4_any,
               h_nworkers(&srv), h_diag(&srv));
     cr_assert_eq(h_stop(&srv), 0);
 }
+
+/* Does a line of the log hold both level and text? */
+static int logged_at(const char *log, const char *level, const char *text)
+{
+    FILE  *f = fopen(log, "r");
+    char  *line = NULL;
+    size_t cap = 0;
+    int    found = 0;
+
+    if (f == NULL)
+        return 0;
+    while (!found && getline(&line, &cap, f) != -1)
+        found = strstr(line, level) != NULL && strstr(line, text) != NULL;
+    free(line);
+    fclose(f);
+    return found;
+}
+
+/* A reload to a file with a key that does nothing logs the warning -t
+ * would print, with its file and line, and the reload still takes. */
+Test(supervise, reload_logs_the_warnings_of_the_new_file, .fini = h_teardown,
+     .timeout = 30)
+{
+    int port = tcp_port();
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv, "[web]\nmodule = echo\nlisten = %s:%d\n", LO, port);
+    start(&srv);
+    cr_assert(!h_file_contains(srv.log, "warning"), "%s", h_diag(&srv));
+    h_config(&srv, "[web]\nmodule = echo\nlisten = %s:%d\nthreads = 4\n", LO,
+             port);
+    cr_assert_eq(h_signal(&srv, SIGHUP), 0);
+    cr_assert(H_WAIT(5000, h_file_contains(srv.log, "configuration reloaded")),
+              "%s", h_diag(&srv));
+    cr_expect(logged_at(srv.log, "[warn]",
+                        "warning: [web] threads does nothing unless "
+                        "mode = threading"),
+              "no warning logged at level warn%s", h_diag(&srv));
+    cr_assert_eq(h_stop(&srv), 0);
+}

@@ -9,6 +9,8 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,4 +289,45 @@ Test(host, every_io_function_goes_through_the_connections_io)
     close(fd);
     close(peer);
     conn_free(c);
+}
+
+/* pf_nodelay asks the socket, not the peer address: behind a PROXY header
+ * a TCP connection's peer may read as a UNIX client, and a UNIX socket's
+ * as a TCP one. */
+Test(host, nodelay_follows_the_socket_not_the_peer)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr    unix_peer = {.sa_family = AF_UNIX};
+    socklen_t          alen = sizeof(a);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), cfd, sfd, on = 0;
+    socklen_t    olen = sizeof(on);
+    struct conn *c;
+    int          other;
+
+    service_pub_init(&svc, "test", NULL, "/");
+    cr_assert_geq(lfd, 0);
+    cr_assert_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(listen(lfd, 1), 0);
+    cr_assert_eq(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
+    cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_eq(connect(cfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    sfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    cr_assert_geq(sfd, 0);
+    c = conn_new(sfd, &svc, &conn_io_plain, &unix_peer,
+                 sizeof(unix_peer.sa_family));
+    cr_assert_not_null(c);
+    cr_assert_eq(pf_nodelay(&c->pub), 0, "%s", strerror(errno));
+    cr_assert_eq(getsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &on, &olen), 0);
+    cr_expect_eq(on, 1, "TCP_NODELAY is not set on a TCP connection");
+    conn_free(c);
+    close(cfd);
+    close(lfd);
+
+    /* A UNIX socket whose peer reads as TCP: nothing to turn off. */
+    c = conn_pair(&other);
+    c->pub.peer = (const struct sockaddr *)&a;
+    cr_expect_eq(pf_nodelay(&c->pub), 0, "%s", strerror(errno));
+    conn_free(c);
+    close(other);
 }

@@ -101,8 +101,8 @@ static int not_modified(const struct http_request *req, const char *etag,
 }
 
 /* Send a head and a body (blen may be 0) without waiting, in one
- * gather-send (one sendmsg), keeping in hc->out what the socket does not take now.  The
- * body goes from where it is, the file cache, with no copy.  MSG_MORE when
+ * gather-send (one sendmsg), keeping in hc->out what the socket does not
+ * take now.  The body goes from where it is, the file cache, with no copy.  MSG_MORE when
  * a file follows, and on the last response of a connection (hc->last):
  * close(2) then sends the held bytes with the FIN, one segment where there
  * would be two.  Returns 0, or -1 when the connection is dead. */
