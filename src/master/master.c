@@ -398,9 +398,19 @@ static void resize(struct master *m, int delta)
     for (i = 0; i < m->cur->nsvc; i++) {
         struct service *s = &m->cur->svc[i];
         int             t = s->target + delta;
-        if (t < 1 || (s->sc->dynamic && t > s->sc->max_workers) ||
-            t > CONFIG_MAX_SLOTS / 2)
+        const char     *why = NULL;
+
+        if (t < 1)
+            why = "a pool keeps at least one worker";
+        else if (s->sc->dynamic && t > s->sc->max_workers)
+            why = "a dynamic pool's size stops at max_workers";
+        else if (t > CONFIG_MAX_SLOTS / 2)
+            why = "the pools' half of the scoreboard is full";
+        if (why != NULL) {
+            log_notice(s->sc->name, "%s: pool size stays %d: %s",
+                       delta > 0 ? "TTIN" : "TTOU", s->target, why);
             continue;
+        }
         s->target = t;
         log_notice(s->sc->name, "%s: pool size now %d",
                    delta > 0 ? "TTIN" : "TTOU", t);

@@ -346,3 +346,38 @@ Test(cli, t_warns_of_keys_that_do_nothing, .timeout = 15)
               r.err);
     h_result_free(&r);
 }
+
+/* An unknown user or group is found once the file is read; the error
+ * still has the line of its key. */
+Test(cli, unknown_user_has_its_line, .timeout = 20)
+{
+    config("user = pf_no_such_user\n[echo]\nmodule = echo\nlisten = %s:%d\n",
+           LO, port);
+    expect_error("user = pf_no_such_user", "no such user 'pf_no_such_user'");
+}
+
+Test(cli, unknown_group_has_its_line, .timeout = 20)
+{
+    config("group = pf_no_such_group\n[echo]\nmodule = echo\nlisten = %s:%d\n",
+           LO, port);
+    expect_error("group = pf_no_such_group", "no such group");
+}
+
+/* `module = echo` run from the build tree without module_path: the error
+ * says which module_path would find it. */
+Test(cli, module_not_found_from_a_build_tree_hints_module_path, .timeout = 20)
+{
+    struct h_result r;
+    char            want[512];
+
+    cr_assert_eq(h_write_file(srv.conf,
+                              "[server]\npidfile = %s\nmodule_path = %s\n"
+                              "[echo]\nmodule = echo\nlisten = %s:%d\n",
+                              srv.pidfile, srv.dir, LO, port),
+                 0);
+    cr_assert_eq(run(&r, "-t", NULL), 1, "stderr: %s", r.err);
+    snprintf(want, sizeof want, "set module_path = %s/src/modules/.libs",
+             PF_BUILDDIR);
+    cr_assert(strstr(r.err, want) != NULL, "no \"%s\" in: %s", want, r.err);
+    h_result_free(&r);
+}
