@@ -159,12 +159,15 @@ static void log_diag(const struct diag *d)
 }
 
 /* Load and check the config file as `-t` would, then bind.  Returns the
- * new generation or NULL with the reasons logged. */
+ * new generation or NULL with the reasons logged and, when the file has
+ * errors, the refusal recorded for `-s status`. */
 static struct generation *load_generation(struct master *m)
 {
     struct diag        d = DIAG_INIT;
     struct generation *g = NULL;
     struct config     *cfg;
+    unsigned           nerr = 0;
+    const char        *first = NULL;
 
     cfg = config_prepare(m->conf_path, &d);
     if (cfg != NULL)
@@ -174,6 +177,14 @@ static struct generation *load_generation(struct master *m)
         config_free(cfg);
     }
     log_diag(&d);
+    for (size_t i = 0; i < d.n; i++) {
+        if (diag_is_warning(&d, i))
+            continue;
+        if (nerr++ == 0)
+            first = d.msg[i];
+    }
+    if (g == NULL && first != NULL)
+        scoreboard_set_refused(m->sb, "SIGHUP", nerr, first);
     diag_free(&d);
     return g;
 }

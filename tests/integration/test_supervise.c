@@ -520,10 +520,10 @@ Test(supervise, ttou_at_pool_size_one_says_why, .fini = h_teardown,
     start(&srv);
     cr_assert(H_WAIT(5000, h_nworkers(&srv) == 1));
     cr_assert_eq(h_signal(&srv, SIGTTOU), 0);
-    cr_assert(H_WAIT(5000, h_file_contains(srv.log,
-                                           "TTOU: pool size stays 1: a pool "
-                                           "keeps at least one worker")),
-              "no word on the TTOU that did nothing%s", h_diag(&srv));
+    cr_assert(
+        H_WAIT(5000, h_file_contains(srv.log, "TTOU: pool size stays 1: a pool "
+                                              "keeps at least one worker")),
+        "no word on the TTOU that did nothing%s", h_diag(&srv));
     cr_assert_eq(h_nworkers(&srv), 1);
     cr_assert_eq(h_stop(&srv), 0);
 }
