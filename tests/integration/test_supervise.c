@@ -240,25 +240,41 @@ Test(supervise, failing_worker_init_backs_off, .fini = h_teardown,
 
 /* --- dynamic pools ------------------------------------------------------- */
 
+/*
+ * A handler that blocks must say so (PF_BLOCKING, as blockmod does): its
+ * worker then takes one connection at a time and counts as busy while it
+ * holds it.  testmod's `sleep` blocks inside an event-driven worker, which
+ * may accept a second connection before the first one's bytes arrive and
+ * then sit on it, unseen by the pool, for the whole sleep: the pool sees
+ * one busy and one idle worker and rightly does not grow, so the test once
+ * failed with "the pool grew to 2" when a client was slow to send.  Each
+ * client here waits 300 ms after connecting before it asks for anything,
+ * which made that happen every time.
+ */
+#define H_BLOCKMOD PF_BUILDDIR "/tests/modules/.libs/blockmod.so"
+
 struct busy_client {
     pthread_t th;
     int       port;
     int       ok;
 };
 
-/* Two round trips, each of which keeps a worker busy for 2s. */
+/* Two requests, each of which keeps a worker busy for 2s. */
 static void *busy_client(void *arg)
 {
     struct busy_client *c = arg;
     int                 fd = h_connect(LO, c->port, 5000);
-    char                line[16];
+    char                line[64];
 
     if (fd < 0)
         return NULL;
-    c->ok = h_send_all(fd, "a\n", 2, 1000) == 0 &&
-            h_recv_line(fd, line, sizeof line, 15000) == 1 &&
-            h_send_all(fd, "b\n", 2, 1000) == 0 &&
-            h_recv_line(fd, line, sizeof line, 15000) == 1;
+    h_sleep_ms(300);
+    c->ok = h_recv_line(fd, line, sizeof line, 15000) > 0 && /* greeting */
+            h_send_all(fd, "sleep 2\n", 8, 1000) == 0 &&
+            h_recv_line(fd, line, sizeof line, 15000) > 0 &&
+            h_send_all(fd, "sleep 2\n", 8, 1000) == 0 &&
+            h_recv_line(fd, line, sizeof line, 15000) > 0 &&
+            strncmp(line, "slept", 5) == 0;
     close(fd);
     return NULL;
 }
@@ -272,10 +288,9 @@ Test(supervise, dynamic_pool_grows_and_shrinks, .fini = h_teardown,
 
     cr_assert_eq(h_init(&srv), 0);
     h_config(&srv,
-             "log_level = debug\n[t]\nmodule = %s\nlisten = %s:%d\nsleep = "
-             "2s\nworkers = 1\n"
-             "min_spare = 1\nmax_spare = 2\nmax_workers = 4\n",
-             H_TESTMOD, LO, port);
+             "log_level = debug\n[t]\nmodule = %s\nlisten = %s:%d\n"
+             "workers = 1\nmin_spare = 1\nmax_spare = 2\nmax_workers = 4\n",
+             H_BLOCKMOD, LO, port);
     start(&srv);
     cr_assert(H_WAIT(5000, h_nworkers(&srv) >= 1));
     t0 = h_now_ms();
