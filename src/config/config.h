@@ -101,6 +101,9 @@ struct config {
     struct diag warnings;
 
     int user_line, group_line; /* where user and group are set (0: not) */
+
+    /* A start or a reload has a worker up in every service by then. */
+    long long start_timeout_ms;
 };
 
 /* Longest line inih reads; longer lines are reported, not truncated. */

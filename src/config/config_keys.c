@@ -147,6 +147,16 @@ const struct key server_keys[NSERVER_KEYS] = {
                           .help = "on reload, one new worker per service "
                                   "first, on trial this long; the old "
                                   "generation is kept if it fails (0: off)"},
+    [SK_START_TIMEOUT] = {.name = "start_timeout",
+                          .type = T_DURATION,
+                          SERVER(start_timeout_ms),
+                          .def = "60s",
+                          .min = 0,
+                          .max = DAY_MS,
+                          .help = "every service must have a worker past "
+                                  "worker_init this long after a start (or "
+                                  "the master exits 1) or a reload (or it is "
+                                  "rolled back); 0: no bound"},
 };
 
 const struct key service_keys[NSERVICE_KEYS] = {

@@ -64,6 +64,7 @@ enum {
     SK_DEATH_LOG,
     SK_FDSTORE,
     SK_RELOAD_CANARY,
+    SK_START_TIMEOUT,
     NSERVER_KEYS
 };
 

@@ -29,6 +29,7 @@
 #include "modload.h"
 #include "pidfile.h"
 #include "pool.h"
+#include "readiness.h"
 #include "reader.h"
 #include "rollout.h"
 #include "scoreboard.h"
@@ -115,18 +116,22 @@ static void master_wait(int64_t until)
         log_syserr(NULL, "ppoll");
 }
 
-/* Free reloaded-away generations whose last worker has gone. */
+/* Free reloaded-away generations whose last worker has gone.  The one
+ * before a reload still starting is kept: it is what a failed reload
+ * goes back to. */
 static void release_old(struct master *m)
 {
     size_t i;
 
     for (i = 0; i < m->nold;) {
-        if (pool_holds(&m->pool, m->old[i])) {
+        if (pool_holds(&m->pool, m->old[i]) ||
+            (m->awaiting == AWAIT_RELOAD && i == m->nold - 1)) {
             i++;
             continue;
         }
         generation_destroy(m->old[i], &m->ls);
-        m->old[i] = m->old[--m->nold];
+        /* In order: the last is the one a failed reload goes back to. */
+        memmove(&m->old[i], &m->old[i + 1], (--m->nold - i) * sizeof(*m->old));
     }
 }
 
@@ -333,42 +338,126 @@ static void make_current(struct master *m, struct generation *g)
     publish_services(m, g);
 }
 
+/* From now on, wait for every service of the current generation to have
+ * a worker past worker_init (what: a start's or a reload's). */
+static void await_up(struct master *m, enum await what)
+{
+    m->awaiting = what;
+    m->await_until = readiness_deadline(m->cur, mono_ms());
+}
+
 /*
- * reload_canary: the generation on trial failed (or a new reload came
- * first): its workers quit, the one before it runs on as the current
- * one.  Its workers were never told to quit.
+ * The reload to the current generation failed: its trial (reload_canary),
+ * or its workers never started (state "failed"), or a new reload came
+ * during its trial.  Its workers quit, the one before it runs on as the
+ * current one.  Its workers were never told to quit.
  */
-static void roll_back(struct master *m, const char *why)
+static void roll_back(struct master *m, const char *state, const char *why)
 {
     struct generation *bad = m->cur, *prev = pop_old(m);
 
-    if (prev == NULL) /* cannot be: a trial follows a reload */
+    if (prev == NULL) { /* the one before had no worker left */
+        log_error(NULL,
+                  "reload to generation %u %s (%s): nothing to go "
+                  "back to, it goes on trying",
+                  bad->number, state, why);
+        bad->trial_until = 0;
+        if (m->awaiting == AWAIT_RELOAD)
+            notify_reloaded(0);
+        m->awaiting = AWAIT_NONE;
         return;
-    log_error(NULL,
-              "reload to generation %u rolled back (%s): generation %u "
-              "serves on",
-              bad->number, why, prev->number);
+    }
+    log_error(NULL, "reload to generation %u %s (%s): generation %u serves on",
+              bad->number, state, why, prev->number);
     bad->trial_until = 0;
     bad->retiring = 1;
     prev->retiring = 0;
     (void)push_old(m, bad); /* the slot pop_old freed: cannot fail */
+    /* First: it is gone once its workers are, and never gone back to. */
+    memmove(&m->old[1], &m->old[0], (m->nold - 1) * sizeof(*m->old));
+    m->old[0] = bad;
     pool_quit_generation(&m->pool, bad);
     apply_log_settings(bad->cfg, prev->cfg);
     apply_nofile_limit(prev->cfg);
     make_current(m, prev);
-    scoreboard_set_reload(m->sb, bad->number, "rolled back", why);
+    scoreboard_set_reload(m->sb, bad->number, state, why);
+    /* systemd's reload job ends here, as a failure. */
+    if (m->awaiting == AWAIT_RELOAD)
+        notify_reloaded(0);
+    m->awaiting = AWAIT_NONE;
+    /* A reload that superseded one still starting goes back to that one,
+     * which may never start either: it is awaited, and given up, in turn
+     * (back to the one before it, still held by release_old). */
+    if (m->nold > 1 && pool_unready(&m->pool, prev) != NULL)
+        await_up(m, AWAIT_RELOAD);
     release_old(m);
+}
+
+/* The current generation has a worker past worker_init in every service:
+ * the start or the reload is done. */
+static void became_up(struct master *m)
+{
+    struct generation *g = m->cur;
+
+    if (m->awaiting == AWAIT_START) {
+        log_notice(NULL, "ready: every service has a worker accepting");
+        notify_ready(0);
+    } else {
+        log_notice(NULL,
+                   "generation %u is up: every service has a worker "
+                   "accepting",
+                   g->number);
+        notify_reloaded(1);
+        /* On trial, the trial's end says "rolled over" (rollout.c). */
+        if (g->trial_until == 0)
+            scoreboard_set_reload(m->sb, g->number, "rolled over", NULL);
+    }
+    m->awaiting = AWAIT_NONE;
+    release_old(m);
+}
+
+/* While a start or a reload awaits its workers: done, given up, or not
+ * yet.  A start given up makes the master exit 1; a reload given up is
+ * rolled back. */
+static void check_up(struct master *m, int64_t now)
+{
+    char why[320]; /* the status file keeps SB_REASON_MAX of it */
+
+    if (m->awaiting == AWAIT_NONE)
+        return;
+    switch (readiness_check(&m->pool, m->cur, m->awaiting == AWAIT_RELOAD,
+                            m->await_until, now, why, sizeof(why))) {
+    case READINESS_WAIT: return;
+    case READINESS_UP: became_up(m); return;
+    case READINESS_HOPELESS: break;
+    }
+    if (m->awaiting == AWAIT_RELOAD) {
+        roll_back(m, "failed", why);
+        return;
+    }
+    log_error(NULL, "%s: giving up, exiting", why);
+    m->start_failed = 1;
 }
 
 static void reload(struct master *m)
 {
     struct generation *g;
     long long          trial;
+    int                was;
 
     log_notice(NULL, "reloading %s", m->conf_path);
+    /* A reload still starting is superseded, with no word to systemd of
+     * its own: the READY=1 that ends this one ends both.  Unless this one
+     * is refused: that one goes on. */
+    was = m->awaiting;
+    m->awaiting = AWAIT_NONE;
     notify_reloading();
-    if (m->cur->trial_until != 0)
-        roll_back(m, "a new reload came before the end of its trial");
+    if (m->cur->trial_until != 0) {
+        roll_back(m, "rolled back",
+                  "a new reload came before the end of its trial");
+        was = m->awaiting;
+        m->awaiting = AWAIT_NONE;
+    }
     trial = m->cur->cfg->reload_canary_ms;
     g = load_generation(m);
     if (g == NULL || push_old(m, m->cur) == -1) {
@@ -376,6 +465,7 @@ static void reload(struct master *m)
             generation_destroy(g, &m->ls);
         log_error(NULL, "reload failed, keeping the running configuration");
         notify_reloaded(0);
+        m->awaiting = was;
         return;
     }
     apply_log_settings(m->cur->cfg, g->cfg);
@@ -392,14 +482,16 @@ static void reload(struct master *m)
     if (trial > 0)
         g->trial_until = mono_ms() + trial;
     make_current(m, g);
+    /* Before release_old: the generation before is kept till then. */
+    await_up(m, AWAIT_RELOAD);
     pool_maintain(&m->pool, m->cur, mono_ms(), 0);
     release_old(m);
     log_notice(NULL, "configuration reloaded: %zu services%s", g->nsvc,
                trial > 0 ? ", one worker each on trial (reload_canary)" : "");
     log_serving(g);
+    /* "rolled over", and READY=1, once every service has a worker up. */
     scoreboard_set_reload(m->sb, g->number,
-                          trial > 0 ? "on trial" : "rolled over", NULL);
-    notify_reloaded(1);
+                          trial > 0 ? "on trial" : "rolling over", NULL);
 }
 
 static void resize(struct master *m, int delta)
@@ -557,7 +649,7 @@ static void master_loop(struct master *m)
             return;
         }
         if (rollout_trial_failed(&m->pool, m->cur, now, why, sizeof(why)))
-            roll_back(m, why);
+            roll_back(m, "rolled back", why);
         rollout_pass(&m->pool, m->cur, now);
         if (now >= next_tick) {
             pool_check_timeouts(&m->pool, m->cur->cfg->worker_timeout_ms, now);
@@ -568,7 +660,15 @@ static void master_loop(struct master *m)
         } else {
             pool_maintain(&m->pool, m->cur, now, 0);
         }
+        check_up(m, now);
+        if (m->start_failed) {
+            stop_workers(m, SIGTERM, FAST_STOP_MS);
+            return;
+        }
         due = pool_next_due(m->cur);
+        /* Workers say they are up in their slots only: look often. */
+        if (m->awaiting != AWAIT_NONE && due > now + ROLLOUT_POLL_MS)
+            due = now + ROLLOUT_POLL_MS;
         if (m->up.old_master != 0 && due > now + HANDOFF_POLL_MS)
             due = now + HANDOFF_POLL_MS;
         if (due > now + ROLLOUT_POLL_MS && rollout_pending(&m->pool, m->cur))
@@ -676,11 +776,13 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
     daemon_ready(ready_fd);
     ready_fd = -1;
     pool_maintain(&m.pool, m.cur, mono_ms(), 0);
+    /* READY=1 once every service has a worker up (after an upgrade, the
+     * hand-over in upgrade.c says it, with MAINPID). */
     if (m.up.old_master == 0)
-        notify_ready(0);
+        await_up(&m, AWAIT_START);
     master_loop(&m);
     log_notice(NULL, "exiting");
-    rc = m.up.give_up ? 1 : 0;
+    rc = m.up.give_up || m.start_failed ? 1 : 0;
     goto fail;
 fail_cfg:
     if (m.cur == NULL) {

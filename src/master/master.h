@@ -37,7 +37,15 @@ struct master {
     int64_t             quit_at;     /* shutdown_delay: the graceful stop's
                                     drain begins then (0: no stop yet) */
     struct upgrade      up;          /* the binary upgrade (upgrade.c) */
+    /* A start or a reload is complete once every service of cur has a
+     * worker past worker_init: READY=1 waits until then, for at most
+     * start_timeout (await_until, mono ms; 0: no bound). */
+    int     awaiting; /* enum await */
+    int64_t await_until;
+    int     start_failed; /* start_timeout passed: the master exits 1 */
 };
+
+enum await { AWAIT_NONE, AWAIT_START, AWAIT_RELOAD };
 
 /* Run the master with a checked, prepared config (modules loaded).  Takes
  * ownership of cfg.  Returns the process exit status. */

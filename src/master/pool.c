@@ -287,6 +287,16 @@ static void count_failure(const struct pool *p, const struct generation *g,
         return;
     }
     s->failures++;
+    if (WIFSIGNALED(status))
+        snprintf(s->start_failure, sizeof(s->start_failure),
+                 "worker %d died on signal %d", (int)w->pid, WTERMSIG(status));
+    else
+        snprintf(s->start_failure, sizeof(s->start_failure),
+                 "worker %d exited with code %d%s", (int)w->pid,
+                 WEXITSTATUS(status),
+                 WEXITSTATUS(status) == WORKER_EXIT_INIT
+                     ? " (its set-up failed: worker_init, privileges)"
+                     : "");
     s->next_spawn = now + pool_backoff_ms(s->failures);
     if (s->next_spawn > now)
         log_warn(s->sc->name,

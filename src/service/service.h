@@ -48,6 +48,7 @@ struct service {
     int     failures;   /* consecutive early deaths */
     int64_t next_spawn; /* no spawn before this (backoff), mono ms */
     int     held_over;  /* warned: the old generation serves on */
+    char    start_failure[96]; /* how the last early death went */
 };
 
 struct generation {

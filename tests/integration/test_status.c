@@ -576,3 +576,69 @@ Test(status, needs_a_pidfile, .fini = h_teardown, .timeout = 30)
     cr_expect(strstr(r.err, "sets no pidfile") != NULL, "%s", r.err);
     h_result_free(&r);
 }
+
+/* Does `-s status` print needle?  (The raw JSON: enough for a field.) */
+static int status_says(const struct h_server *s, const char *needle)
+{
+    struct h_result r;
+    int             found;
+
+    run_status(s, &r);
+    found = r.code == 0 && strstr(r.out, needle) != NULL;
+    h_result_free(&r);
+    return found;
+}
+
+/* How often needle is in the file at path. */
+static int occurrences(const char *path, const char *needle)
+{
+    char *text = h_read_file(path);
+    int   n = 0;
+
+    for (const char *p = text; p != NULL && (p = strstr(p, needle)); p++)
+        n++;
+    free(text);
+    return n;
+}
+
+/* A reload whose workers never get past worker_init: the status says it
+ * failed and why, never "rolled over"; the failing generation is dropped
+ * after a few attempts, not backed off for ever beside the old one, which
+ * serves on. */
+Test(status, a_reload_whose_workers_never_start_fails, .fini = h_teardown,
+     .timeout = 60)
+{
+    int             port = tcp_port(), exits;
+    struct h_result r;
+    char           *failed;
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv, "[t]\nmodule = %s\nlisten = %s:%d\nworkers = 2\n", H_TESTMOD,
+             LO, port);
+    start(&srv);
+    cr_assert(H_WAIT(5000, h_nworkers(&srv) == 2));
+    h_config(&srv,
+             "[t]\nmodule = %s\nlisten = %s:%d\nworkers = 2\nfail_init = yes\n",
+             H_TESTMOD, LO, port);
+    cr_assert_eq(h_signal(&srv, SIGHUP), 0);
+    cr_assert(H_WAIT(10000, status_says(&srv, "\"state\":\"failed\"")),
+              "the status never said the reload failed%s", h_diag(&srv));
+    run_status(&srv, &r);
+    failed = strstr(r.out, "\"reload\":{\"generation\":2,\"state\":\"failed\","
+                           "\"reason\":\"[t] ");
+    cr_assert(failed != NULL && strstr(failed, "failed at start-up") != NULL &&
+                  strstr(failed, "exited with code 2") != NULL,
+              "no reason in %s", r.out);
+    h_result_free(&r);
+    cr_assert(h_file_contains(srv.log, "reload to generation 2 failed"), "%s",
+              h_diag(&srv));
+    /* Given up: no more attempts with the new configuration. */
+    h_sleep_ms(200);
+    exits = occurrences(srv.log, "exited with code 2");
+    h_sleep_ms(2500);
+    cr_assert_eq(occurrences(srv.log, "exited with code 2"), exits,
+                 "more failed workers after giving up%s", h_diag(&srv));
+    cr_assert(!status_says(&srv, "rolled over"));
+    cr_assert_eq(h_nworkers(&srv), 2, "the old generation does not serve on");
+    cr_assert_eq(h_echo_once(LO, port, 3000), 0);
+}

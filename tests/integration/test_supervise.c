@@ -542,3 +542,26 @@ Test(supervise, ttou_at_pool_size_one_says_why, .fini = h_teardown,
     cr_assert_eq(h_nworkers(&srv), 1);
     cr_assert_eq(h_stop(&srv), 0);
 }
+
+/* A start whose workers never get past worker_init: after start_timeout
+ * the master exits 1, saying which service and how its last worker
+ * ended. */
+Test(supervise, start_timeout_ends_a_start_whose_workers_fail,
+     .fini = h_teardown, .timeout = 30)
+{
+    int port = tcp_port(), code;
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv,
+             "start_timeout = 1500ms\n"
+             "[bad]\nmodule = %s\nlisten = %s:%d\nworkers = 1\n"
+             "fail_init = yes\n",
+             H_TESTMOD, LO, port);
+    start(&srv);
+    code = h_wait_exit(&srv, 8000);
+    cr_assert_eq(code, 1, "exit %d, not 1%s", code, h_diag(&srv));
+    cr_assert(h_file_contains(srv.log, "[bad] no worker past worker_init "
+                                       "within start_timeout (1500 ms); the "
+                                       "last failure: worker "),
+              "%s", h_diag(&srv));
+}

@@ -364,7 +364,8 @@ Test(systemd, watchdog_stops_when_no_worker_can_start, .fini = h_teardown,
     srv.env[3] = "ASAN_OPTIONS=detect_leaks=0";
     srv.before_exec = no_fork;
     start();
-    expect_message(fd, "READY=1", NULL);
+    /* No worker ever starts, so no READY=1 either (it waits for one in
+     * every service, up to start_timeout). */
     /* The loop turns, but the master cannot do its job: after one
      * interval of failed forks it stops pinging, and says why. */
     cr_assert(H_WAIT(5000, h_file_contains(srv.log, "watchdog pings stop")),
@@ -662,5 +663,68 @@ Test(systemd, upgrade_hands_watchdog_and_store_over, .fini = h_teardown,
     cr_assert(H_WAIT(H_STOP_MS, waitpid(pid, &status, WNOHANG) == pid),
               "the new master did not stop");
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(fd);
+}
+
+/* --- READY=1 once the workers are up -------------------------------------- */
+
+/* One testmod worker whose worker_init takes 1.5 s: READY=1 comes once it
+ * is up, at start and after a reload, and the service answers at once. */
+Test(systemd, ready_waits_for_a_worker_in_every_service, .fini = h_teardown,
+     .timeout = 40)
+{
+    int     fd = manager(0), port = h_free_port(LO, SOCK_STREAM);
+    int64_t t0;
+
+    cr_assert_eq(h_config(&srv,
+                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
+                          "workers = 1\n"
+                          "[slow]\nmodule = %s\nlisten = %s:%d\nworkers = 1\n"
+                          "init_sleep = 1500ms\n",
+                          LO, h_free_port(LO, SOCK_STREAM), H_TESTMOD, LO,
+                          port),
+                 0);
+    t0 = h_now_ms();
+    start();
+    expect_message(fd, "READY=1", "STOPPING");
+    cr_assert_geq(h_now_ms() - t0, 1400,
+                  "READY=1 came %lld ms after the start, before the slow "
+                  "worker was up",
+                  (long long)(h_now_ms() - t0));
+    cr_assert_eq(h_echo_once(LO, port, 500), 0, "not serving once READY");
+
+    t0 = h_now_ms();
+    reload(fd);
+    expect_message(fd, "READY=1", "STOPPING");
+    cr_assert_geq(h_now_ms() - t0, 1400,
+                  "the reload's READY=1 came %lld ms after the HUP, before "
+                  "its slow worker was up",
+                  (long long)(h_now_ms() - t0));
+    cr_assert(h_file_contains(srv.log, "generation 2 is up"), "%s",
+              h_diag(&srv));
+    stop(fd, NULL);
+    close(fd);
+}
+
+/* A worker that never gets past worker_init within start_timeout: no
+ * READY=1, and the master exits 1 saying why. */
+Test(systemd, start_timeout_ends_a_start_that_never_serves, .fini = h_teardown,
+     .timeout = 40)
+{
+    int fd = manager(0), port = h_free_port(LO, SOCK_STREAM), code;
+
+    cr_assert_eq(h_config(&srv,
+                          "start_timeout = 1s\n"
+                          "[slow]\nmodule = %s\nlisten = %s:%d\nworkers = 1\n"
+                          "init_sleep = 3s\n",
+                          H_TESTMOD, LO, port),
+                 0);
+    start();
+    quiet_for(fd, "READY=1", 700);
+    code = h_wait_exit(&srv, 8000);
+    cr_assert_eq(code, 1, "exit %d, not 1%s", code, h_diag(&srv));
+    cr_assert(h_file_contains(srv.log, "[slow] no worker past worker_init "
+                                       "within start_timeout (1000 ms)"),
+              "%s", h_diag(&srv));
     close(fd);
 }

@@ -16,6 +16,8 @@
  *   reject      set: check() rejects the key with "rejected: VALUE"
  *   leak        a size allocated, touched and never freed per read
  *   fail_setup  yes: setup() fails, so the connection is closed at once
+ *   init_sleep  a duration worker_init() sleeps first (a slow start, as a
+ *               Python handler's import can be)
  *
  * A finish() for a connection whose setup() did not succeed is logged
  * ("testmod: finish() without setup()"): the host must never call it.
@@ -51,6 +53,7 @@ struct tm_conf {
     char     *reject;
     long long leak;
     int       fail_setup;
+    long long init_sleep_ms;
 };
 
 static const struct pf_key tm_keys[] = {
@@ -88,6 +91,11 @@ static const struct pf_key tm_keys[] = {
      .offset = offsetof(struct tm_conf, fail_setup),
      .def = "no",
      .help = "make setup() fail"},
+    {.name = "init_sleep",
+     .type = PF_KEY_DURATION,
+     .offset = offsetof(struct tm_conf, init_sleep_ms),
+     .def = "0",
+     .help = "sleep this long in worker_init()"},
     {0},
 };
 
@@ -115,10 +123,14 @@ static int tm_check(pf_service *svc)
     return 0;
 }
 
+static void tm_sleep(long long ms);
+
 static int tm_worker_init(pf_service *svc)
 {
     const struct tm_conf *conf = svc->conf;
 
+    if (conf->init_sleep_ms > 0)
+        tm_sleep(conf->init_sleep_ms);
     if (conf->fail_init) {
         pf_log(svc, PF_LOG_ERROR, "testmod: failing worker_init as told");
         return -1;
