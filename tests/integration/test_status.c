@@ -642,3 +642,28 @@ Test(status, a_reload_whose_workers_never_start_fails, .fini = h_teardown,
     cr_assert_eq(h_nworkers(&srv), 2, "the old generation does not serve on");
     cr_assert_eq(h_echo_once(LO, port, 3000), 0);
 }
+
+/* A HUP with a broken file: the master keeps its configuration and the
+ * status records the refusal. */
+Test(status, a_refused_hup_is_recorded, .fini = h_teardown, .timeout = 30)
+{
+    int port = tcp_port();
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv, "[echo]\nmodule = echo\nlisten = %s:%d\nworkers = 1\n", LO,
+             port);
+    start(&srv);
+    cr_assert(status_says(&srv, "\"refused_reload\":null"));
+    h_config(&srv, "[echo]\nmodule = echo\nlisten = %s:%d\nworkers = lots\n",
+             LO, port);
+    cr_assert_eq(h_signal(&srv, SIGHUP), 0);
+    cr_assert(H_WAIT(5000, status_says(&srv, "\"by\":\"SIGHUP\",\"errors\":1,"
+                                             "\"reason\":")),
+              "the refusal is not in the status%s", h_diag(&srv));
+    /* The harness's [server] lines come first: the key is on line 9. */
+    cr_assert(status_says(&srv, "server.ini:9: [echo] workers: invalid "
+                                "integer 'lots'"),
+              "the reason is not the first error at its FILE:LINE%s",
+              h_diag(&srv));
+    cr_assert_eq(h_echo_once(LO, port, 3000), 0);
+}
