@@ -1,12 +1,15 @@
 /*
  * test_pool.c -- the pool's table of workers, its sizing rules and
- * respawn back-off, and which services have a worker accepting.
+ * respawn back-off, and which services have a worker accepting (and so
+ * when a start or a reload is complete, readiness.c).
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "config.h"
 #include "pool.h"
+#include "readiness.h"
 #include "scoreboard.h"
 #include "service.h"
 
@@ -219,5 +222,83 @@ Test(pool_table, a_service_is_ready_once_a_worker_of_its_own_accepts)
     cr_expect_null(pool_unready(&f.p, &f.gen[1]));
     slot_set_state(&f.sb->slots[b->slot], SLOT_EXITING);
     cr_expect_str_eq(pool_unready(&f.p, &f.gen[1]), "b");
+    fake_free(&f);
+}
+
+Test(readiness, a_generation_is_up_once_each_service_has_a_worker_accepting)
+{
+    struct fake   f;
+    struct config cfg = {.start_timeout_ms = 1000};
+    char          why[256];
+
+    fake_init(&f);
+    f.gen[1].cfg = &cfg;
+    cr_expect_eq(readiness_deadline(&f.gen[1], 5000), 6000);
+    fake_worker(&f, 1, 0, 20, SLOT_IDLE);
+    fake_worker(&f, 1, 1, 21, SLOT_STARTING);
+    cr_expect_eq(
+        readiness_check(&f.p, &f.gen[1], 1, 6000, 5999, why, sizeof(why)),
+        READINESS_WAIT);
+    slot_set_state(&f.sb->slots[f.p.w[1].slot], SLOT_BUSY);
+    cr_expect_eq(
+        readiness_check(&f.p, &f.gen[1], 1, 6000, 9999, why, sizeof(why)),
+        READINESS_UP, "up even after the deadline");
+    cfg.start_timeout_ms = 0;
+    cr_expect_eq(readiness_deadline(&f.gen[1], 5000), 0, "0: no bound");
+    fake_free(&f);
+}
+
+Test(readiness, start_timeout_names_the_service_and_its_last_failure)
+{
+    struct fake   f;
+    struct config cfg = {.start_timeout_ms = 1000};
+    char          why[256];
+
+    fake_init(&f);
+    f.gen[1].cfg = &cfg;
+    fake_worker(&f, 1, 0, 20, SLOT_IDLE);
+    cr_expect_eq(
+        readiness_check(&f.p, &f.gen[1], 0, 0, 1000000, why, sizeof(why)),
+        READINESS_WAIT, "no deadline, no end");
+    cr_assert_eq(
+        readiness_check(&f.p, &f.gen[1], 0, 6000, 6000, why, sizeof(why)),
+        READINESS_HOPELESS);
+    cr_expect_str_eq(why, "[b] no worker past worker_init within "
+                          "start_timeout (1000 ms)");
+    f.svc[1][1].failures = 2;
+    snprintf(f.svc[1][1].start_failure, sizeof(f.svc[1][1].start_failure),
+             "worker 7 died on signal 11");
+    cr_assert_eq(
+        readiness_check(&f.p, &f.gen[1], 0, 6000, 6000, why, sizeof(why)),
+        READINESS_HOPELESS);
+    cr_expect_str_eq(why, "[b] no worker past worker_init within "
+                          "start_timeout (1000 ms); the last failure: "
+                          "worker 7 died on signal 11");
+    fake_free(&f);
+}
+
+Test(readiness, a_reload_failing_at_start_up_is_given_up_before_its_deadline)
+{
+    struct fake   f;
+    struct config cfg = {.start_timeout_ms = 60000};
+    char          why[256];
+
+    fake_init(&f);
+    f.gen[1].cfg = &cfg;
+    f.svc[1][0].failures = READINESS_GIVE_UP;
+    snprintf(f.svc[1][0].start_failure, sizeof(f.svc[1][0].start_failure),
+             "worker 9 exited with code 2");
+    cr_assert_eq(
+        readiness_check(&f.p, &f.gen[1], 1, 60000, 10, why, sizeof(why)),
+        READINESS_HOPELESS);
+    cr_expect_str_eq(why, "[a] 5 workers in a row failed at start-up; the "
+                          "last: worker 9 exited with code 2");
+    cr_expect_eq(
+        readiness_check(&f.p, &f.gen[1], 0, 60000, 10, why, sizeof(why)),
+        READINESS_WAIT, "a start waits its whole start_timeout");
+    f.gen[1].trial_until = 5;
+    cr_expect_eq(
+        readiness_check(&f.p, &f.gen[1], 1, 60000, 70000, why, sizeof(why)),
+        READINESS_WAIT, "a trial has its own verdict");
     fake_free(&f);
 }
