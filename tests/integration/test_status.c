@@ -667,3 +667,44 @@ Test(status, a_refused_hup_is_recorded, .fini = h_teardown, .timeout = 30)
               h_diag(&srv));
     cr_assert_eq(h_echo_once(LO, port, 3000), 0);
 }
+
+/* A reload that supersedes one still starting, and fails: the master goes
+ * back to the one before, which never starts either, and gives it up in
+ * turn; the first generation serves on. */
+Test(status, a_failed_reload_goes_back_past_one_that_never_started,
+     .fini = h_teardown, .timeout = 60)
+{
+    int port = tcp_port(), exits;
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv, "[t]\nmodule = %s\nlisten = %s:%d\nworkers = 2\n", H_TESTMOD,
+             LO, port);
+    start(&srv);
+    cr_assert(H_WAIT(5000, h_nworkers(&srv) == 2));
+    h_config(&srv,
+             "[t]\nmodule = %s\nlisten = %s:%d\nworkers = 2\nfail_init = yes\n",
+             H_TESTMOD, LO, port);
+    cr_assert_eq(h_signal(&srv, SIGHUP), 0);
+    cr_assert(H_WAIT(5000, h_file_contains(srv.log, "exited with code 2")));
+    h_config(&srv,
+             "[t]\nmodule = %s\nlisten = %s:%d\nworkers = 3\nfail_init = yes\n",
+             H_TESTMOD, LO, port);
+    cr_assert_eq(h_signal(&srv, SIGHUP), 0);
+    cr_assert(H_WAIT(15000,
+                     h_file_contains(srv.log, "reload to generation 3 failed")),
+              "%s", h_diag(&srv));
+    cr_assert(H_WAIT(15000,
+                     h_file_contains(srv.log, "reload to generation 2 failed")),
+              "generation 2 was not given up in turn%s", h_diag(&srv));
+    cr_assert(h_file_contains(srv.log, "generation 1 serves on"), "%s",
+              h_diag(&srv));
+    h_sleep_ms(200);
+    exits = occurrences(srv.log, "exited with code 2");
+    h_sleep_ms(2500);
+    cr_assert_eq(occurrences(srv.log, "exited with code 2"), exits,
+                 "more failed workers after giving up%s", h_diag(&srv));
+    cr_assert(status_says(&srv, "\"reload\":{\"generation\":2,"
+                                "\"state\":\"failed\""));
+    cr_assert_eq(h_nworkers(&srv), 2, "the first generation does not serve");
+    cr_assert_eq(h_echo_once(LO, port, 3000), 0);
+}
