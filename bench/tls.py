@@ -91,6 +91,12 @@ def peer_prefork(ctx):
         'tls_key': ctx['key'], 'tls_protocols': 'TLSv1.3',
         'tls_ciphersuites': SUITE})]
     ini = run.prefork_ini(d, ctx['module_path'], services)
+    if ctx.get('nofile'):  # bench/tlsidle.py: many connections
+        with open(ini) as f:
+            text = f.read()
+        with open(ini, 'w') as f:
+            f.write(text.replace('[server]\n', '[server]\nrlimit_nofile = '
+                                 f'{ctx["nofile"]}\n', 1))
     return Server('prefork', [ctx['prefork'], '-f', '-c', ini],
                   {'https': port}, d, FILES)
 
@@ -103,12 +109,14 @@ def peer_nginx(ctx):
     temps = ' '.join(f'{t}_temp_path {d}/{t};' for t in
                      ('client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'))
     user = 'user www-data;' if os.geteuid() == 0 else ''
+    nofile = ctx.get('nofile') or 1024
     conf = f"""{user}
 worker_processes 1;
+worker_rlimit_nofile {nofile};
 daemon off;
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
-events {{ worker_connections 1024; }}
+events {{ worker_connections {nofile}; }}
 http {{
     access_log off;
     sendfile on;
