@@ -21,6 +21,7 @@
 #include "host.h"
 #include "modload.h"
 #include "reader.h"
+#include "tlsctx.h"
 #include "values.h"
 
 /* The descriptor fields every ABI 1 module has, up to and including the
@@ -393,7 +394,8 @@ struct config *config_prepare(const char *path, struct diag *d)
     cfg = config_load_partial(path, d);
     if (cfg == NULL)
         return NULL;
-    modules_prepare(cfg, d);
+    if (modules_prepare(cfg, d) == 0)
+        tls_prepare(cfg, d);
     if (check_privileges(cfg->user, cfg->group, err, sizeof(err)) == -1)
         diag_add(d, cfg->file, 0, "%s", err);
     if (d->n == 0) {
@@ -411,6 +413,8 @@ void modules_release(struct config *cfg)
 
     for (i = 0; cfg != NULL && i < cfg->nsvc; i++) {
         struct service_conf *sc = &cfg->svc[i];
+        tlsctx_free(sc->tls);
+        sc->tls = NULL;
         if (sc->mod == NULL)
             continue;
         conf_free(sc->mod, sc->mconf);
