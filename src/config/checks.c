@@ -222,15 +222,15 @@ static void check_tls(struct parse *ps, struct service_conf *svc,
     svc->tls_ciphers_line = seen[VK_TLS_CIPHERS];
     svc->tls_ciphersuites_line = seen[VK_TLS_CIPHERSUITES];
     if (seen[VK_TLS_KEY] && !seen[VK_TLS_CERTIFICATE])
-        parse_report(ps, seen[VK_TLS_KEY],
-                     "[%s] tls_key needs tls_certificate", svc->name);
+        parse_report(ps, seen[VK_TLS_KEY], "[%s] tls_key needs tls_certificate",
+                     svc->name);
     if (!seen[VK_TLS_CERTIFICATE] || svc->tls_certificate == NULL)
         return;
     if (!seen[VK_TLS_KEY])
         parse_report(ps, seen[VK_TLS_CERTIFICATE],
                      "[%s] tls_certificate needs tls_key", svc->name);
-    else if (svc->tls_key != NULL && count_items(svc->tls_key) !=
-                                         count_items(svc->tls_certificate))
+    else if (svc->tls_key != NULL &&
+             count_items(svc->tls_key) != count_items(svc->tls_certificate))
         parse_report(ps, seen[VK_TLS_KEY],
                      "[%s] tls_key names %zu files, tls_certificate %zu: "
                      "one key per certificate, in the same order",
@@ -310,8 +310,9 @@ static const struct inert {
     {VK_TLS_REJECT_UNKNOWN_SNI, with_tls, "without tls_certificate"},
     {VK_TLS_HANDSHAKE_TIMEOUT, with_tls, "without tls_certificate"},
     {VK_TLS_KTLS, with_tls, "without tls_certificate"},
-    {VK_TLS_CLIENT_CA, verifies, "unless tls_verify_client is optional or "
-                                 "require"},
+    {VK_TLS_CLIENT_CA, verifies,
+     "unless tls_verify_client is optional or "
+     "require"},
 };
 
 #define NINERT (sizeof(inert_keys) / sizeof(inert_keys[0]))

@@ -82,19 +82,19 @@ struct service_conf {
 
     /* TLS (tls_certificate set): the keys as written, and the lines a
      * problem with a file is reported at (checks.c fills them). */
-    char          *tls_certificate;  /* comma-separated PEM files */
-    char          *tls_key;          /* as many, in the same order */
-    char          *tls_protocols;    /* "TLSv1.2 TLSv1.3" */
-    char          *tls_ciphers;      /* TLS 1.2 and older, OpenSSL's syntax */
-    char          *tls_ciphersuites; /* TLS 1.3 */
-    char          *tls_alpn;         /* comma-separated; NULL: the module's */
-    char          *tls_client_ca;    /* absolute path, or NULL */
-    int            tls_verify_client; /* enum pf_tls_verify */
-    int            tls_reject_unknown_sni;
-    long long      tls_handshake_timeout_ms;
-    int            tls_ktls; /* enum pf_tls_ktls */
-    int            tls_certificate_line, tls_key_line, tls_client_ca_line;
-    int            tls_ciphers_line, tls_ciphersuites_line;
+    char           *tls_certificate;   /* comma-separated PEM files */
+    char           *tls_key;           /* as many, in the same order */
+    char           *tls_protocols;     /* "TLSv1.2 TLSv1.3" */
+    char           *tls_ciphers;       /* TLS 1.2 and older, OpenSSL's syntax */
+    char           *tls_ciphersuites;  /* TLS 1.3 */
+    char           *tls_alpn;          /* comma-separated; NULL: the module's */
+    char           *tls_client_ca;     /* absolute path, or NULL */
+    int             tls_verify_client; /* enum pf_tls_verify */
+    int             tls_reject_unknown_sni;
+    long long       tls_handshake_timeout_ms;
+    int             tls_ktls; /* enum pf_tls_ktls */
+    int             tls_certificate_line, tls_key_line, tls_client_ca_line;
+    int             tls_ciphers_line, tls_ciphersuites_line;
     struct tls_ctx *tls; /* the contexts, built by tls_prepare (tlsctx.c) */
 };
 

@@ -320,8 +320,7 @@ static void answer_plain_http(struct conn *c)
     char    sink[4096];
     ssize_t n;
 
-    conn_io_plain.send(c, plain_http_answer, sizeof(plain_http_answer) - 1,
-                       0);
+    conn_io_plain.send(c, plain_http_answer, sizeof(plain_http_answer) - 1, 0);
     while ((n = conn_io_plain.recv(c, sink, sizeof(sink))) > 0)
         ;
     shutdown(c->pub.fd, SHUT_WR);
@@ -440,8 +439,8 @@ void tls_handshake_abandoned(struct conn *c)
 
 static struct tls_conn *tls_of(pf_conn *pc)
 {
-    struct conn *c = (struct conn *)(void *)((char *)pc -
-                                             offsetof(struct conn, pub));
+    struct conn *c =
+        (struct conn *)(void *)((char *)pc - offsetof(struct conn, pub));
 
     return c->io == &conn_io_tls ? c->tls : NULL;
 }
@@ -483,8 +482,7 @@ const char *tls_api_verify(pf_conn *pc)
     r = SSL_get_verify_result(t->ssl);
     if (r == X509_V_OK)
         return "SUCCESS";
-    if (asprintf(&t->verify, "FAILED:%s", X509_verify_cert_error_string(r)) <
-        0)
+    if (asprintf(&t->verify, "FAILED:%s", X509_verify_cert_error_string(r)) < 0)
         return "FAILED";
     return t->verify;
 }

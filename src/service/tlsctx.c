@@ -114,7 +114,7 @@ static EVP_PKEY *read_key(const char *path)
 /* ALPN's wire format: each name behind its length byte. */
 static int alpn_build(struct tls_ctx *t, const char *list)
 {
-    size_t n = strlen(list), len, o = 0;
+    size_t      n = strlen(list), len, o = 0;
     const char *p = list;
 
     t->alpn = malloc(n + 1);
@@ -147,8 +147,8 @@ static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     unsigned char        *sel;
 
     (void)ssl;
-    if (SSL_select_next_proto(&sel, outlen, t->alpn, (unsigned)t->alpn_len,
-                              in, inlen) != OPENSSL_NPN_NEGOTIATED)
+    if (SSL_select_next_proto(&sel, outlen, t->alpn, (unsigned)t->alpn_len, in,
+                              inlen) != OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
@@ -207,6 +207,7 @@ struct where {
     const struct config       *cfg;
     const struct service_conf *sc;
     struct diag               *d;
+    struct diag               *warnings; /* the config's own, handed on */
 };
 
 /* The settings every context of a service shares. */
@@ -241,7 +242,8 @@ static int ctx_settings(struct tls_ctx *t, SSL_CTX *ctx, struct where *w)
         diag_add(w->d, w->cfg->file,
                  sc->tls_ciphers_line ? sc->tls_ciphers_line
                                       : sc->tls_certificate_line,
-                 "[%s] tls_ciphers: %s", sc->name, ossl_reason(why, sizeof(why)));
+                 "[%s] tls_ciphers: %s", sc->name,
+                 ossl_reason(why, sizeof(why)));
         return -1;
     }
     if (SSL_CTX_set_ciphersuites(ctx, sc->tls_ciphersuites) != 1) {
@@ -272,8 +274,8 @@ static int ctx_settings(struct tls_ctx *t, SSL_CTX *ctx, struct where *w)
         SSL_CTX_set_client_CA_list(ctx, names);
     }
     if (sc->tls_verify_client == TLS_VERIFY_REQUIRE)
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-                           NULL);
+        SSL_CTX_set_verify(
+            ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     else if (sc->tls_verify_client == TLS_VERIFY_OPTIONAL)
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any);
     if (ticketkeys_attach(ctx) == -1) {
@@ -359,10 +361,10 @@ static int group_of(const struct tls_ctx *t, X509 *leaf)
 
 static void cert_info(struct tls_cert_info *ci, X509 *leaf)
 {
-    BIO       *b = BIO_new(BIO_s_mem());
-    char      *p;
-    long       n;
-    struct tm  tm;
+    BIO             *b = BIO_new(BIO_s_mem());
+    char            *p;
+    long             n;
+    struct tm        tm;
     const ASN1_TIME *na = X509_get0_notAfter(leaf);
 
     if (b != NULL &&
@@ -384,11 +386,11 @@ static void warn_expiry(const struct tls_cert_info *ci, struct where *w)
     double days = difftime(ci->not_after, time(NULL)) / 86400.0;
 
     if (days < 0)
-        diag_warn(w->d, w->cfg->file, w->sc->tls_certificate_line,
+        diag_warn(w->warnings, w->cfg->file, w->sc->tls_certificate_line,
                   "[%s] tls_certificate %s expired on %s", w->sc->name,
                   ci->file, ci->expires);
     else if (days < EXPIRY_WARN_DAYS)
-        diag_warn(w->d, w->cfg->file, w->sc->tls_certificate_line,
+        diag_warn(w->warnings, w->cfg->file, w->sc->tls_certificate_line,
                   "[%s] tls_certificate %s expires on %s, in %d days",
                   w->sc->name, ci->file, ci->expires, (int)days);
 }
@@ -399,10 +401,10 @@ static int add_pair(struct tls_ctx *t, size_t i, struct where *w)
     const struct service_conf *sc = w->sc;
     struct tls_cert_info      *ci = &t->certs[i];
     char                       why[256];
-    char     *keyfile = list_item(sc->tls_key, i, w->cfg->dir);
-    X509     *leaf = NULL;
-    EVP_PKEY *key = NULL;
-    int       g, rc = -1;
+    char                      *keyfile = list_item(sc->tls_key, i, w->cfg->dir);
+    X509                      *leaf = NULL;
+    EVP_PKEY                  *key = NULL;
+    int                        g, rc = -1;
 
     why[0] = '\0';
     ci->file = list_item(sc->tls_certificate, i, w->cfg->dir);
@@ -467,11 +469,10 @@ static int is_http(const char *module)
     return strcmp(base, "http") == 0 || strcmp(base, "http.so") == 0;
 }
 
-static struct tls_ctx *tlsctx_new(const struct config *cfg,
-                                  const struct service_conf *sc,
-                                  struct diag *d)
+static struct tls_ctx *tlsctx_new(struct config             *cfg,
+                                  const struct service_conf *sc, struct diag *d)
 {
-    struct where    w = {.cfg = cfg, .sc = sc, .d = d};
+    struct where w = {.cfg = cfg, .sc = sc, .d = d, .warnings = &cfg->warnings};
     struct tls_ctx *t = calloc(1, sizeof(*t));
     const char     *alpn = sc->tls_alpn;
     size_t          i;

@@ -30,10 +30,10 @@ struct tls_cert_info {
 };
 
 struct tls_ctx {
-    const char *service; /* the service's name (its conf owns it) */
-    SSL_CTX   **ctx;     /* one per name group; [0] answers other names */
-    X509      **leaf;    /* the first leaf of each group, for SNI */
-    size_t      n;
+    const char           *service; /* the service's name (its conf owns it) */
+    SSL_CTX             **ctx; /* one per name group; [0] answers other names */
+    X509                **leaf; /* the first leaf of each group, for SNI */
+    size_t                n;
     struct tls_cert_info *certs; /* each pair, in file order */
     size_t                ncerts;
     unsigned char        *alpn; /* the offer in wire format, or NULL */
@@ -41,7 +41,7 @@ struct tls_ctx {
     int                   reject_unknown_sni;
     /* ALPN offers http/1.1: a plain HTTP request gets a plain answer. */
     int       http;
-    int       ktls; /* tls_ktls = auto */
+    int       ktls;   /* tls_ktls = auto */
     int       verify; /* enum pf_tls_verify */
     long long handshake_timeout_ms;
 };
