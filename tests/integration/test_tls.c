@@ -330,6 +330,21 @@ Test(tls, blocking_module, .fini = h_teardown, .timeout = 60)
     h_result_free(&r);
 }
 
+/* Bytes OpenSSL has read and decrypted are not seen by poll(): the second
+ * line, in the same record as the first, must be served without waiting
+ * for more from the socket (read_timeout would end it first). */
+Test(tls, bytes_held_by_openssl_are_served, .fini = h_teardown, .timeout = 60)
+{
+    struct h_result r;
+
+    setup_dir();
+    start_tls_service(BLOCKMOD, "prefork", "");
+    cr_assert_eq(client(&r, "pipelined", ""), 0, "%s %s%s", r.out, r.err,
+                 h_diag(&srv));
+    cr_expect_str_eq(r.out, "hello blockmod|line 4 1|line 5 1\n");
+    h_result_free(&r);
+}
+
 Test(tls, blocking_module_forking, .fini = h_teardown, .timeout = 60)
 {
     struct h_result r;
@@ -408,6 +423,35 @@ Test(tls, client_certificate_optional, .fini = h_teardown, .timeout = 60)
     cr_expect_eq(as(&r, "mallory"), 0, "%s%s", r.out, h_diag(&srv));
     cr_expect(strncmp(r.out, "tls CN=mallory FAILED:", 22) == 0, "%s", r.out);
     h_result_free(&r);
+}
+
+Test(tls, access_log_records_the_client_subject, .fini = h_teardown,
+     .timeout = 60)
+{
+    struct h_result r;
+    char            more[512], logfile[160];
+
+    setup_dir();
+    client_certs();
+    snprintf(logfile, sizeof logfile, "%s/access.log", srv.dir);
+    snprintf(more, sizeof more,
+             "tls_client_ca = %s/ca.pem\ntls_verify_client = optional\n"
+             "access_log = %s\n",
+             certs, logfile);
+    start_https(more);
+    cr_assert_eq(sh(&r,
+                    "curl -sS --cacert %s/ca.pem --cert %s/alice.pem --key "
+                    "%s/alice.key -o /dev/null https://localhost:%d/ && "
+                    "curl -sS --cacert %s/ca.pem -o /dev/null "
+                    "https://localhost:%d/",
+                    certs, certs, certs, port, certs, port),
+                 0, "%s", r.err);
+    h_result_free(&r);
+    cr_expect(H_WAIT(3000, count_in(logfile, "\n") == 2), "%s",
+              h_read_file(logfile));
+    cr_expect(h_file_contains(logfile, "\" \"CN=alice\"\n"), "%s",
+              h_read_file(logfile));
+    cr_expect_eq(count_in(logfile, "CN=alice"), 1);
 }
 
 /* --- handshakes that go wrong --------------------------------------------- */

@@ -10,6 +10,8 @@ exchange went as the command expects, 1 otherwise):
     blockmod      greeting, pf_readline, pf_read_full, "tls" through
                   blockmod: its answers joined by "|"
     tls           blockmod's "tls" answer alone: "tls SUBJECT VERIFY ALPN"
+    pipelined     two lines to blockmod in one TLS record: its answers
+                  joined by "|", the second read from what OpenSSL holds
     slowhello     the ClientHello one byte at a time, then an echo: "ok N"
     loop SECS MS  a new TLS echo connection every MS ms for SECS seconds:
                   "made N failed M"
@@ -69,6 +71,17 @@ def blockmod(args, only_tls=False):
         answers.append(f.readline().decode().strip())
         s.sendall(b"quit\n")
     print(answers[-1] if only_tls else "|".join(answers))
+    return True
+
+
+def pipelined(args):
+    with connect(args, timeout=3.0) as s:
+        f = s.makefile("rb")
+        answers = [f.readline().decode().strip()]
+        s.sendall(b"abc\nxyzw\n")
+        answers.append(f.readline().decode().strip())
+        answers.append(f.readline().decode().strip())
+    print("|".join(answers))
     return True
 
 
@@ -152,6 +165,8 @@ def main():
             ok = blockmod(args)
         elif args.cmd == "tls":
             ok = blockmod(args, only_tls=True)
+        elif args.cmd == "pipelined":
+            ok = pipelined(args)
         elif args.cmd == "slowhello":
             ok = slowhello(args)
         elif args.cmd == "loop":

@@ -43,7 +43,8 @@ static void log_request(pf_conn *c, const struct http_request *req,
     const struct http_state *hs = c->svc->data;
 
     if (hs->log != NULL)
-        accesslog_add(hs->log, c->peer, req, o->status, o->bytes);
+        accesslog_add(hs->log, c->peer, req, o->status, o->bytes,
+                      pf_tls_subject(c));
 }
 
 /* Answer a request that could not be parsed, then close. */
