@@ -55,6 +55,11 @@ struct conn {
     /* A PROXY header half read, while it comes in pieces. */
     unsigned char *pxbuf;
     size_t         pxlen;
+    /* The request being served began (mono us; 0: none yet), and the
+     * responses the module reported ended since the last count (the
+     * scoreboard's histogram, stages.c). */
+    int64_t  req_start_us;
+    unsigned responses;
 };
 
 /* Wrap an accepted descriptor (non-blocking), at CONN_HANDSHAKE: a caller

@@ -138,6 +138,11 @@ static int snapshot_once(const struct scoreboard *sb, struct sb_snapshot *out)
     out->reload_state[SB_STATE_MAX - 1] = '\0';
     memcpy(out->reload_reason, h->reload_reason, SB_REASON_MAX);
     out->reload_reason[SB_REASON_MAX - 1] = '\0';
+    for (size_t i = 0; i < SB_NRELOAD_OUTCOMES; i++)
+        out->reloads[i] = LOAD(&h->reloads[i]);
+    out->generation = LOAD(&h->generation);
+    out->master_fds = LOAD(&h->master_fds);
+    out->fd_limit = LOAD(&h->fd_limit);
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     return LOAD(&h->seq) == seq;
 }
