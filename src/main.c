@@ -2,10 +2,12 @@
  * main.c -- the command line: check the configuration, signal a running
  * master or show its status, or become one.
  *
- *     prefork [-c FILE] [-t] [-s SIGNAL] [-f] [-V] [-h]
+ *     prefork [-c FILE] [-t] [-s SIGNAL] [-n N] [-f] [-V] [-h]
  *
  * `-s status` is not a signal: it maps the master's status file (see
- * scoreboard.h) read-only and prints it as JSON (status.h).
+ * scoreboard.h) read-only and prints it as JSON (status.h).  Nor is
+ * `-s top`, which shows the same file as a live view (top.h); `-n`
+ * says how many frames.
  *
  * Exit status: 0 success, 1 configuration or start-up error, 2 usage.
  */
@@ -25,6 +27,7 @@
 #include "reader.h"
 #include "scoreboard.h"
 #include "status.h"
+#include "top.h"
 
 #ifndef PF_SYSCONFDIR
 #define PF_SYSCONFDIR "/usr/local/etc"
@@ -43,11 +46,13 @@ static const struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: prefork [-c FILE] [-t] [-s SIGNAL] [-f] [-V] [-h]\n"
+            "usage: prefork [-c FILE] [-t] [-s SIGNAL] [-n N] [-f] [-V] [-h]\n"
             "  -c FILE    configuration file (default %s)\n"
             "  -t         test the configuration and exit\n"
             "  -s SIGNAL  send stop, quit, reload, reopen or upgrade to the\n"
             "             master, or print its scoreboard as JSON with status\n"
+            "             or watch it live with top\n"
+            "  -n N       with -s top: stop after N frames (1: print one)\n"
             "  -f         stay in the foreground (overrides daemonize)\n"
             "  -V         print the version and exit\n"
             "  -h         print this help and exit\n",
@@ -105,8 +110,9 @@ static pid_t find_master(const char *path, char **pidfile)
     return pid;
 }
 
-/* -s status: the running master's scoreboard as JSON on stdout. */
-static int show_status(const char *path)
+/* -s status: the running master's scoreboard as JSON on stdout; -s top
+ * (frames >= 0): as a live view. */
+static int show_status(const char *path, int frames)
 {
     struct sb_snapshot snap = {0};
     struct scoreboard *sb = NULL;
@@ -132,6 +138,10 @@ static int show_status(const char *path)
                 file, (int)snap.master_pid);
         goto done;
     }
+    if (frames >= 0) {
+        rc = top_run(sb, frames);
+        goto done;
+    }
     if (status_render(stdout, &snap, mono_ms()) == -1 ||
         fflush(stdout) == EOF) {
         fprintf(stderr, "prefork: writing the status: %s\n", strerror(errno));
@@ -146,7 +156,7 @@ done:
     return rc;
 }
 
-static int send_control(const char *path, const char *what)
+static int send_control(const char *path, const char *what, int frames)
 {
     char  *pidfile;
     size_t i;
@@ -154,14 +164,16 @@ static int send_control(const char *path, const char *what)
     int    sig = 0;
 
     if (strcmp(what, "status") == 0)
-        return show_status(path);
+        return show_status(path, -1);
+    if (strcmp(what, "top") == 0)
+        return show_status(path, frames);
     for (i = 0; i < sizeof(control_signals) / sizeof(control_signals[0]); i++)
         if (strcmp(control_signals[i].name, what) == 0)
             sig = control_signals[i].sig;
     if (sig == 0) {
         fprintf(stderr,
                 "prefork: -s: unknown signal '%s' "
-                "(use stop, quit, reload, reopen, upgrade or status)\n",
+                "(use stop, quit, reload, reopen, upgrade, status or top)\n",
                 what);
         return 2;
     }
@@ -179,12 +191,24 @@ static int send_control(const char *path, const char *what)
 int main(int argc, char **argv)
 {
     const char    *path = DEFAULT_CONF, *control = NULL;
-    int            test = 0, foreground = 0, opt;
+    int            test = 0, foreground = 0, opt, frames = 0;
+    char          *end;
     struct config *cfg;
 
-    while ((opt = getopt(argc, argv, ":c:ts:fVh")) != -1) {
+    while ((opt = getopt(argc, argv, ":c:ts:n:fVh")) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
+        case 'n':
+            errno = 0;
+            frames = (int)strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || frames < 1) {
+                fprintf(stderr,
+                        "prefork: -n wants a count of frames, not "
+                        "'%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case 't': test = 1; break;
         case 's': control = optarg; break;
         case 'f': foreground = 1; break;
@@ -206,7 +230,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (control != NULL)
-        return send_control(path, control);
+        return send_control(path, control, frames);
     cfg = load_checked(path);
     if (cfg == NULL)
         return 1;
