@@ -330,6 +330,11 @@ void conn_set_slot(struct slot *slot)
     own_slot = slot;
 }
 
+struct slot *conn_slot(void)
+{
+    return own_slot;
+}
+
 static void host_activity(pf_conn *c, const char *text, size_t len)
 {
     (void)c;

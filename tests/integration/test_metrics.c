@@ -257,6 +257,40 @@ Test(metrics, echo_counts_each_handle_call)
     stop();
 }
 
+/* A connection served by a forked child or a thread has no slot of its
+ * own: it counts into its acceptor's, so the forking and threading modes
+ * show their requests as prefork mode does. */
+Test(metrics, forking_and_threading_connections_are_counted)
+{
+    int fk_port, th_port;
+
+    cr_assert_eq(h_init(&srv), 0);
+    fk_port = tcp_port();
+    th_port = tcp_port();
+    status_port = tcp_port();
+    cr_assert_eq(h_config(&srv,
+                          "[fk]\nmodule = echo\nmode = forking\n"
+                          "listen = " LO ":%d\n"
+                          "[th]\nmodule = echo\nmode = threading\n"
+                          "listen = " LO ":%d\n"
+                          "[status]\nmodule = status\nworkers = 1\n"
+                          "listen = " LO ":%d\nallow = 127.0.0.1\n",
+                          fk_port, th_port, status_port),
+                 0);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(h_echo_once(LO, fk_port, 2000), 0);
+        cr_assert_eq(h_echo_once(LO, th_port, 2000), 0);
+    }
+    cr_assert(
+        H_WAIT(3000, metric("prefork_requests_total{service=\"fk\"}") >= 3));
+    cr_assert(
+        H_WAIT(3000, metric("prefork_requests_total{service=\"th\"}") >= 3));
+    cr_assert_geq(
+        metric("prefork_request_duration_seconds_count{service=\"th\"}"), 3);
+    stop();
+}
+
 Test(metrics, deaths_respawns_reloads_and_queues_reach_the_metrics)
 {
     static const char w[] = "prefork_worker_open_fds{service=\"web\",worker=\"";
