@@ -151,6 +151,31 @@ static void serve_one(pf_conn *c, const struct http_request *req,
         hc->discard = req->content_length;
 }
 
+/*
+ * Receive buffers.  A connection between requests holds none (wait_more);
+ * the one it gives back is kept as the process's spare and taken by the
+ * next connection that reads, so that a keep-alive request costs no
+ * malloc and free of max_header_size bytes.  One spare only: idle
+ * connections still hold nothing, and its pages were dirtied anyway.
+ * Exchanged atomically, as handler threads share it in threading mode.
+ */
+static char *buffer_take(struct http_state *hs, size_t cap)
+{
+    char *b = __atomic_exchange_n(&hs->spare, NULL, __ATOMIC_ACQUIRE);
+
+    return b != NULL ? b : malloc(cap);
+}
+
+static void buffer_give(struct http_state *hs, char *b)
+{
+    char *none = NULL;
+
+    if (b != NULL &&
+        !__atomic_compare_exchange_n(&hs->spare, &none, b, 0, __ATOMIC_RELEASE,
+                                     __ATOMIC_RELAXED))
+        free(b);
+}
+
 /* Read what the socket has, without waiting.  Returns 1 when something
  * came, 0 when nothing did, -1 at end of stream or on an error. */
 static int fill(pf_conn *c)
@@ -160,7 +185,8 @@ static int fill(pf_conn *c)
     int               got = 0;
 
     hc->full = 0;
-    if (hc->buf == NULL && (hc->buf = malloc(hc->cap)) == NULL)
+    if (hc->buf == NULL &&
+        (hc->buf = buffer_take(c->svc->data, hc->cap)) == NULL)
         return -1;
     while (hc->len < hc->cap) {
         size_t room = hc->cap - hc->len;
@@ -196,7 +222,7 @@ static int wait_more(pf_conn *c)
     if (hc->len == 0 && hc->discard == 0 && !hc->chunking) {
         hc->head_deadline = 0;
         c->idle_timeout_ms = (int)hs->conf->keepalive_timeout;
-        free(hc->buf);
+        buffer_give(c->svc->data, hc->buf);
         hc->buf = NULL;
         return PF_IDLE;
     }
@@ -285,7 +311,7 @@ static void http_finish(pf_conn *c)
     if (c->timed_out && hc->len > 0 && !hc->close && !http_pending(hc))
         reject(c, 408);
     http_output_free(c);
-    free(hc->buf);
+    buffer_give(c->svc->data, hc->buf);
     free(hc);
     c->data = NULL;
 }
@@ -366,6 +392,7 @@ static void state_free(struct http_state *hs)
     if (hs->rootfd != -1)
         close(hs->rootfd);
     fc_free(hs->cache);
+    free(hs->spare);
     free(hs);
 }
 
