@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "request.h"
@@ -42,30 +43,34 @@ enum field {
     F_TRANSFER_ENCODING,
 };
 
-/* The header fields this parser acts on; names compare case-insensitively
- * (RFC 9110 5.1), and only with a name of the same length. */
-#define FIELD(n, i)                                                            \
-    {                                                                          \
-        .name = n, .len = sizeof(n) - 1, .id = i                               \
-    }
+/* The header fields this parser acts on, most often sent first: the
+ * lookup stops at the match.  Names compare case-insensitively (RFC 9110
+ * 5.1), and only with a name of the same length. */
+#define KNOWN_FIELDS(X)                                                        \
+    X("Host", F_HOST)                                                          \
+    X("Connection", F_CONNECTION)                                              \
+    X("User-Agent", F_USER_AGENT)                                              \
+    X("Referer", F_REFERER)                                                    \
+    X("If-None-Match", F_INM)                                                  \
+    X("If-Modified-Since", F_IMS)                                              \
+    X("Range", F_RANGE)                                                        \
+    X("If-Range", F_IF_RANGE)                                                  \
+    X("Content-Length", F_CONTENT_LENGTH)                                      \
+    X("Transfer-Encoding", F_TRANSFER_ENCODING)
+
+#define FIELD(n, i) {.name = n, .len = sizeof(n) - 1, .id = i},
 static const struct {
     const char *name;
     size_t      len;
     enum field  id;
-} known_fields[] = {
-    /* Most often sent first: the lookup stops at the match. */
-    FIELD("Host", F_HOST),
-    FIELD("Connection", F_CONNECTION),
-    FIELD("User-Agent", F_USER_AGENT),
-    FIELD("Referer", F_REFERER),
-    FIELD("If-None-Match", F_INM),
-    FIELD("If-Modified-Since", F_IMS),
-    FIELD("Range", F_RANGE),
-    FIELD("If-Range", F_IF_RANGE),
-    FIELD("Content-Length", F_CONTENT_LENGTH),
-    FIELD("Transfer-Encoding", F_TRANSFER_ENCODING),
-};
+} known_fields[] = {KNOWN_FIELDS(FIELD)};
 #undef FIELD
+
+/* Bit n set when a known name is n bytes long: most names a client sends
+ * (Accept, Accept-Encoding, Cookie...) are passed over by length alone. */
+#define LENGTH_BIT(n, i) | (1ULL << (sizeof(n) - 1))
+static const unsigned long long known_lengths = 0 KNOWN_FIELDS(LENGTH_BIT);
+#undef LENGTH_BIT
 
 /* tchar (RFC 9110 5.6.2): what method names and field names are made of.
  * A table: every byte of every name is looked up. */
@@ -419,6 +424,30 @@ static int apply_field(enum field id, struct http_str v, struct fields *fs,
     return 0;
 }
 
+/* Is every byte of p[0..n) a field-vchar, SP or HTAB?  Eight at a time
+ * while none is below 0x20 or 0x7f (a word with one, a tab perhaps, is
+ * looked at byte by byte): values are most of a head's bytes. */
+static int field_value_ok(const char *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = ones * 0x80;
+    size_t         i = 0, j;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, d;
+
+        memcpy(&x, p + i, 8);
+        d = x ^ (ones * 0x7f);
+        if ((((x - ones * 0x20) & ~x) | ((d - ones) & ~d)) & highs)
+            for (j = i; j < i + 8; j++)
+                if (!is_field_char((unsigned char)p[j]))
+                    return 0;
+    }
+    for (; i < n; i++)
+        if (!is_field_char((unsigned char)p[i]))
+            return 0;
+    return 1;
+}
+
 /* field-name ":" OWS field-value OWS, in l[0..n). */
 static int parse_field(const char *l, size_t n, struct fields *fs,
                        struct http_request *req)
@@ -437,11 +466,12 @@ static int parse_field(const char *l, size_t n, struct fields *fs,
         ;
     for (e = n; e > b && is_ows((unsigned char)l[e - 1]); e--)
         ;
-    for (i = b; i < e; i++)
-        if (!is_field_char((unsigned char)l[i]))
-            return -400;
+    if (!field_value_ok(l + b, e - b))
+        return -400;
     v.p = l + b;
     v.len = e - b;
+    if (k >= 64 || !(known_lengths >> k & 1))
+        return 0;
     for (i = 0; i < sizeof(known_fields) / sizeof(known_fields[0]); i++)
         if (known_fields[i].len == k &&
             ieq_n(l, k, known_fields[i].name, known_fields[i].len))
