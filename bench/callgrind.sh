@@ -3,14 +3,15 @@
 # counted by callgrind: a measure that does not depend on how busy the
 # machine is, for before/after comparisons of the hot paths.
 #
-#     bench/callgrind.sh [http|echo] [REQUESTS] [PREFORK] [MODULE_DIR]
+#     bench/callgrind.sh [http|close|echo] [REQUESTS] [PREFORK] [MODULE_DIR]
 #
 # Starts PREFORK (default src/prefork, modules from src/modules/.libs)
 # with workers = 1 under valgrind --tool=callgrind, warms the worker up
 # with 500 requests, zeroes its counters, sends exactly REQUESTS (default
 # 20000) over 10 keep-alive connections -- `ab -k` of a 1 KiB file for
 # http (file_cache_valid = 1s, as bench/run.py), bench/echoload -n of
-# 64-byte messages for echo -- and dumps the counters.  Prints the
+# 64-byte messages for echo -- or, for close, each on a connection of its
+# own (`ab` without -k), and dumps the counters.  Prints the
 # worker's instructions (Ir) per request and its top 25 functions with
 # their shares; the dump stays in the directory it names.
 set -eu
@@ -26,12 +27,12 @@ port=$((20000 + $$ % 20000))
 mkdir "$work/www"
 head -c 1024 /dev/urandom | base64 -w 0 | head -c 1024 >"$work/www/1k.bin"
 case $what in
-http) svc="module = http
+http | close) svc="module = http
 root = $work/www
 keepalive_timeout = 65s
 file_cache_valid = 1s" ;;
 echo) svc="module = echo" ;;
-*) echo "usage: $0 [http|echo] [REQUESTS] [PREFORK] [MODULE_DIR]" >&2; exit 2 ;;
+*) echo "usage: $0 [http|close|echo] [REQUESTS] [PREFORK] [MODULE_DIR]" >&2; exit 2 ;;
 esac
 cat >"$work/prefork.ini" <<EOF
 [server]
@@ -53,8 +54,9 @@ master=$!
 trap 'kill $master 2>/dev/null || true' EXIT
 
 load() { # count
-    if [ "$what" = http ]; then
-        ab -q -k -n "$1" -c 10 "http://127.0.0.1:$port/1k.bin" >"$work/ab.out"
+    if [ "$what" != echo ]; then
+        ab -q $([ "$what" = http ] && echo -k) -n "$1" -c 10 \
+            "http://127.0.0.1:$port/1k.bin" >"$work/ab.out"
         grep -E '^(Complete|Failed|Non-2xx)' "$work/ab.out" || true
     else
         "$here/echoload" -p "$port" -c 10 -s 64 -d 600 -n "$1"

@@ -152,28 +152,34 @@ static void serve_one(pf_conn *c, const struct http_request *req,
 }
 
 /*
- * Receive buffers.  A connection between requests holds none (wait_more);
- * the one it gives back is kept as the process's spare and taken by the
- * next connection that reads, so that a keep-alive request costs no
- * malloc and free of max_header_size bytes.  One spare only: idle
- * connections still hold nothing, and its pages were dirtied anyway.
- * Exchanged atomically, as handler threads share it in threading mode.
+ * Spares.  A connection between requests holds no receive buffer
+ * (wait_more), and a closed one no state: what it gives back is kept as
+ * the process's one spare of each and taken by the next connection that
+ * needs it, so that a keep-alive request costs no malloc and free of
+ * max_header_size bytes, and a new connection none of its struct
+ * http_conn.  One of each only: idle connections still hold nothing, and
+ * the spares' pages were dirtied anyway.  Exchanged atomically, as
+ * handler threads share them in threading mode.
  */
-static char *buffer_take(struct http_state *hs, size_t cap)
+static void *spare_take(void **slot)
 {
-    char *b = __atomic_exchange_n(&hs->spare, NULL, __ATOMIC_ACQUIRE);
-
-    return b != NULL ? b : malloc(cap);
+    return __atomic_exchange_n(slot, NULL, __ATOMIC_ACQUIRE);
 }
 
-static void buffer_give(struct http_state *hs, char *b)
+static void spare_give(void **slot, void *p)
 {
-    char *none = NULL;
+    void *none = NULL;
 
-    if (b != NULL &&
-        !__atomic_compare_exchange_n(&hs->spare, &none, b, 0, __ATOMIC_RELEASE,
-                                     __ATOMIC_RELAXED))
-        free(b);
+    if (p != NULL && !__atomic_compare_exchange_n(
+                         slot, &none, p, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        free(p);
+}
+
+static char *buffer_take(struct http_state *hs, size_t cap)
+{
+    char *b = spare_take(&hs->spare_buf);
+
+    return b != NULL ? b : malloc(cap);
 }
 
 /* Read what the socket has, without waiting.  Returns 1 when something
@@ -215,14 +221,14 @@ static int fill(pf_conn *c)
  * would cost each idle keep-alive connection 4 KiB. */
 static int wait_more(pf_conn *c)
 {
-    const struct http_state *hs = c->svc->data;
-    struct http_conn        *hc = c->data;
-    int64_t                  now = http_now_ms();
+    struct http_state *hs = c->svc->data;
+    struct http_conn  *hc = c->data;
+    int64_t            now = http_now_ms();
 
     if (hc->len == 0 && hc->discard == 0 && !hc->chunking) {
         hc->head_deadline = 0;
         c->idle_timeout_ms = (int)hs->conf->keepalive_timeout;
-        buffer_give(c->svc->data, hc->buf);
+        spare_give(&hs->spare_buf, hc->buf);
         hc->buf = NULL;
         return PF_IDLE;
     }
@@ -291,10 +297,12 @@ static int http_handle(pf_conn *c)
 
 static int http_setup(pf_conn *c)
 {
-    const struct http_state *hs = c->svc->data;
-    struct http_conn        *hc = calloc(1, sizeof(*hc));
+    struct http_state *hs = c->svc->data;
+    struct http_conn  *hc = spare_take(&hs->spare_conn);
 
-    if (hc == NULL)
+    if (hc != NULL)
+        memset(hc, 0, sizeof(*hc));
+    else if ((hc = calloc(1, sizeof(*hc))) == NULL)
         return -1;
     hc->file = -1;
     hc->cap = (size_t)hs->conf->max_header_size;
@@ -305,14 +313,15 @@ static int http_setup(pf_conn *c)
 
 static void http_finish(pf_conn *c)
 {
-    struct http_conn *hc = c->data;
+    struct http_state *hs = c->svc->data;
+    struct http_conn  *hc = c->data;
 
     /* A head that never finished arriving gets its 408. */
     if (c->timed_out && hc->len > 0 && !hc->close && !http_pending(hc))
         reject(c, 408);
     http_output_free(c);
-    buffer_give(c->svc->data, hc->buf);
-    free(hc);
+    spare_give(&hs->spare_buf, hc->buf);
+    spare_give(&hs->spare_conn, hc);
     c->data = NULL;
 }
 
@@ -392,7 +401,8 @@ static void state_free(struct http_state *hs)
     if (hs->rootfd != -1)
         close(hs->rootfd);
     fc_free(hs->cache);
-    free(hs->spare);
+    free(hs->spare_buf);
+    free(hs->spare_conn);
     free(hs);
 }
 

@@ -37,8 +37,8 @@ struct http_conf {
 };
 
 /* Each worker's own (svc->data), set up by worker_init; read-only while
- * serving but for the access log, which locks itself, and the spare
- * receive buffer, exchanged atomically (http.c). */
+ * serving but for the access log, which locks itself, and the spares,
+ * exchanged atomically (http.c). */
 struct http_state {
     const struct http_conf  *conf;
     int                      rootfd; /* O_PATH of root: lookups start here */
@@ -48,7 +48,8 @@ struct http_state {
     const struct mime_table *mime;  /* shared, loaded by check() */
     struct accesslog        *log;   /* NULL without access_log */
     struct filecache        *cache; /* files kept open between requests */
-    char                    *spare; /* a receive buffer no connection holds */
+    void *spare_buf;  /* a receive buffer no connection holds (http.c) */
+    void *spare_conn; /* a struct http_conn no connection holds */
 };
 
 /* A request body up to this size is read and thrown away so the connection
