@@ -22,7 +22,7 @@ prefork=${3:-src/prefork}
 modules=${4:-src/modules/.libs}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/pf-callgrind.XXXXXX)
-port=$((20000 + $$ % 20000))
+port=$(python3 -c 'import random; print(random.randrange(20000, 30000))') # below the ephemeral range: a port a client holds in TIME_WAIT cannot be bound
 
 mkdir "$work/www"
 head -c 1024 /dev/urandom | base64 -w 0 | head -c 1024 >"$work/www/1k.bin"

@@ -175,6 +175,15 @@ static void spare_give(void **slot, void *p)
         free(p);
 }
 
+/* The last connection of the process is gone: let the spares go too, so
+ * that the worker's idle memory is what it was without them (the host
+ * trims the heap once a worker has no connections). */
+static void spares_drop(struct http_state *hs)
+{
+    free(spare_take(&hs->spare_buf));
+    free(spare_take(&hs->spare_conn));
+}
+
 static char *buffer_take(struct http_state *hs, size_t cap)
 {
     char *b = spare_take(&hs->spare_buf);
@@ -304,6 +313,7 @@ static int http_setup(pf_conn *c)
         memset(hc, 0, sizeof(*hc));
     else if ((hc = calloc(1, sizeof(*hc))) == NULL)
         return -1;
+    __atomic_add_fetch(&hs->conns, 1, __ATOMIC_RELAXED);
     hc->file = -1;
     hc->cap = (size_t)hs->conf->max_header_size;
     c->data = hc;
@@ -323,6 +333,8 @@ static void http_finish(pf_conn *c)
     spare_give(&hs->spare_buf, hc->buf);
     spare_give(&hs->spare_conn, hc);
     c->data = NULL;
+    if (__atomic_sub_fetch(&hs->conns, 1, __ATOMIC_ACQ_REL) == 0)
+        spares_drop(hs);
 }
 
 /*
@@ -401,8 +413,7 @@ static void state_free(struct http_state *hs)
     if (hs->rootfd != -1)
         close(hs->rootfd);
     fc_free(hs->cache);
-    free(hs->spare_buf);
-    free(hs->spare_conn);
+    spares_drop(hs);
     free(hs);
 }
 

@@ -372,7 +372,7 @@ void http_send_opened(pf_conn *c, const struct http_request *req,
 {
     const struct http_state *hs = c->svc->data;
     struct http_conn        *hc = c->data;
-    char                     text[4 * HEAD_MAX]; /* a 304 needs less */
+    char                     text[HEAD_MAX];
     struct fc_head           fh;
     int fits = render_file_head(hs, st, type_name(hs, key), text, sizeof(text),
                                 &fh) == 0;
