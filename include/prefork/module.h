@@ -81,7 +81,7 @@ extern "C" {
 
 #define PF_MODULE_MAGIC 0x70664d31u /* "pfM1" */
 #define PF_ABI_MAJOR    1
-#define PF_ABI_MINOR    3
+#define PF_ABI_MINOR    4
 
 /* Socket kinds a module serves (pf_module.socktypes). */
 #define PF_STREAM 0x1 /* TCP and UNIX stream listeners */
@@ -201,6 +201,8 @@ struct pf_api {
                             int more);
     ssize_t (*sendfile_nowait)(pf_conn *c, int fd, off_t *offset, size_t len);
     int (*nodelay)(pf_conn *c);
+    /* ABI 1.4 and later. */
+    int (*sandbox_allow)(pf_service *svc, const char *path, unsigned flags);
 };
 
 /* Does the host offer api member m (an older host has a shorter table)? */
@@ -407,6 +409,28 @@ static inline ssize_t pf_sendfile_nowait(pf_conn *c, int fd, off_t *offset,
 static inline int pf_nodelay(pf_conn *c)
 {
     return c->api->nodelay(c);
+}
+
+/* What pf_sandbox_allow grants beneath a path (ABI 1.4). */
+#define PF_SB_READ  0x1 /* read files, list directories */
+#define PF_SB_WRITE 0x2 /* create, write, truncate, rename, remove */
+#define PF_SB_EXEC  0x4 /* execute files (with sandbox_exec = yes only) */
+
+/* Declare that the service's workers need path (relative: from the config
+ * file's directory; a file or a directory and all beneath it) with flags,
+ * from check() (for every worker) or worker_init() (for this one): once
+ * a worker serves, it is confined (`sandbox` in prefork.ini(5)) to what
+ * its module declared, the operator's sandbox_* keys and its logs.  A
+ * module built for ABI 1.4 that needs no file declares nothing and is
+ * confined all the same; one built for an older ABI runs unconfined
+ * under sandbox = auto.  Returns 0, or -1 with errno (EPERM after
+ * worker_init; a host older than ABI 1.4 confines nothing: 0). */
+static inline int pf_sandbox_allow(pf_service *svc, const char *path,
+                                   unsigned flags)
+{
+    return PF_API_HAS(svc->api, sandbox_allow)
+               ? svc->api->sandbox_allow(svc, path, flags)
+               : 0;
 }
 
 /* Send a datagram back to the sender of d.  Returns 0 or -1 with errno. */

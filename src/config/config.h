@@ -22,6 +22,15 @@ enum pf_mode { MODE_PREFORK, MODE_FORKING, MODE_THREADING };
 /* fdstore: keep the listeners in systemd's file descriptor store. */
 enum pf_fdstore { FDSTORE_AUTO, FDSTORE_YES, FDSTORE_NO };
 
+/* sandbox: how a service's workers are confined (docs/DESIGN.md). */
+enum pf_sandbox { SANDBOX_AUTO, SANDBOX_YES, SANDBOX_REQUIRE, SANDBOX_NO };
+
+/* A path a module declared it needs (pf_sandbox_allow), with PF_SB_*. */
+struct sandbox_decl {
+    char    *path; /* absolute */
+    unsigned flags;
+};
+
 /* A key the core does not know, handed to the service's module. */
 struct conf_kv {
     char *key;
@@ -71,6 +80,18 @@ struct service_conf {
     /* Filled by modules_prepare() (modload.c). */
     struct module *mod;
     void          *mconf; /* the module's conf struct, mod->desc.conf_size */
+
+    /* Confinement of the service's workers (sandbox_conf.h). */
+    int   sandbox;         /* enum pf_sandbox */
+    char *sandbox_read;    /* comma-separated paths; NULL: none */
+    char *sandbox_write;   /* the same, made writable */
+    int   sandbox_exec;    /* execve allowed, and execution beneath reads */
+    char *sandbox_connect; /* HOST:PORT, ... a module may connect to */
+    /* What the module declared: in check() (the master's copy, inherited
+     * by every worker) and in worker_init() (the worker's own). */
+    struct sandbox_decl *sandbox_decl;
+    size_t               nsandbox_decl;
+    int sandbox_undeclared; /* its module predates ABI 1.4: it could not */
 };
 
 struct config {

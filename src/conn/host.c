@@ -24,6 +24,7 @@
 #include "host.h"
 #include "io.h"
 #include "log.h"
+#include "sandbox_conf.h"
 #include "scoreboard.h"
 
 __attribute__((format(printf, 3, 0))) static void
@@ -322,6 +323,13 @@ static int host_accepting(const pf_service *svc)
     return !draining && !scoreboard_stopping();
 }
 
+/* In a worker (worker_init): for this process, which serves one service;
+ * check() in the master declares into the service's config (modload.c). */
+static int host_sandbox_allow(pf_service *svc, const char *path, unsigned flags)
+{
+    return sandbox_declare_here(svc->config_dir, path, flags);
+}
+
 const struct pf_api host_api = {
     .size = sizeof(struct pf_api),
     .vlog = host_vlog,
@@ -340,6 +348,7 @@ const struct pf_api host_api = {
     .sendv_nowait = host_sendv_nowait,
     .sendfile_nowait = host_sendfile_nowait,
     .nodelay = host_nodelay,
+    .sandbox_allow = host_sandbox_allow,
 };
 
 void service_pub_init(pf_service *pub, const char *name, const void *conf,

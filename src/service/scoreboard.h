@@ -56,6 +56,9 @@ struct slot {
     char request[SB_REQUEST_MAX];
     /* The worker reached max_requests and asks to be replaced. */
     uint32_t recycle;
+    /* The system call the sandbox ended the worker for, NUL-terminated
+     * (its SIGSYS handler writes it); "": none. */
+    char sandbox_syscall[32];
 };
 
 /* The file's first bytes, and the number of its layout: a reader refuses
@@ -67,6 +70,17 @@ struct slot {
 #define SB_MODE_MAX     16
 #define SB_VERSION_MAX  32
 #define SB_MAX_SERVICES 256
+
+/* A service's confinement as its workers apply it (`-s status`). */
+struct sb_sandbox {
+    int32_t landlock; /* the kernel's Landlock ABI in force; 0: none */
+    uint8_t on;       /* the workers confine themselves */
+    uint8_t fs, net, seccomp, exec;
+    uint8_t pad[3];
+    char    read[SB_NAME_MAX]; /* the sandbox_* keys as written */
+    char    write[SB_NAME_MAX];
+    char    connect[SB_NAME_MAX];
+};
 
 /* Flags of a service entry. */
 #define SB_SVC_CURRENT                                                         \
@@ -83,6 +97,7 @@ struct sb_service {
     char     mode[SB_MODE_MAX];
     char     name[SB_NAME_MAX];
     char     listen[SB_LISTEN_MAX]; /* canonical addresses, '\n' between */
+    struct sb_sandbox sandbox;
 };
 
 struct sb_header {
@@ -176,6 +191,7 @@ struct sb_service_desc {
     const char        *mode;   /* "prefork", "forking", "threading" */
     const char *const *listen; /* its addresses as text, nlisten of them */
     size_t             nlisten;
+    struct sb_sandbox  sandbox;
 };
 
 /* Master: publish v[0..n), the services of the running configuration,
