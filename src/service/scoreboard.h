@@ -166,7 +166,7 @@ struct sb_service {
     uint32_t           pad2;
     struct sb_queue    queues[SB_QUEUES]; /* per listen address, in order;
                                              the master's tick */
-    struct sb_sandbox sandbox;
+    struct sb_sandbox  sandbox;
 };
 
 struct sb_header {
