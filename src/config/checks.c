@@ -11,10 +11,12 @@
  * config still starts, and the user hears that the line is not doing what
  * it seems to.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "parse.h"
+#include "sandbox_conf.h"
 
 /* A listen line cannot name more addresses than a worker takes: the
  * shortest, ":1", is two bytes and a comma, after "listen=".  Should lines
@@ -175,6 +177,84 @@ static void check_slots(struct parse *ps)
     }
 }
 
+/* How many comma-separated items s has (0 for NULL). */
+static size_t count_items(const char *s)
+{
+    size_t n = 1;
+
+    if (s == NULL)
+        return 0;
+    for (; *s != '\0'; s++)
+        n += *s == ',';
+    return n;
+}
+
+/* tls_protocols names TLS versions, blank- or comma-separated; nothing
+ * older than TLS 1.2 is offered. */
+static int protocols_ok(const char *s)
+{
+    char   word[16];
+    size_t n, any = 0;
+
+    while (*s != '\0') {
+        n = strcspn(s, " \t,");
+        if (n > 0) {
+            if (n >= sizeof(word))
+                return 0;
+            memcpy(word, s, n);
+            word[n] = '\0';
+            if (strcmp(word, "TLSv1.2") != 0 && strcmp(word, "TLSv1.3") != 0)
+                return 0;
+            any++;
+        }
+        s += n;
+        s += *s != '\0';
+    }
+    return any > 0;
+}
+
+/* The TLS keys of one service: pairs that agree, stream listeners only,
+ * and the lines tlsctx.c reports a file's problems at. */
+static void check_tls(struct parse *ps, struct service_conf *svc,
+                      const int *seen)
+{
+    svc->tls_certificate_line = seen[VK_TLS_CERTIFICATE];
+    svc->tls_key_line = seen[VK_TLS_KEY];
+    svc->tls_client_ca_line = seen[VK_TLS_CLIENT_CA];
+    svc->tls_ciphers_line = seen[VK_TLS_CIPHERS];
+    svc->tls_ciphersuites_line = seen[VK_TLS_CIPHERSUITES];
+    if (seen[VK_TLS_KEY] && !seen[VK_TLS_CERTIFICATE])
+        parse_report(ps, seen[VK_TLS_KEY], "[%s] tls_key needs tls_certificate",
+                     svc->name);
+    if (!seen[VK_TLS_CERTIFICATE] || svc->tls_certificate == NULL)
+        return;
+    if (!seen[VK_TLS_KEY])
+        parse_report(ps, seen[VK_TLS_CERTIFICATE],
+                     "[%s] tls_certificate needs tls_key", svc->name);
+    else if (svc->tls_key != NULL &&
+             count_items(svc->tls_key) != count_items(svc->tls_certificate))
+        parse_report(ps, seen[VK_TLS_KEY],
+                     "[%s] tls_key names %zu files, tls_certificate %zu: "
+                     "one key per certificate, in the same order",
+                     svc->name, count_items(svc->tls_key),
+                     count_items(svc->tls_certificate));
+    if (has_kind(svc, ADDR_UDP))
+        parse_report(ps, seen[VK_TLS_CERTIFICATE],
+                     "[%s] TLS is for TCP and UNIX stream listeners; "
+                     "listen (line %d) has a UDP one",
+                     svc->name, svc->listen_line);
+    if (svc->tls_protocols != NULL && !protocols_ok(svc->tls_protocols))
+        parse_report(ps, seen[VK_TLS_PROTOCOLS],
+                     "[%s] tls_protocols: invalid '%s' (use TLSv1.2, "
+                     "TLSv1.3 or both)",
+                     svc->name, svc->tls_protocols);
+    if (svc->tls_verify_client == TLS_VERIFY_REQUIRE &&
+        svc->tls_client_ca == NULL)
+        parse_report(ps, seen[VK_TLS_VERIFY_CLIENT],
+                     "[%s] tls_verify_client = require needs tls_client_ca",
+                     svc->name);
+}
+
 static int in_forking(const struct config *cfg, const struct service_conf *svc)
 {
     (void)cfg;
@@ -194,10 +274,57 @@ static int with_tcp(const struct config *cfg, const struct service_conf *svc)
     return has_kind(svc, ADDR_TCP);
 }
 
+static int with_tls(const struct config *cfg, const struct service_conf *svc)
+{
+    (void)cfg;
+    return svc->tls_certificate != NULL;
+}
+
+static int verifies(const struct config *cfg, const struct service_conf *svc)
+{
+    (void)cfg;
+    return svc->tls_certificate != NULL &&
+           svc->tls_verify_client != TLS_VERIFY_NO;
+}
+
 static int with_canary(const struct config *cfg, const struct service_conf *svc)
 {
     (void)svc;
     return cfg->reload_canary_ms > 0;
+}
+
+static int sandboxed(const struct config *cfg, const struct service_conf *svc)
+{
+    (void)cfg;
+    return svc->sandbox != SANDBOX_NO;
+}
+
+/* Every sandbox_connect item names a port (Landlock's rules are by port);
+ * sandbox_read and sandbox_write name no empty path. */
+static void check_sandbox(struct parse *ps, const struct service_conf *svc,
+                          const int *seen)
+{
+    static const int lists[] = {VK_SANDBOX_READ, VK_SANDBOX_WRITE,
+                                VK_SANDBOX_CONNECT};
+    char             item[256];
+    const char      *p;
+    uint16_t         port;
+    size_t           i;
+    int              n;
+
+    for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        p = *(char *const *)((const char *)svc + service_keys[lists[i]].offset);
+        while ((n = sandbox_list_next(&p, item, sizeof(item))) != -1) {
+            if (n == 0)
+                parse_report(ps, seen[lists[i]], "[%s] %s: an empty item",
+                             svc->name, service_keys[lists[i]].name);
+            else if (lists[i] == VK_SANDBOX_CONNECT &&
+                     sandbox_port_parse(item, &port) == -1)
+                parse_report(ps, seen[lists[i]],
+                             "[%s] sandbox_connect: '%s' is not HOST:PORT",
+                             svc->name, item);
+        }
+    }
 }
 
 /* Service keys that only act in some services: where `acts` is false, a
@@ -211,6 +338,21 @@ static const struct inert {
     {VK_THREADS, in_threading, "unless mode = threading"},
     {VK_DEFER_ACCEPT, with_tcp, "without a TCP listener"},
     {VK_CANARY_PROBE, with_canary, "without reload_canary in [server]"},
+    {VK_TLS_PROTOCOLS, with_tls, "without tls_certificate"},
+    {VK_TLS_CIPHERS, with_tls, "without tls_certificate"},
+    {VK_TLS_CIPHERSUITES, with_tls, "without tls_certificate"},
+    {VK_TLS_ALPN, with_tls, "without tls_certificate"},
+    {VK_TLS_VERIFY_CLIENT, with_tls, "without tls_certificate"},
+    {VK_TLS_REJECT_UNKNOWN_SNI, with_tls, "without tls_certificate"},
+    {VK_TLS_HANDSHAKE_TIMEOUT, with_tls, "without tls_certificate"},
+    {VK_TLS_KTLS, with_tls, "without tls_certificate"},
+    {VK_TLS_CLIENT_CA, verifies,
+     "unless tls_verify_client is optional or "
+     "require"},
+    {VK_SANDBOX_READ, sandboxed, "with sandbox = no"},
+    {VK_SANDBOX_WRITE, sandboxed, "with sandbox = no"},
+    {VK_SANDBOX_EXEC, sandboxed, "with sandbox = no"},
+    {VK_SANDBOX_CONNECT, sandboxed, "with sandbox = no"},
 };
 
 #define NINERT (sizeof(inert_keys) / sizeof(inert_keys[0]))
@@ -252,6 +394,8 @@ void check_config(struct parse *ps)
         if (svc->dynamic)
             check_dynamic(ps, svc, seen);
         check_streams(ps, svc, seen);
+        check_tls(ps, svc, seen);
+        check_sandbox(ps, svc, seen);
     }
     check_addresses(ps);
     check_slots(ps);

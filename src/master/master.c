@@ -21,8 +21,10 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "confine.h"
 #include "daemon.h"
 #include "fdstore.h"
+#include "gauges.h"
 #include "inherit.h"
 #include "log.h"
 #include "master.h"
@@ -34,6 +36,7 @@
 #include "rollout.h"
 #include "scoreboard.h"
 #include "sdnotify.h"
+#include "tlsctx.h"
 #include "upgrade.h"
 #include "values.h"
 
@@ -274,6 +277,7 @@ static void publish_services(struct master *m, const struct generation *g)
             .listen = &addrs[n],
             .nlisten = s->sc->nlisten,
         };
+        confine_publish(s->sc, &v[i].sandbox);
         for (j = 0; j < s->sc->nlisten; j++)
             addrs[n++] = s->sc->listen[j].text;
     }
@@ -295,6 +299,18 @@ static void split_addr(const struct addr *a, const char **where,
         *where = a->text + 5; /* after "unix:" */
     else
         *where = sep != NULL ? sep + 3 : a->text;
+}
+
+/* Which protections the service's workers have (notice: an old module
+ * running unconfined is news; so is a kernel without Landlock). */
+static void log_sandbox(const struct service_conf *sc)
+{
+    struct confine_plan p;
+    char                line[256];
+
+    confine_plan(sc, &p);
+    confine_describe(&p, line, sizeof(line));
+    log_notice(sc->name, "sandbox: %s", line);
 }
 
 /* One line per listener of g: what an operator reads to know what runs. */
@@ -324,7 +340,9 @@ static void log_serving(const struct generation *g)
             log_notice(NULL, "serving %s (%s) for [%s]: module %s, mode %s, %s",
                        where, kind, sc->name, sc->module, mode_name(sc->mode),
                        pool);
+            tlsctx_log(g->svc[i].tls, where);
         }
+        log_sandbox(sc);
     }
 }
 
@@ -336,6 +354,7 @@ static void make_current(struct master *m, struct generation *g)
     /* Before release_old closes what g dropped: systemd lets go of it. */
     fdstore_sync(&m->ls, g);
     publish_services(m, g);
+    scoreboard_set_generation(m->sb, g->number);
 }
 
 /* From now on, wait for every service of the current generation to have
@@ -381,6 +400,7 @@ static void roll_back(struct master *m, const char *state, const char *why)
     apply_nofile_limit(prev->cfg);
     make_current(m, prev);
     scoreboard_set_reload(m->sb, bad->number, state, why);
+    scoreboard_count_reload(m->sb, SB_RELOAD_ROLLED_BACK);
     /* systemd's reload job ends here, as a failure. */
     if (m->awaiting == AWAIT_RELOAD)
         notify_reloaded(0);
@@ -464,6 +484,7 @@ static void reload(struct master *m)
         if (g != NULL)
             generation_destroy(g, &m->ls);
         log_error(NULL, "reload failed, keeping the running configuration");
+        scoreboard_count_reload(m->sb, SB_RELOAD_FAILED);
         notify_reloaded(0);
         m->awaiting = was;
         return;
@@ -492,6 +513,9 @@ static void reload(struct master *m)
     /* "rolled over", and READY=1, once every service has a worker up. */
     scoreboard_set_reload(m->sb, g->number,
                           trial > 0 ? "on trial" : "rolling over", NULL);
+    /* Counted as it starts, as a trial is: a failure to start is counted
+     * again, as rolled back (roll_back). */
+    scoreboard_count_reload(m->sb, SB_RELOAD_OK);
 }
 
 static void resize(struct master *m, int delta)
@@ -654,6 +678,7 @@ static void master_loop(struct master *m)
         if (now >= next_tick) {
             pool_check_timeouts(&m->pool, m->cur->cfg->worker_timeout_ms, now);
             pool_check_memory(&m->pool, now);
+            gauges_publish(&m->pool, m->cur);
             watchdog_pass(&m->wd, now,
                           pool_maintain(&m->pool, m->cur, now, 1) == -1);
             next_tick = now + tick_ms(m);
@@ -767,6 +792,7 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
     if (cfg->daemonize && !foreground && (ready_fd = daemonize(m.pidfd)) == -1)
         goto fail;
     publish_services(&m, m.cur);
+    scoreboard_set_generation(m.sb, m.cur->number);
     if (m.pidfd != -1 && pidfile_write(m.pidfd) == -1)
         goto fail;
     log_notice(NULL, "prefork " PACKAGE_VERSION " started, pid %d",

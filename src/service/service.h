@@ -49,6 +49,9 @@ struct service {
     int64_t next_spawn; /* no spawn before this (backoff), mono ms */
     int     held_over;  /* warned: the old generation serves on */
     char    start_failure[96]; /* how the last early death went */
+
+    /* Its TLS contexts (sc->tls; NULL: plain), inherited by workers. */
+    struct tls_ctx *tls;
 };
 
 struct generation {

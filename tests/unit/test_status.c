@@ -221,6 +221,13 @@ Test(status_render, a_scoreboard_built_by_hand)
     fake_init(&f);
     snprintf(fake_svc(&f, 7, "web", 1)->listen, SB_LISTEN_MAX,
              "tcp://127.0.0.1:80\ntcp://[::1]:80");
+    f.svc[0].sandbox = (struct sb_sandbox){.on = 1,
+                                           .landlock = 7,
+                                           .fs = 1,
+                                           .net = 1,
+                                           .seccomp = 1,
+                                           .read = "/srv",
+                                           .connect = "db:5432"};
     fake_svc(&f, 8, "dns", 1)->exited_served = 40;
     f.svc[1].target = 1;
     snprintf(f.svc[1].mode, sizeof f.svc[1].mode, "forking");
@@ -243,6 +250,9 @@ Test(status_render, a_scoreboard_built_by_hand)
         "\"services\":["
         "{\"name\":\"web\",\"mode\":\"prefork\","
         "\"listen\":[\"tcp://127.0.0.1:80\",\"tcp://[::1]:80\"],"
+        "\"sandbox\":{\"on\":true,\"landlock\":7,\"fs\":true,\"net\":true,"
+        "\"seccomp\":true,\"exec\":false,\"read\":\"/srv\",\"write\":\"\","
+        "\"connect\":\"db:5432\"},"
         "\"target\":2,\"retiring\":false,\"workers\":["
         "{\"pid\":201,\"state\":\"idle\",\"served\":10,\"open_conns\":2,"
         "\"busy_ms\":null,\"age_s\":64},"
@@ -250,12 +260,15 @@ Test(status_render, a_scoreboard_built_by_hand)
         "\"busy_ms\":250,\"age_s\":63}],"
         "\"totals\":{\"workers\":2,\"idle\":1,\"busy\":1,\"served\":15}},"
         "{\"name\":\"dns\",\"mode\":\"forking\",\"listen\":[],"
+        "\"sandbox\":{\"on\":false,\"landlock\":0,\"fs\":false,"
+        "\"net\":false,\"seccomp\":false,\"exec\":false,\"read\":\"\","
+        "\"write\":\"\",\"connect\":\"\"},"
         "\"target\":1,\"retiring\":false,\"workers\":["
         "{\"pid\":301,\"state\":\"starting\",\"served\":0,\"open_conns\":0,"
         "\"busy_ms\":null,\"age_s\":1}],"
         "\"totals\":{\"workers\":1,\"idle\":0,\"busy\":0,\"served\":40}}"
         "],\"deaths\":[{\"pid\":9,\"reason\":\"exit\"},{\"pid\":8}],\"reload\":"
-        "null}\n");
+        "null,\"refused_reload\":null}\n");
     free(json);
 }
 
@@ -325,7 +338,8 @@ Test(status_render, an_empty_scoreboard_is_valid_json)
     json = rendered(&f.snap, 1000);
     cr_expect_str_eq(json, "{\"master\":{\"pid\":100,\"version\":\"9.8.7\","
                            "\"start_time\":1700000000,\"uptime_s\":0},"
-                           "\"services\":[],\"deaths\":[],\"reload\":null}\n");
+                           "\"services\":[],\"deaths\":[],\"reload\":null,"
+                           "\"refused_reload\":null}\n");
     rc = py_eval(json, "len(d[\"services\"])", got, sizeof got);
     if (rc != 1)
         cr_expect_eq(rc, 0, "%s", got);
@@ -347,7 +361,8 @@ Test(status_render, the_last_reload_and_why_it_was_rolled_back)
     json = rendered(&f.snap, 1000);
     cr_expect(strstr(json, ",\"reload\":{\"generation\":3,\"state\":"
                            "\"rolled back\",\"reason\":\"[t] worker 9 died "
-                           "on signal 11 (\\\"signal\\\")\"}}\n") != NULL,
+                           "on signal 11 (\\\"signal\\\")\"},"
+                           "\"refused_reload\":null}\n") != NULL,
               "%s", json);
     free(json);
     f.snap.reload_reason[0] = '\0';
@@ -398,4 +413,26 @@ Test(status_render, from_a_live_scoreboard)
     free(json);
     scoreboard_snapshot_free(&snap);
     scoreboard_destroy(sb);
+}
+
+Test(status_render, the_last_refused_reload_and_its_first_error)
+{
+    struct fake f;
+    char       *json;
+
+    fake_init(&f);
+    f.snap.nslots = 0;
+    f.snap.start_mono_ms = 0;
+    f.snap.refused_time = 1700000100;
+    f.snap.refused_errors = 2;
+    snprintf(f.snap.refused_by, sizeof f.snap.refused_by, "prefork -s reload");
+    snprintf(f.snap.refused_reason, SB_REFUSED_MAX,
+             "/etc/x.ini:3: unknown key \"lisen\"");
+    json = rendered(&f.snap, 1000);
+    cr_expect(strstr(json, ",\"refused_reload\":{\"time\":1700000100,"
+                           "\"by\":\"prefork -s reload\",\"errors\":2,"
+                           "\"reason\":\"/etc/x.ini:3: unknown key "
+                           "\\\"lisen\\\"\"}}\n") != NULL,
+              "%s", json);
+    free(json);
 }

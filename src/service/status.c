@@ -131,6 +131,7 @@ static int in_group(const struct sb_snapshot *snap, size_t g,
 struct totals {
     unsigned workers, idle, busy;
     uint64_t served;
+    uint64_t tls_handshakes, tls_resumed, tls_failures;
 };
 
 static void worker_json(FILE *out, const struct slot *s, int64_t now_ms,
@@ -154,6 +155,24 @@ static void worker_json(FILE *out, const struct slot *s, int64_t now_ms,
     fprintf(out, ",\"age_s\":%" PRId64 "}", age > 0 ? age : 0);
 }
 
+/* How the service's workers are confined (sandbox in prefork.ini(5)). */
+static void sandbox_json(FILE *out, const struct sb_sandbox *b)
+{
+    fprintf(out,
+            ",\"sandbox\":{\"on\":%s,\"landlock\":%" PRId32
+            ",\"fs\":%s,\"net\":%s,\"seccomp\":%s,\"exec\":%s",
+            b->on ? "true" : "false", b->landlock, b->fs ? "true" : "false",
+            b->net ? "true" : "false", b->seccomp ? "true" : "false",
+            b->exec ? "true" : "false");
+    fputs(",\"read\":", out);
+    status_json_string(out, b->read);
+    fputs(",\"write\":", out);
+    status_json_string(out, b->write);
+    fputs(",\"connect\":", out);
+    status_json_string(out, b->connect);
+    fputc('}', out);
+}
+
 /* Entry g and every later entry of the same name, as one service. */
 static void service_json(FILE *out, const struct sb_snapshot *snap, size_t g,
                          int64_t now_ms)
@@ -168,6 +187,7 @@ static void service_json(FILE *out, const struct sb_snapshot *snap, size_t g,
     status_json_string(out, e->mode);
     fputs(",\"listen\":", out);
     listen_array(out, e->listen);
+    sandbox_json(out, &e->sandbox);
     fprintf(out, ",\"target\":%" PRId32 ",\"retiring\":%s,\"workers\":[",
             e->target, e->flags & SB_SVC_CURRENT ? "false" : "true");
     for (i = 0; i < snap->nslots; i++) {
@@ -180,14 +200,24 @@ static void service_json(FILE *out, const struct sb_snapshot *snap, size_t g,
         t.idle += s->state == SLOT_IDLE;
         t.busy += s->state == SLOT_BUSY;
         t.served += s->served;
+        t.tls_handshakes += s->tls_handshakes;
+        t.tls_resumed += s->tls_resumed;
+        t.tls_failures += s->tls_failures;
     }
     for (i = g; i < snap->nsvc; i++)
         if (same_name(snap, g, i))
             t.served += snap->svc[i].exited_served;
     fprintf(out,
             "],\"totals\":{\"workers\":%u,\"idle\":%u,\"busy\":%u,"
-            "\"served\":%" PRIu64 "}}",
+            "\"served\":%" PRIu64 "}",
             t.workers, t.idle, t.busy, t.served);
+    /* A TLS service's handshakes, by its live workers, once it has any. */
+    if (t.tls_handshakes > 0 || t.tls_failures > 0)
+        fprintf(out,
+                ",\"tls\":{\"handshakes\":%" PRIu64 ",\"resumed\":%" PRIu64
+                ",\"failures\":%" PRIu64 "}",
+                t.tls_handshakes, t.tls_resumed, t.tls_failures);
+    putc('}', out);
 }
 
 /* Is entry i the first of its name, and worth a line: current, or still
@@ -274,4 +304,9 @@ int status_render(FILE *out, const struct sb_snapshot *snap, int64_t now_ms)
     refused_json(out, snap);
     fputs("}\n", out);
     return ferror(out) ? -1 : 0;
+}
+
+size_t status_utf8_len(const unsigned char *p)
+{
+    return utf8_len(p);
 }
