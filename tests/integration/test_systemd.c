@@ -358,15 +358,7 @@ Test(systemd, watchdog_stops_when_no_worker_can_start, .fini = h_teardown,
 #if !defined(__x86_64__) && !defined(__aarch64__)
     cr_skip_test("no seccomp filter for this architecture");
 #endif
-    /* sandbox = no: the master's child that compiles the seccomp filter
-     * could not start either, and the master would not start at all. */
-    fd = manager(0);
-    port = h_free_port(LO, SOCK_STREAM);
-    cr_assert_eq(h_config(&srv,
-                          "[echo]\nmodule = echo\nlisten = %s:%d\n"
-                          "workers = 1\nsandbox = no\n",
-                          LO, port),
-                 0);
+    fd = echo_unit("", 1, &port);
     with_watchdog("WATCHDOG_PID");
     /* LeakSanitizer forks a tracer at exit, which cannot start either. */
     srv.env[3] = "ASAN_OPTIONS=detect_leaks=0";
