@@ -89,6 +89,18 @@ extern "C" {
 
 /* Module flags (pf_module.flags, ABI 1.1). */
 #define PF_BLOCKING 0x1 /* handle() blocks: one connection per worker */
+/* The module reports each response it completes with pf_response_done()
+ * (ABI 1.4): the host counts those as its requests, and times each from
+ * the first handle() call of its request, rather than each handle() call
+ * (or, for a PF_BLOCKING module, each connection). */
+#define PF_RESPONSES 0x2
+
+/* What pf_status_text() renders (ABI 1.4). */
+enum pf_status_format {
+    PF_STATUS_JSON,        /* what `prefork -s status` prints */
+    PF_STATUS_PROMETHEUS,  /* Prometheus text format 0.0.4 */
+    PF_STATUS_OPENMETRICS, /* OpenMetrics text 1.0.0, ending "# EOF" */
+};
 
 /* What handle() asks the worker to do next. */
 enum pf_next {
@@ -202,6 +214,11 @@ struct pf_api {
     ssize_t (*sendfile_nowait)(pf_conn *c, int fd, off_t *offset, size_t len);
     int (*nodelay)(pf_conn *c);
     /* ABI 1.4 and later. */
+    const char *(*tls_subject)(pf_conn *c);
+    const char *(*tls_verify)(pf_conn *c);
+    const char *(*tls_alpn)(pf_conn *c);
+    void (*response_done)(pf_conn *c, int status);
+    char *(*status_text)(const pf_service *svc, int format, size_t *len);
     int (*sandbox_allow)(pf_service *svc, const char *path, unsigned flags);
 };
 
@@ -409,6 +426,57 @@ static inline ssize_t pf_sendfile_nowait(pf_conn *c, int fd, off_t *offset,
 static inline int pf_nodelay(pf_conn *c)
 {
     return c->api->nodelay(c);
+}
+
+/* TLS (ABI 1.4): what the handshake of c established.  The strings are
+ * the connection's, valid until finish() returns; a plain connection, or
+ * a host older than 1.4, gives NULL for all three.
+ *
+ * pf_tls_subject: the client certificate's subject, RFC 2253
+ * ("CN=alice,O=Example"), NULL when the client sent none.
+ * pf_tls_verify: "SUCCESS", "NONE" (no certificate) or "FAILED:reason"
+ * (tls_verify_client = optional lets a failed one through), as nginx's
+ * $ssl_client_verify.
+ * pf_tls_alpn: the protocol ALPN chose ("http/1.1"), NULL when none. */
+static inline const char *pf_tls_subject(pf_conn *c)
+{
+    return PF_API_HAS(c->api, tls_subject) ? c->api->tls_subject(c) : NULL;
+}
+
+static inline const char *pf_tls_verify(pf_conn *c)
+{
+    return PF_API_HAS(c->api, tls_verify) ? c->api->tls_verify(c) : NULL;
+}
+
+static inline const char *pf_tls_alpn(pf_conn *c)
+{
+    return PF_API_HAS(c->api, tls_alpn) ? c->api->tls_alpn(c) : NULL;
+}
+
+/* A response to a request on c has been handed to the connection whole
+ * (its last byte sent), with this status code: counted by its class
+ * (2xx...) and timed from its request's first byte, for the server's
+ * metrics.  For a module flagged PF_RESPONSES; once per response.  A host
+ * older than ABI 1.4 does not count: nothing happens. */
+static inline void pf_response_done(pf_conn *c, int status)
+{
+    if (PF_API_HAS(c->api, response_done))
+        c->api->response_done(c, status);
+}
+
+/* The whole server's status as the scoreboard holds it now, rendered in
+ * one of enum pf_status_format: a NUL-terminated string the caller frees
+ * with free(), *len its length; NULL when out of memory, from a host
+ * older than ABI 1.4, or in a process with no scoreboard.  It reads
+ * every worker's slot: for a status page, not for every request. */
+static inline char *pf_status_text(const pf_service *svc, int format,
+                                   size_t *len)
+{
+    if (!PF_API_HAS(svc->api, status_text)) {
+        *len = 0;
+        return NULL;
+    }
+    return svc->api->status_text(svc, format, len);
 }
 
 /* What pf_sandbox_allow grants beneath a path (ABI 1.4). */

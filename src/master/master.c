@@ -24,6 +24,7 @@
 #include "confine.h"
 #include "daemon.h"
 #include "fdstore.h"
+#include "gauges.h"
 #include "inherit.h"
 #include "log.h"
 #include "master.h"
@@ -34,6 +35,7 @@
 #include "rollout.h"
 #include "scoreboard.h"
 #include "sdnotify.h"
+#include "tlsctx.h"
 #include "upgrade.h"
 #include "values.h"
 
@@ -160,12 +162,15 @@ static void log_diag(const struct diag *d)
 }
 
 /* Load and check the config file as `-t` would, then bind.  Returns the
- * new generation or NULL with the reasons logged. */
+ * new generation or NULL with the reasons logged and, when the file has
+ * errors, the refusal recorded for `-s status`. */
 static struct generation *load_generation(struct master *m)
 {
     struct diag        d = DIAG_INIT;
     struct generation *g = NULL;
     struct config     *cfg;
+    unsigned           nerr = 0;
+    const char        *first = NULL;
 
     cfg = config_prepare(m->conf_path, &d);
     if (cfg != NULL)
@@ -175,6 +180,14 @@ static struct generation *load_generation(struct master *m)
         config_free(cfg);
     }
     log_diag(&d);
+    for (size_t i = 0; i < d.n; i++) {
+        if (diag_is_warning(&d, i))
+            continue;
+        if (nerr++ == 0)
+            first = d.msg[i];
+    }
+    if (g == NULL && first != NULL)
+        scoreboard_set_refused(m->sb, "SIGHUP", nerr, first);
     diag_free(&d);
     return g;
 }
@@ -322,6 +335,7 @@ static void log_serving(const struct generation *g)
             log_notice(NULL, "serving %s (%s) for [%s]: module %s, mode %s, %s",
                        where, kind, sc->name, sc->module, mode_name(sc->mode),
                        pool);
+            tlsctx_log(g->svc[i].tls, where);
         }
         log_sandbox(sc);
     }
@@ -335,6 +349,7 @@ static void make_current(struct master *m, struct generation *g)
     /* Before release_old closes what g dropped: systemd lets go of it. */
     fdstore_sync(&m->ls, g);
     publish_services(m, g);
+    scoreboard_set_generation(m->sb, g->number);
 }
 
 /*
@@ -361,6 +376,7 @@ static void roll_back(struct master *m, const char *why)
     apply_nofile_limit(prev->cfg);
     make_current(m, prev);
     scoreboard_set_reload(m->sb, bad->number, "rolled back", why);
+    scoreboard_count_reload(m->sb, SB_RELOAD_ROLLED_BACK);
     release_old(m);
 }
 
@@ -379,6 +395,7 @@ static void reload(struct master *m)
         if (g != NULL)
             generation_destroy(g, &m->ls);
         log_error(NULL, "reload failed, keeping the running configuration");
+        scoreboard_count_reload(m->sb, SB_RELOAD_FAILED);
         notify_reloaded(0);
         return;
     }
@@ -403,6 +420,7 @@ static void reload(struct master *m)
     log_serving(g);
     scoreboard_set_reload(m->sb, g->number,
                           trial > 0 ? "on trial" : "rolled over", NULL);
+    scoreboard_count_reload(m->sb, SB_RELOAD_OK);
     notify_reloaded(1);
 }
 
@@ -413,9 +431,19 @@ static void resize(struct master *m, int delta)
     for (i = 0; i < m->cur->nsvc; i++) {
         struct service *s = &m->cur->svc[i];
         int             t = s->target + delta;
-        if (t < 1 || (s->sc->dynamic && t > s->sc->max_workers) ||
-            t > CONFIG_MAX_SLOTS / 2)
+        const char     *why = NULL;
+
+        if (t < 1)
+            why = "a pool keeps at least one worker";
+        else if (s->sc->dynamic && t > s->sc->max_workers)
+            why = "a dynamic pool's size stops at max_workers";
+        else if (t > CONFIG_MAX_SLOTS / 2)
+            why = "the pools' half of the scoreboard is full";
+        if (why != NULL) {
+            log_notice(s->sc->name, "%s: pool size stays %d: %s",
+                       delta > 0 ? "TTIN" : "TTOU", s->target, why);
             continue;
+        }
         s->target = t;
         log_notice(s->sc->name, "%s: pool size now %d",
                    delta > 0 ? "TTIN" : "TTOU", t);
@@ -556,6 +584,7 @@ static void master_loop(struct master *m)
         if (now >= next_tick) {
             pool_check_timeouts(&m->pool, m->cur->cfg->worker_timeout_ms, now);
             pool_check_memory(&m->pool, now);
+            gauges_publish(&m->pool, m->cur);
             watchdog_pass(&m->wd, now,
                           pool_maintain(&m->pool, m->cur, now, 1) == -1);
             next_tick = now + tick_ms(m);
@@ -661,6 +690,7 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
     if (cfg->daemonize && !foreground && (ready_fd = daemonize(m.pidfd)) == -1)
         goto fail;
     publish_services(&m, m.cur);
+    scoreboard_set_generation(m.sb, m.cur->number);
     if (m.pidfd != -1 && pidfile_write(m.pidfd) == -1)
         goto fail;
     log_notice(NULL, "prefork " PACKAGE_VERSION " started, pid %d",
