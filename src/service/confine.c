@@ -76,13 +76,17 @@ void confine_check(const struct config *cfg, struct diag *d)
 {
     struct confine_plan p;
     size_t              i;
+    char                err[256];
 
     for (i = 0; i < cfg->nsvc; i++) {
         const struct service_conf *sc = &cfg->svc[i];
 
+        confine_plan(sc, &p);
+        /* Compiled here, in the master, for every worker it forks. */
+        if (p.seccomp && seccomp_prepare(err, sizeof(err)) == -1)
+            diag_add(d, cfg->file, sc->line, "[%s] seccomp: %s", sc->name, err);
         if (sc->sandbox != SANDBOX_REQUIRE)
             continue;
-        confine_plan(sc, &p);
         if (!p.fs)
             diag_add(d, cfg->file, sc->line,
                      "[%s] sandbox = require, but the kernel has no "

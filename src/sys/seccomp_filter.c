@@ -12,12 +12,19 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "seccomp_filter.h"
@@ -123,14 +130,33 @@ static int deny_clone_namespaces(scmp_filter_ctx ctx)
     return 0;
 }
 
-/* The rules of the table; the trapped calls' numbers go to trap_nrs. */
+/* The names of the calls either filter traps, with their numbers, for
+ * the SIGSYS handler. */
+static void trap_table(void)
+{
+    size_t i;
+    int    nr;
+
+    ntrap = 0;
+    for (i = 0; i < seccomp_ndeny && ntrap < TRAP_MAX; i++) {
+        const struct seccomp_deny *d = &seccomp_deny[i];
+
+        nr = seccomp_syscall_resolve_name(d->name);
+        if (nr != __NR_SCMP_ERROR && !(d->flags & SD_ENOSYS))
+            trap_nrs[ntrap++] = (typeof(trap_nrs[0])){nr, d->name};
+    }
+    nr = seccomp_syscall_resolve_name("clone");
+    if (ntrap < TRAP_MAX)
+        trap_nrs[ntrap++] = (typeof(trap_nrs[0])){nr, "clone"};
+}
+
+/* The rules of the table. */
 static int add_rules(scmp_filter_ctx ctx, int allow_exec, char *err,
                      size_t errlen)
 {
     size_t i;
     int    nr, r;
 
-    ntrap = 0;
     for (i = 0; i < seccomp_ndeny; i++) {
         const struct seccomp_deny *d = &seccomp_deny[i];
 
@@ -148,44 +174,135 @@ static int add_rules(scmp_filter_ctx ctx, int allow_exec, char *err,
                      strerror(-r));
             return -1;
         }
-        if (!(d->flags & SD_ENOSYS) && ntrap < TRAP_MAX)
-            trap_nrs[ntrap++] = (typeof(trap_nrs[0])){nr, d->name};
     }
     if (deny_clone_namespaces(ctx) == -1) {
         snprintf(err, errlen, "seccomp_rule_add(clone)");
         return -1;
     }
-    nr = seccomp_syscall_resolve_name("clone");
-    if (ntrap < TRAP_MAX)
-        trap_nrs[ntrap++] = (typeof(trap_nrs[0])){nr, "clone"};
     return 0;
+}
+
+/* The two filters (without and with sandbox_exec), compiled once per
+ * process: by the master before it forks (seccomp_prepare), so that a
+ * worker loads one with a single system call.  libseccomp allocates and
+ * frees some 40 KiB to compile a filter, and touches as much of its own
+ * pages: a child of the master does that and hands back the program
+ * alone, so that neither the master's heap nor its workers' carry it. */
+static struct sock_fprog compiled[2];
+
+/* Compile, and write the program to fd, or the reason it failed (then
+ * -1). */
+static int compile_into(int allow_exec, int fd)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    char            err[256] = "seccomp_init failed";
+    int             ok = 0;
+
+    if (ctx != NULL) {
+        /* A binary search on the call's number instead of a linear list;
+         * libseccomp before 2.5 refuses it and builds the list, as
+         * correct. */
+        (void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+        ok = add_rules(ctx, allow_exec, err, sizeof(err)) == 0;
+        if (ok && seccomp_export_bpf(ctx, fd) < 0) {
+            snprintf(err, sizeof(err), "seccomp_export_bpf failed");
+            ok = 0;
+        }
+        seccomp_release(ctx);
+    }
+    if (!ok && ftruncate(fd, 0) == 0)
+        (void)!pwrite(fd, err, strlen(err), 0);
+    return ok ? 0 : -1;
+}
+
+/* The file's len bytes, malloc'd and NUL-terminated, or NULL. */
+static char *read_back(int fd, size_t len)
+{
+    char *buf = malloc(len + 1);
+
+    if (buf == NULL || pread(fd, buf, len, 0) != (ssize_t)len) {
+        free(buf);
+        return NULL;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+static int compile(int allow_exec, char *err, size_t errlen)
+{
+    struct stat st;
+    char       *buf = NULL;
+    pid_t       pid;
+    int         fd, status = 0, r = -1;
+
+    if (compiled[allow_exec].filter != NULL)
+        return 0;
+    if ((fd = memfd_create("seccomp", MFD_CLOEXEC)) == -1) {
+        snprintf(err, errlen, "memfd_create: %s", strerror(errno));
+        return -1;
+    }
+    /* A process that cannot fork (RLIMIT_NPROC, a filter of its own)
+     * compiles in its own memory instead. */
+    if ((pid = fork()) == 0)
+        _exit(compile_into(allow_exec, fd) == 0 ? 0 : 1);
+    if (pid == -1)
+        status = compile_into(allow_exec, fd) == 0 ? 0 : 1 << 8;
+    else if (waitpid(pid, &status, 0) == -1)
+        status = -1;
+    if (status == -1 || fstat(fd, &st) == -1) {
+        snprintf(err, errlen, "compiling the filter: %s", strerror(errno));
+        goto done;
+    }
+    buf = read_back(fd, (size_t)st.st_size);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(err, errlen, "%s",
+                 buf != NULL && WIFEXITED(status) && WEXITSTATUS(status) == 1
+                     ? buf
+                     : "compiling the filter failed");
+        goto done;
+    }
+    if (buf == NULL || st.st_size == 0 ||
+        st.st_size % sizeof(struct sock_filter) != 0 ||
+        st.st_size / sizeof(struct sock_filter) > USHRT_MAX) {
+        snprintf(err, errlen, "libseccomp gave no usable program");
+        goto done;
+    }
+    compiled[allow_exec].filter = (struct sock_filter *)(void *)buf;
+    compiled[allow_exec].len =
+        (unsigned short)(st.st_size / sizeof(struct sock_filter));
+    buf = NULL;
+    r = 0;
+done:
+    free(buf);
+    close(fd);
+    return r;
+}
+
+int seccomp_prepare(char *err, size_t errlen)
+{
+    if (!seccomp_available())
+        return 0;
+    if (ntrap == 0)
+        trap_table();
+    return compile(0, err, errlen) == -1 || compile(1, err, errlen) == -1 ? -1
+                                                                          : 0;
 }
 
 int seccomp_confine(int allow_exec, char *name, size_t namelen, int exit_code,
                     char *err, size_t errlen)
 {
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-    int             r = -1, e;
-
-    if (ctx == NULL) {
-        snprintf(err, errlen, "seccomp_init failed");
+    allow_exec = allow_exec != 0;
+    if (seccomp_prepare(err, errlen) == -1)
         return -1;
-    }
     trap_out = name;
     trap_outlen = namelen;
     trap_exit = exit_code;
-    /* A binary search on the call's number instead of a linear list;
-     * libseccomp before 2.5 refuses it and builds the list, as correct. */
-    (void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-    if (add_rules(ctx, allow_exec, err, errlen) == -1 ||
-        trap_handler_install(err, errlen) == -1)
-        goto done;
-    if ((e = seccomp_load(ctx)) < 0) {
-        snprintf(err, errlen, "seccomp_load: %s", strerror(-e));
-        goto done;
+    if (trap_handler_install(err, errlen) == -1)
+        return -1;
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &compiled[allow_exec], 0,
+              0) == -1) {
+        snprintf(err, errlen, "loading the filter: %s", strerror(errno));
+        return -1;
     }
-    r = 0;
-done:
-    seccomp_release(ctx);
-    return r;
+    return 0;
 }

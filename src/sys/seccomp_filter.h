@@ -29,6 +29,12 @@ int seccomp_available(void);
 /* How many calls the filter denies with or without sandbox_exec. */
 size_t seccomp_denied_count(int allow_exec);
 
+/* Compile both filters (with and without sandbox_exec) into this
+ * process's memory, once: the master does it before it forks, so that its
+ * workers share the result.  Returns 0 (also on a kernel without
+ * seccomp), or -1 with the reason in err. */
+int seccomp_prepare(char *err, size_t errlen);
+
 /*
  * Load the filter into the calling thread and every thread and child it
  * makes from then on; no_new_privs must be set already.  A denied call
