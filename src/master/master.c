@@ -547,6 +547,8 @@ static void master_loop(struct master *m)
         } else {
             pool_maintain(&m->pool, m->cur, now, 0);
         }
+        if (pool_kill_due(&m->pool) < next_tick)
+            next_tick = pool_kill_due(&m->pool); /* a worker_timeout kill */
         due = pool_next_due(m->cur);
         if (m->up.old_master != 0 && due > now + HANDOFF_POLL_MS)
             due = now + HANDOFF_POLL_MS;
