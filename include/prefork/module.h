@@ -89,6 +89,11 @@ extern "C" {
 
 /* Module flags (pf_module.flags, ABI 1.1). */
 #define PF_BLOCKING 0x1 /* handle() blocks: one connection per worker */
+/* With PF_BLOCKING, in prefork mode: a connection handle() leaves PF_IDLE
+ * waits in the worker's event loop, not in the worker, which takes other
+ * connections meanwhile; handle() comes again (and may block again) when
+ * the peer sends more.  A host that does not know it pins the worker. */
+#define PF_PARK_IDLE 0x2
 
 /* What handle() asks the worker to do next. */
 enum pf_next {

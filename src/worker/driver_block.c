@@ -28,27 +28,46 @@ static int wait_for(int fd, const struct conn_wait *w)
     return conn_wait(fd, w->events, (int)left);
 }
 
-void conn_serve(struct conn *c, const struct pf_module *m, struct slot *slot)
+static int serve(struct conn *c, const struct pf_module *m, struct slot *slot,
+                 int park)
 {
     const struct conn_env env = {.mod = m, .slot = slot};
     struct conn_wait      w;
-    int                   ready = 0;
+    int                   ready = 0, parked = 0;
 
+    park = park && (m->flags & PF_PARK_IDLE);
     if (slot != NULL) {
         slot_busy(slot);
         slot_set_conns(slot, 1);
         slot_set_peer(slot, c->pub.peer, c->pub.peerlen);
     }
     while ((w = conn_step(c, &env, ready)).events != 0) {
+        if (park && c->stage == CONN_SERVING && c->next == PF_IDLE) {
+            parked = 1;
+            break;
+        }
         if (wait_for(c->pub.fd, &w) == -1) {
             conn_abort(c, &env, errno);
             break;
         }
         ready = 1;
     }
-    conn_free(c);
+    if (!parked)
+        conn_free(c);
     if (slot != NULL) {
         slot_set_conns(slot, 0);
         slot_done(slot, 0);
     }
+    return parked;
+}
+
+void conn_serve(struct conn *c, const struct pf_module *m, struct slot *slot)
+{
+    (void)serve(c, m, slot, 0);
+}
+
+int conn_serve_parkable(struct conn *c, const struct pf_module *m,
+                        struct slot *slot)
+{
+    return serve(c, m, slot, 1);
 }
