@@ -99,6 +99,8 @@ struct config {
     /* Keys that do nothing where they are ("FILE:LINE: warning: ..."):
      * the config is used all the same; config_prepare() hands them on. */
     struct diag warnings;
+
+    int user_line, group_line; /* where user and group are set (0: not) */
 };
 
 /* Longest line inih reads; longer lines are reported, not truncated. */

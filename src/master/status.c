@@ -222,6 +222,20 @@ static void reload_json(FILE *out, const struct sb_snapshot *snap)
     putc('}', out);
 }
 
+/* The last reload refused for a broken file, or null when none was. */
+static void refused_json(FILE *out, const struct sb_snapshot *snap)
+{
+    if (snap->refused_time == 0) {
+        fputs("null", out);
+        return;
+    }
+    fprintf(out, "{\"time\":%" PRId64 ",\"by\":", snap->refused_time);
+    status_json_string(out, snap->refused_by);
+    fprintf(out, ",\"errors\":%u,\"reason\":", snap->refused_errors);
+    status_json_string(out, snap->refused_reason);
+    putc('}', out);
+}
+
 int status_render(FILE *out, const struct sb_snapshot *snap, int64_t now_ms)
 {
     int64_t up = snap->start_mono_ms > 0 ? now_ms - snap->start_mono_ms : 0;
@@ -256,6 +270,8 @@ int status_render(FILE *out, const struct sb_snapshot *snap, int64_t now_ms)
     }
     fputs("],\"reload\":", out);
     reload_json(out, snap);
+    fputs(",\"refused_reload\":", out);
+    refused_json(out, snap);
     fputs("}\n", out);
     return ferror(out) ? -1 : 0;
 }

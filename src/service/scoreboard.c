@@ -526,6 +526,19 @@ void scoreboard_set_reload(struct scoreboard *sb, unsigned number,
     seq_end(h);
 }
 
+void scoreboard_set_refused(struct scoreboard *sb, const char *by,
+                            unsigned errors, const char *reason)
+{
+    struct sb_header *h = sb->hdr;
+
+    seq_begin(h);
+    STORE(&h->refused_time, (int64_t)time(NULL));
+    STORE(&h->refused_errors, (uint32_t)errors);
+    snprintf(h->refused_by, sizeof(h->refused_by), "%s", by);
+    snprintf(h->refused_reason, sizeof(h->refused_reason), "%s", reason);
+    seq_end(h);
+}
+
 void scoreboard_add_death(struct scoreboard *sb, const char *json)
 {
     struct sb_header *h = sb->hdr;
