@@ -480,7 +480,20 @@ static const struct {
      1},
 };
 
-static void compare_http(const char *mode)
+/* For handlers.Files (SimpleHTTPRequestHandler): pipelined file requests,
+ * one of a file that is not there, and a HEAD. */
+static const struct {
+    const char *msg;
+    int         eof;
+} file_messages[] = {
+    {"GET /serve.py HTTP/1.1\r\nHost: x\r\n\r\n"
+     "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"
+     "HEAD /serve.py HTTP/1.1\r\nHost: x\r\n\r\n"
+     "GET /serve.py HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+     0},
+};
+
+static void compare_http(const char *mode, const char *cls)
 {
     int  port = h_free_port("127.0.0.1", SOCK_STREAM);
     int  ref = h_free_port("127.0.0.1", SOCK_STREAM);
@@ -488,14 +501,17 @@ static void compare_http(const char *mode)
 
     cr_assert(port > 0 && ref > 0, "no free port");
     cr_assert_eq(h_init(&srv), 0, "mkdtemp failed");
-    start_prefork(mode, 2, "Hello", port, NULL, 0);
-    start_reference("ThreadingHTTPServer", "Hello", ref);
-    for (size_t i = 0; i < sizeof http_messages / sizeof http_messages[0];
-         i++) {
-        int n = ask_eof(port, http_messages[i].msg, got, sizeof got,
-                        http_messages[i].eof);
-        int m = ask_eof(ref, http_messages[i].msg, want, sizeof want,
-                        http_messages[i].eof);
+    int    files = strcmp(cls, "Files") == 0;
+    size_t count = files ? sizeof file_messages / sizeof file_messages[0]
+                         : sizeof http_messages / sizeof http_messages[0];
+
+    start_prefork(mode, 2, cls, port, NULL, 0);
+    start_reference("ThreadingHTTPServer", cls, ref);
+    for (size_t i = 0; i < count; i++) {
+        const char *msg = files ? file_messages[i].msg : http_messages[i].msg;
+        int         eof = files ? file_messages[i].eof : http_messages[i].eof;
+        int         n = ask_eof(port, msg, got, sizeof got, eof);
+        int         m = ask_eof(ref, msg, want, sizeof want, eof);
 
         cr_assert(m > 0, "ThreadingHTTPServer gave no reply");
         cr_assert(n >= 0, "prefork %s gave no reply%s", mode, h_diag(&srv));
@@ -510,21 +526,28 @@ Test(prefork, http_handler_matches_threadinghttpserver, .fini = teardown,
      .timeout = 60)
 {
     skip_unless_built();
-    compare_http("prefork");
+    compare_http("prefork", "Hello");
 }
 
 Test(threading, http_handler_matches_threadinghttpserver, .fini = teardown,
      .timeout = 60)
 {
     skip_unless_built();
-    compare_http("threading");
+    compare_http("threading", "Hello");
 }
 
 Test(prefork, http_handler_through_the_host, .fini = teardown, .timeout = 60)
 {
     skip_unless_built();
     py_extra = "python_socket = host\n";
-    compare_http("prefork");
+    compare_http("prefork", "Hello");
+}
+
+Test(prefork, http_file_handler_matches_threadinghttpserver, .fini = teardown,
+     .timeout = 60)
+{
+    skip_unless_built();
+    compare_http("prefork", "Files");
 }
 
 /* Read from fd until needle has come; 0, or -1 after ms. */

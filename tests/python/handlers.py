@@ -6,6 +6,7 @@ socketserver's own servers (serve.py), and the test compares the bytes
 each gives back.
 """
 import http.server
+import os
 import socketserver
 import time
 
@@ -133,3 +134,22 @@ class Hello(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get('Content-Length', 0))
         self.answer(self.rfile.read(n))
+
+
+class Files(http.server.SimpleHTTPRequestHandler):
+    """http.server's file handler with keep-alive, serving this directory;
+    its constructor sets `directory`, so the module must run it."""
+    protocol_version = 'HTTP/1.1'
+
+    def __init__(self, *args, **kwargs):
+        here = os.path.dirname(os.path.abspath(__file__))
+        super().__init__(*args, directory=here, **kwargs)
+
+    def version_string(self):
+        return 'Files/1.0'
+
+    def date_time_string(self, timestamp=None):
+        return 'Mon, 07 Dec 2026 06:00:00 GMT'
+
+    def log_message(self, format, *args):
+        pass

@@ -176,16 +176,14 @@ def new_handler(st):
 def serve(st):
     inst = st.inst
     try:
-        if not parked:
-            host.activity(spec)
-            inst = new_handler(st)
-            handler.__init__(inst, st.sock, st.addr, Server(st.sock, handler))
-            return CLOSE
         if inst is None:
-            inst = st.inst = new_handler(st)
-            inst.request, inst.client_address = st.sock, st.addr
-            inst.server = Server(st.sock, handler)
-            inst.setup()
+            inst = new_handler(st)
+            if not parked or not construct_only(st, inst):
+                host.activity(spec)
+                handler.__init__(inst, st.sock, st.addr,
+                                 Server(st.sock, handler))
+                return CLOSE
+            st.inst = inst
             inst.close_connection = True
             st.timeout = st.sock.gettimeout()
         else:
@@ -199,6 +197,26 @@ def serve(st):
         except BaseException:  # noqa: B036 (socketserver's would mask it)
             pass
         return text
+
+
+def nothing():
+    pass
+
+
+def construct_only(st, inst):
+    """Run the class's constructor (SimpleHTTPRequestHandler's sets its
+    directory there) up to and including setup(), not handle() and
+    finish(): the module calls those.  False when the instance takes no
+    attributes (__slots__): then it runs whole, as socketserver runs it."""
+    try:
+        inst.handle = inst.finish = nothing
+    except AttributeError:
+        return False
+    try:
+        handler.__init__(inst, st.sock, st.addr, Server(st.sock, handler))
+    finally:
+        del inst.handle, inst.finish
+    return True
 
 
 def serve_requests(st, inst):
