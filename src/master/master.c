@@ -33,6 +33,7 @@
 #include "rollout.h"
 #include "scoreboard.h"
 #include "sdnotify.h"
+#include "tlsctx.h"
 #include "upgrade.h"
 #include "values.h"
 
@@ -319,6 +320,7 @@ static void log_serving(const struct generation *g)
             log_notice(NULL, "serving %s (%s) for [%s]: module %s, mode %s, %s",
                        where, kind, sc->name, sc->module, mode_name(sc->mode),
                        pool);
+            tlsctx_log(g->svc[i].tls, where);
         }
     }
 }

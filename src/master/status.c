@@ -131,6 +131,7 @@ static int in_group(const struct sb_snapshot *snap, size_t g,
 struct totals {
     unsigned workers, idle, busy;
     uint64_t served;
+    uint64_t tls_handshakes, tls_resumed, tls_failures;
 };
 
 static void worker_json(FILE *out, const struct slot *s, int64_t now_ms,
@@ -180,14 +181,24 @@ static void service_json(FILE *out, const struct sb_snapshot *snap, size_t g,
         t.idle += s->state == SLOT_IDLE;
         t.busy += s->state == SLOT_BUSY;
         t.served += s->served;
+        t.tls_handshakes += s->tls_handshakes;
+        t.tls_resumed += s->tls_resumed;
+        t.tls_failures += s->tls_failures;
     }
     for (i = g; i < snap->nsvc; i++)
         if (same_name(snap, g, i))
             t.served += snap->svc[i].exited_served;
     fprintf(out,
             "],\"totals\":{\"workers\":%u,\"idle\":%u,\"busy\":%u,"
-            "\"served\":%" PRIu64 "}}",
+            "\"served\":%" PRIu64 "}",
             t.workers, t.idle, t.busy, t.served);
+    /* A TLS service's handshakes, by its live workers, once it has any. */
+    if (t.tls_handshakes > 0 || t.tls_failures > 0)
+        fprintf(out,
+                ",\"tls\":{\"handshakes\":%" PRIu64 ",\"resumed\":%" PRIu64
+                ",\"failures\":%" PRIu64 "}",
+                t.tls_handshakes, t.tls_resumed, t.tls_failures);
+    putc('}', out);
 }
 
 /* Is entry i the first of its name, and worth a line: current, or still

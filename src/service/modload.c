@@ -22,6 +22,7 @@
 #include "host.h"
 #include "modload.h"
 #include "reader.h"
+#include "tlsctx.h"
 #include "values.h"
 
 /* The descriptor fields every ABI 1 module has, up to and including the
@@ -429,7 +430,8 @@ struct config *config_prepare(const char *path, struct diag *d)
     cfg = config_load_partial(path, d);
     if (cfg == NULL)
         return NULL;
-    modules_prepare(cfg, d);
+    if (modules_prepare(cfg, d) == 0)
+        tls_prepare(cfg, d);
     /* One at a time, so that each error has the line of its key. */
     if (check_privileges(cfg->user, NULL, err, sizeof(err)) == -1)
         diag_add(d, cfg->file, cfg->user_line, "%s", err);
@@ -450,6 +452,8 @@ void modules_release(struct config *cfg)
 
     for (i = 0; cfg != NULL && i < cfg->nsvc; i++) {
         struct service_conf *sc = &cfg->svc[i];
+        tlsctx_free(sc->tls);
+        sc->tls = NULL;
         if (sc->mod == NULL)
             continue;
         conf_free(sc->mod, sc->mconf);

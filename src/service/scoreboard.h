@@ -57,6 +57,11 @@ struct slot {
     char request[SB_REQUEST_MAX];
     /* The worker reached max_requests and asks to be replaced. */
     uint32_t recycle;
+    /* TLS handshakes done (of them resumed) and failed, by this worker
+     * and its children or threads; -s status sums them per service. */
+    uint64_t tls_handshakes;
+    uint64_t tls_resumed;
+    uint64_t tls_failures;
 };
 
 /* The file's first bytes, and the number of its layout: a reader refuses
