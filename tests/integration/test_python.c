@@ -25,15 +25,12 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "pyhelp.h"
 
-#define PY_MODULE   H_MODDIR "/python.so"
-#define PY_HANDLERS PF_SRCDIR "/tests/python"
-#define PY_PYTHON   "/usr/bin/python3"
+struct h_server srv;
+static pid_t    ref_pid = -1;
 
-static struct h_server srv;
-static pid_t           ref_pid = -1;
-
-static void skip_unless_built(void)
+void skip_unless_built(void)
 {
     if (access(PY_MODULE, F_OK) != 0)
         cr_skip_test("the python module was not built (no python3-embed)");
@@ -41,7 +38,7 @@ static void skip_unless_built(void)
         cr_skip_test(PY_PYTHON " is missing");
 }
 
-static void teardown(void)
+void teardown(void)
 {
     if (ref_pid > 0) {
         kill(-ref_pid, SIGKILL);
@@ -53,7 +50,7 @@ static void teardown(void)
 
 /* Start tests/python/serve.py SERVER CLASS on 127.0.0.1:port; wait until
  * it listens. */
-static void start_reference(const char *server, const char *cls, int port)
+void start_reference(const char *server, const char *cls, int port)
 {
     char portstr[16], ready[160];
 
@@ -73,12 +70,12 @@ static void start_reference(const char *server, const char *cls, int port)
 }
 
 /* Keys added to the [py] service by start_prefork (python_socket...). */
-static const char *py_extra = "";
+const char *py_extra = "";
 
 /* Start prefork: a TCP service with tcp_cls and, when udp_cls is not NULL,
  * a UDP one, both in mode. */
-static void start_prefork(const char *mode, int workers, const char *tcp_cls,
-                          int tcp_port, const char *udp_cls, int udp_port)
+void start_prefork(const char *mode, int workers, const char *tcp_cls,
+                   int tcp_port, const char *udp_cls, int udp_port)
 {
     char udp[512] = "";
 
@@ -103,14 +100,14 @@ static void start_prefork(const char *mode, int workers, const char *tcp_cls,
  * reply's length (into buf, NUL-terminated) or -1. */
 /* How long one exchange may take: a worker starting CPython under
  * valgrind on a busy machine takes many seconds before its first reply. */
-static int io_ms(void)
+int io_ms(void)
 {
     return getenv("PF_VALGRIND") != NULL ? 20000 : 5000;
 }
 
 /* As ask(), and with eof the client's end of the conversation said with
  * shutdown(SHUT_WR) (a keep-alive HTTP client that leaves). */
-static int ask_eof(int port, const char *msg, char *buf, size_t cap, int eof)
+int ask_eof(int port, const char *msg, char *buf, size_t cap, int eof)
 {
     int     fd = h_connect("127.0.0.1", port, io_ms());
     ssize_t n;

@@ -78,16 +78,16 @@ struct py_stream {
  * ms; -1: None, the host's idle timeout stays. */
 static long long idle_ms = -1;
 
-/* Do c's bytes go through its socket as they are?  Every connection is
- * plain until the host has a transport under it; the TLS transport's
- * "is this TLS?" call goes here. */
-static int conn_plain(const pf_conn *c)
+/* Do c's bytes go through its socket as they are?  Not over TLS, which
+ * every TLS connection says with pf_tls_verify() ("NONE" when no client
+ * certificate was asked for; NULL on a plain connection and from hosts
+ * older than ABI 1.4, which have no transport). */
+static int conn_plain(pf_conn *c)
 {
-    (void)c;
-    return 1;
+    return pf_tls_verify(c) == NULL;
 }
 
-static int wants_host_io(const pf_conn *c)
+static int wants_host_io(pf_conn *c)
 {
     const struct py_conf *conf = c->svc->conf;
 
