@@ -89,11 +89,24 @@ extern "C" {
 
 /* Module flags (pf_module.flags, ABI 1.1). */
 #define PF_BLOCKING 0x1 /* handle() blocks: one connection per worker */
+/* The module reports each response it completes with pf_response_done()
+ * (ABI 1.4): the host counts those as its requests, and times each from
+ * the first handle() call of its request, rather than each handle() call
+ * (or, for a PF_BLOCKING module, each connection). */
+#define PF_RESPONSES 0x2
+
 /* With PF_BLOCKING, in prefork mode: a connection handle() leaves PF_IDLE
  * waits in the worker's event loop, not in the worker, which takes other
  * connections meanwhile; handle() comes again (and may block again) when
  * the peer sends more.  A host that does not know it pins the worker. */
-#define PF_PARK_IDLE 0x2
+#define PF_PARK_IDLE 0x4
+
+/* What pf_status_text() renders (ABI 1.4). */
+enum pf_status_format {
+    PF_STATUS_JSON,        /* what `prefork -s status` prints */
+    PF_STATUS_PROMETHEUS,  /* Prometheus text format 0.0.4 */
+    PF_STATUS_OPENMETRICS, /* OpenMetrics text 1.0.0, ending "# EOF" */
+};
 
 /* What handle() asks the worker to do next. */
 enum pf_next {
@@ -210,6 +223,8 @@ struct pf_api {
     const char *(*tls_subject)(pf_conn *c);
     const char *(*tls_verify)(pf_conn *c);
     const char *(*tls_alpn)(pf_conn *c);
+    void (*response_done)(pf_conn *c, int status);
+    char *(*status_text)(const pf_service *svc, int format, size_t *len);
 };
 
 /* Does the host offer api member m (an older host has a shorter table)? */
@@ -441,6 +456,32 @@ static inline const char *pf_tls_verify(pf_conn *c)
 static inline const char *pf_tls_alpn(pf_conn *c)
 {
     return PF_API_HAS(c->api, tls_alpn) ? c->api->tls_alpn(c) : NULL;
+}
+
+/* A response to a request on c has been handed to the connection whole
+ * (its last byte sent), with this status code: counted by its class
+ * (2xx...) and timed from its request's first byte, for the server's
+ * metrics.  For a module flagged PF_RESPONSES; once per response.  A host
+ * older than ABI 1.4 does not count: nothing happens. */
+static inline void pf_response_done(pf_conn *c, int status)
+{
+    if (PF_API_HAS(c->api, response_done))
+        c->api->response_done(c, status);
+}
+
+/* The whole server's status as the scoreboard holds it now, rendered in
+ * one of enum pf_status_format: a NUL-terminated string the caller frees
+ * with free(), *len its length; NULL when out of memory, from a host
+ * older than ABI 1.4, or in a process with no scoreboard.  It reads
+ * every worker's slot: for a status page, not for every request. */
+static inline char *pf_status_text(const pf_service *svc, int format,
+                                   size_t *len)
+{
+    if (!PF_API_HAS(svc->api, status_text)) {
+        *len = 0;
+        return NULL;
+    }
+    return svc->api->status_text(svc, format, len);
 }
 
 /* Send a datagram back to the sender of d.  Returns 0 or -1 with errno. */

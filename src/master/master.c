@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "daemon.h"
 #include "fdstore.h"
+#include "gauges.h"
 #include "inherit.h"
 #include "log.h"
 #include "master.h"
@@ -333,6 +334,7 @@ static void make_current(struct master *m, struct generation *g)
     /* Before release_old closes what g dropped: systemd lets go of it. */
     fdstore_sync(&m->ls, g);
     publish_services(m, g);
+    scoreboard_set_generation(m->sb, g->number);
 }
 
 /*
@@ -359,6 +361,7 @@ static void roll_back(struct master *m, const char *why)
     apply_nofile_limit(prev->cfg);
     make_current(m, prev);
     scoreboard_set_reload(m->sb, bad->number, "rolled back", why);
+    scoreboard_count_reload(m->sb, SB_RELOAD_ROLLED_BACK);
     release_old(m);
 }
 
@@ -377,6 +380,7 @@ static void reload(struct master *m)
         if (g != NULL)
             generation_destroy(g, &m->ls);
         log_error(NULL, "reload failed, keeping the running configuration");
+        scoreboard_count_reload(m->sb, SB_RELOAD_FAILED);
         notify_reloaded(0);
         return;
     }
@@ -401,6 +405,7 @@ static void reload(struct master *m)
     log_serving(g);
     scoreboard_set_reload(m->sb, g->number,
                           trial > 0 ? "on trial" : "rolled over", NULL);
+    scoreboard_count_reload(m->sb, SB_RELOAD_OK);
     notify_reloaded(1);
 }
 
@@ -564,6 +569,7 @@ static void master_loop(struct master *m)
         if (now >= next_tick) {
             pool_check_timeouts(&m->pool, m->cur->cfg->worker_timeout_ms, now);
             pool_check_memory(&m->pool, now);
+            gauges_publish(&m->pool, m->cur);
             watchdog_pass(&m->wd, now,
                           pool_maintain(&m->pool, m->cur, now, 1) == -1);
             next_tick = now + tick_ms(m);
@@ -671,6 +677,7 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
     if (cfg->daemonize && !foreground && (ready_fd = daemonize(m.pidfd)) == -1)
         goto fail;
     publish_services(&m, m.cur);
+    scoreboard_set_generation(m.sb, m.cur->number);
     if (m.pidfd != -1 && pidfile_write(m.pidfd) == -1)
         goto fail;
     log_notice(NULL, "prefork " PACKAGE_VERSION " started, pid %d",

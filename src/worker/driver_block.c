@@ -28,16 +28,24 @@ static int wait_for(int fd, const struct conn_wait *w)
     return conn_wait(fd, w->events, (int)left);
 }
 
+/* A connection served here is one request: timed from the slot's
+ * busy_since reading to the end, and counted unless the module reports
+ * its responses itself (PF_RESPONSES).  A child or thread of the forking
+ * and threading modes has no slot of its own and counts into its
+ * acceptor's (conn_slot()).  A parked connection (park: PF_PARK_IDLE,
+ * handed back PF_IDLE) counts what it served up to then. */
 static int serve(struct conn *c, const struct pf_module *m, struct slot *slot,
                  int park)
 {
     const struct conn_env env = {.mod = m, .slot = slot};
+    struct slot          *ctr = slot != NULL ? slot : conn_slot();
     struct conn_wait      w;
     int                   ready = 0, parked = 0;
+    int64_t               t0 = ctr != NULL ? mono_us() : 0;
 
     park = park && (m->flags & PF_PARK_IDLE);
     if (slot != NULL) {
-        slot_busy(slot);
+        slot_busy_at(slot, t0 / 1000);
         slot_set_conns(slot, 1);
         slot_set_peer(slot, c->pub.peer, c->pub.peerlen);
     }
@@ -54,6 +62,8 @@ static int serve(struct conn *c, const struct pf_module *m, struct slot *slot,
     }
     if (!parked)
         conn_free(c);
+    if (ctr != NULL)
+        slot_observe(ctr, mono_us() - t0, !(m->flags & PF_RESPONSES));
     if (slot != NULL) {
         slot_set_conns(slot, 0);
         slot_done(slot, 0);

@@ -300,6 +300,8 @@ static int acceptor_start(struct wctx *w)
               .arg = w,
     };
 
+    /* Its children or threads write the worker's slot together. */
+    slot_counters_shared();
     w->acc = acceptor_new(&ac);
     return w->acc != NULL ? 0 : -1;
 }

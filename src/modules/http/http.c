@@ -42,6 +42,7 @@ static void log_request(pf_conn *c, const struct http_request *req,
 {
     const struct http_state *hs = c->svc->data;
 
+    pf_response_done(c, o->status); /* the server's metrics */
     if (hs->log != NULL)
         accesslog_add(hs->log, c->peer, req, o->status, o->bytes,
                       pf_tls_subject(c));
@@ -507,4 +508,5 @@ PF_MODULE_DECLARE = {
     .finish = http_finish,
     .tick = http_tick,
     .reopen = http_reopen,
+    .flags = PF_RESPONSES, /* log_request() reports each */
 };

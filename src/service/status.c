@@ -286,3 +286,8 @@ int status_render(FILE *out, const struct sb_snapshot *snap, int64_t now_ms)
     fputs("}\n", out);
     return ferror(out) ? -1 : 0;
 }
+
+size_t status_utf8_len(const unsigned char *p)
+{
+    return utf8_len(p);
+}
