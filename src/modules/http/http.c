@@ -153,6 +153,46 @@ static void serve_one(pf_conn *c, const struct http_request *req,
         hc->discard = req->content_length;
 }
 
+/*
+ * Spares.  A connection between requests holds no receive buffer
+ * (wait_more), and a closed one no state: what it gives back is kept as
+ * the process's one spare of each and taken by the next connection that
+ * needs it, so that a keep-alive request costs no malloc and free of
+ * max_header_size bytes, and a new connection none of its struct
+ * http_conn.  One of each only: idle connections still hold nothing, and
+ * the spares' pages were dirtied anyway.  Exchanged atomically, as
+ * handler threads share them in threading mode.
+ */
+static void *spare_take(void **slot)
+{
+    return __atomic_exchange_n(slot, NULL, __ATOMIC_ACQUIRE);
+}
+
+static void spare_give(void **slot, void *p)
+{
+    void *none = NULL;
+
+    if (p != NULL && !__atomic_compare_exchange_n(
+                         slot, &none, p, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        free(p);
+}
+
+/* The last connection of the process is gone: let the spares go too, so
+ * that the worker's idle memory is what it was without them (the host
+ * trims the heap once a worker has no connections). */
+static void spares_drop(struct http_state *hs)
+{
+    free(spare_take(&hs->spare_buf));
+    free(spare_take(&hs->spare_conn));
+}
+
+static char *buffer_take(struct http_state *hs, size_t cap)
+{
+    char *b = spare_take(&hs->spare_buf);
+
+    return b != NULL ? b : malloc(cap);
+}
+
 /* Read what the socket has, without waiting.  Returns 1 when something
  * came, 0 when nothing did, -1 at end of stream or on an error. */
 static int fill(pf_conn *c)
@@ -162,7 +202,8 @@ static int fill(pf_conn *c)
     int               got = 0;
 
     hc->full = 0;
-    if (hc->buf == NULL && (hc->buf = malloc(hc->cap)) == NULL)
+    if (hc->buf == NULL &&
+        (hc->buf = buffer_take(c->svc->data, hc->cap)) == NULL)
         return -1;
     while (hc->len < hc->cap) {
         size_t room = hc->cap - hc->len;
@@ -191,14 +232,14 @@ static int fill(pf_conn *c)
  * would cost each idle keep-alive connection 4 KiB. */
 static int wait_more(pf_conn *c)
 {
-    const struct http_state *hs = c->svc->data;
-    struct http_conn        *hc = c->data;
-    int64_t                  now = http_now_ms();
+    struct http_state *hs = c->svc->data;
+    struct http_conn  *hc = c->data;
+    int64_t            now = http_now_ms();
 
     if (hc->len == 0 && hc->discard == 0 && !hc->chunking) {
         hc->head_deadline = 0;
         c->idle_timeout_ms = (int)hs->conf->keepalive_timeout;
-        free(hc->buf);
+        spare_give(&hs->spare_buf, hc->buf);
         hc->buf = NULL;
         return PF_IDLE;
     }
@@ -274,11 +315,14 @@ static int http_handle(pf_conn *c)
 
 static int http_setup(pf_conn *c)
 {
-    const struct http_state *hs = c->svc->data;
-    struct http_conn        *hc = calloc(1, sizeof(*hc));
+    struct http_state *hs = c->svc->data;
+    struct http_conn  *hc = spare_take(&hs->spare_conn);
 
-    if (hc == NULL)
+    if (hc != NULL)
+        memset(hc, 0, sizeof(*hc));
+    else if ((hc = calloc(1, sizeof(*hc))) == NULL)
         return -1;
+    __atomic_add_fetch(&hs->conns, 1, __ATOMIC_RELAXED);
     hc->file = -1;
     hc->cap = (size_t)hs->conf->max_header_size;
     c->data = hc;
@@ -288,15 +332,18 @@ static int http_setup(pf_conn *c)
 
 static void http_finish(pf_conn *c)
 {
-    struct http_conn *hc = c->data;
+    struct http_state *hs = c->svc->data;
+    struct http_conn  *hc = c->data;
 
     /* A head that never finished arriving gets its 408. */
     if (c->timed_out && hc->len > 0 && !hc->close && !http_pending(hc))
         reject(c, 408);
     http_output_free(c);
-    free(hc->buf);
-    free(hc);
+    spare_give(&hs->spare_buf, hc->buf);
+    spare_give(&hs->spare_conn, hc);
     c->data = NULL;
+    if (__atomic_sub_fetch(&hs->conns, 1, __ATOMIC_ACQ_REL) == 0)
+        spares_drop(hs);
 }
 
 /*
@@ -375,6 +422,7 @@ static void state_free(struct http_state *hs)
     if (hs->rootfd != -1)
         close(hs->rootfd);
     fc_free(hs->cache);
+    spares_drop(hs);
     free(hs);
 }
 
