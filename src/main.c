@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "confine.h"
 #include "diag.h"
 #include "master.h"
 #include "modload.h"
@@ -377,6 +378,8 @@ int main(int argc, char **argv)
     if (cfg == NULL)
         return 1;
     if (test) {
+        for (size_t i = 0; i < cfg->nsvc; i++)
+            confine_print(stdout, cfg, &cfg->svc[i]);
         modules_release(cfg);
         config_free(cfg);
         printf("configuration OK\n");

@@ -225,6 +225,7 @@ struct pf_api {
     const char *(*tls_alpn)(pf_conn *c);
     void (*response_done)(pf_conn *c, int status);
     char *(*status_text)(const pf_service *svc, int format, size_t *len);
+    int (*sandbox_allow)(pf_service *svc, const char *path, unsigned flags);
 };
 
 /* Does the host offer api member m (an older host has a shorter table)? */
@@ -482,6 +483,28 @@ static inline char *pf_status_text(const pf_service *svc, int format,
         return NULL;
     }
     return svc->api->status_text(svc, format, len);
+}
+
+/* What pf_sandbox_allow grants beneath a path (ABI 1.4). */
+#define PF_SB_READ  0x1 /* read files, list directories */
+#define PF_SB_WRITE 0x2 /* create, write, truncate, rename, remove */
+#define PF_SB_EXEC  0x4 /* execute files (with sandbox_exec = yes only) */
+
+/* Declare that the service's workers need path (relative: from the config
+ * file's directory; a file or a directory and all beneath it) with flags,
+ * from check() (for every worker) or worker_init() (for this one): once
+ * a worker serves, it is confined (`sandbox` in prefork.ini(5)) to what
+ * its module declared, the operator's sandbox_* keys and its logs.  A
+ * module built for ABI 1.4 that needs no file declares nothing and is
+ * confined all the same; one built for an older ABI runs unconfined
+ * under sandbox = auto.  Returns 0, or -1 with errno (EPERM after
+ * worker_init; a host older than ABI 1.4 confines nothing: 0). */
+static inline int pf_sandbox_allow(pf_service *svc, const char *path,
+                                   unsigned flags)
+{
+    return PF_API_HAS(svc->api, sandbox_allow)
+               ? svc->api->sandbox_allow(svc, path, flags)
+               : 0;
 }
 
 /* Send a datagram back to the sender of d.  Returns 0 or -1 with errno. */

@@ -25,6 +25,7 @@
 #include "io.h"
 #include "log.h"
 #include "metrics.h"
+#include "sandbox_conf.h"
 #include "scoreboard.h"
 #include "tls.h"
 #include "status.h"
@@ -392,6 +393,13 @@ static int host_accepting(const pf_service *svc)
     return !draining && !scoreboard_stopping();
 }
 
+/* In a worker (worker_init): for this process, which serves one service;
+ * check() in the master declares into the service's config (modload.c). */
+static int host_sandbox_allow(pf_service *svc, const char *path, unsigned flags)
+{
+    return sandbox_declare_here(svc->config_dir, path, flags);
+}
+
 const struct pf_api host_api = {
     .size = sizeof(struct pf_api),
     .vlog = host_vlog,
@@ -416,6 +424,7 @@ const struct pf_api host_api = {
     .tls_alpn = tls_api_alpn,
     .response_done = host_response_done,
     .status_text = host_status_text,
+    .sandbox_allow = host_sandbox_allow,
 };
 
 void service_pub_init(pf_service *pub, const char *name, const void *conf,

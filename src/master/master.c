@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "confine.h"
 #include "daemon.h"
 #include "fdstore.h"
 #include "gauges.h"
@@ -271,6 +272,7 @@ static void publish_services(struct master *m, const struct generation *g)
             .listen = &addrs[n],
             .nlisten = s->sc->nlisten,
         };
+        confine_publish(s->sc, &v[i].sandbox);
         for (j = 0; j < s->sc->nlisten; j++)
             addrs[n++] = s->sc->listen[j].text;
     }
@@ -292,6 +294,18 @@ static void split_addr(const struct addr *a, const char **where,
         *where = a->text + 5; /* after "unix:" */
     else
         *where = sep != NULL ? sep + 3 : a->text;
+}
+
+/* Which protections the service's workers have (notice: an old module
+ * running unconfined is news; so is a kernel without Landlock). */
+static void log_sandbox(const struct service_conf *sc)
+{
+    struct confine_plan p;
+    char                line[256];
+
+    confine_plan(sc, &p);
+    confine_describe(&p, line, sizeof(line));
+    log_notice(sc->name, "sandbox: %s", line);
 }
 
 /* One line per listener of g: what an operator reads to know what runs. */
@@ -323,6 +337,7 @@ static void log_serving(const struct generation *g)
                        pool);
             tlsctx_log(g->svc[i].tls, where);
         }
+        log_sandbox(sc);
     }
 }
 

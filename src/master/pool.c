@@ -260,6 +260,8 @@ static void record_death(struct pool *p, const struct generation *g,
         .peer = slot_peer_string(snap, peer, sizeof(peer)) == 0 ? peer : NULL,
         .request = snap->request,
         .failures = w->svc->failures,
+        .syscall =
+            snap->sandbox_syscall[0] != '\0' ? snap->sandbox_syscall : NULL,
     };
 
     if (death_record(g->cfg->death_log, &d, json, sizeof(json)) == 0 ||
@@ -317,6 +319,8 @@ void pool_reaped(struct pool *p, struct generation *g, struct worker *w,
 
     log_exit(w, status);
     slot_read(&p->sb->slots[w->slot], &snap);
+    if (snap.sandbox_syscall[0] != '\0')
+        reason = "sandbox"; /* its SIGSYS handler named the call */
     scoreboard_release(p->sb, w->slot);
     count_failure(p, g, w, status, &snap, now);
     /* The pool fills the gap it left: a respawn, for the metrics. */

@@ -31,6 +31,7 @@ const char *const sb_death_names[SB_NDEATH_REASONS] = {
     [SB_DEATH_WORKER_TIMEOUT] = "worker_timeout",
     [SB_DEATH_INIT_FAILED] = "init_failed",
     [SB_DEATH_MAX_WORKER_MEMORY] = "max_worker_memory",
+    [SB_DEATH_SANDBOX] = "sandbox",
 };
 
 const char *const sb_reload_names[SB_NRELOAD_OUTCOMES] = {

@@ -364,6 +364,7 @@ static void entry_fill(struct sb_service *e, const struct sb_service_desc *d)
     copy_text(e->mode, sizeof(e->mode), d->mode);
     copy_text(e->name, sizeof(e->name), d->name);
     listen_text(e->listen, sizeof(e->listen), d);
+    e->sandbox = d->sandbox;
 }
 
 static int has_workers(const struct scoreboard *sb, uint32_t id)
@@ -477,6 +478,7 @@ int scoreboard_claim(struct scoreboard *sb, uint32_t service)
         memset(&s->ctr, 0, sizeof(s->ctr)); /* no worker yet */
         s->peer_len = 0;
         s->request[0] = '\0';
+        s->sandbox_syscall[0] = '\0';
         set_state(s, SLOT_STARTING);
         return (int)i;
     }
@@ -660,4 +662,7 @@ void slot_read(const struct slot *s, struct slot *out)
     memcpy(out->peer, s->peer, sizeof(out->peer));
     memcpy(out->request, s->request, sizeof(out->request));
     out->request[sizeof(out->request) - 1] = '\0';
+    memcpy(out->sandbox_syscall, s->sandbox_syscall,
+           sizeof(out->sandbox_syscall));
+    out->sandbox_syscall[sizeof(out->sandbox_syscall) - 1] = '\0';
 }

@@ -44,6 +44,7 @@ enum sb_death_reason {
     SB_DEATH_WORKER_TIMEOUT,
     SB_DEATH_INIT_FAILED,
     SB_DEATH_MAX_WORKER_MEMORY,
+    SB_DEATH_SANDBOX,
     SB_NDEATH_REASONS
 };
 extern const char *const sb_death_names[SB_NDEATH_REASONS];
@@ -114,6 +115,9 @@ struct slot {
     /* Open descriptors, counted by the master on its tick. */
     uint32_t           fds;
     struct sb_counters ctr; /* the worker's */
+    /* The system call the sandbox ended the worker for, NUL-terminated
+     * (its SIGSYS handler writes it); "": none. */
+    char sandbox_syscall[32];
 };
 
 /* The file's first bytes, and the number of its layout: a reader refuses
@@ -125,6 +129,17 @@ struct slot {
 #define SB_MODE_MAX     16
 #define SB_VERSION_MAX  32
 #define SB_MAX_SERVICES 256
+
+/* A service's confinement as its workers apply it (`-s status`). */
+struct sb_sandbox {
+    int32_t landlock; /* the kernel's Landlock ABI in force; 0: none */
+    uint8_t on;       /* the workers confine themselves */
+    uint8_t fs, net, seccomp, exec;
+    uint8_t pad[3];
+    char    read[SB_NAME_MAX]; /* the sandbox_* keys as written */
+    char    write[SB_NAME_MAX];
+    char    connect[SB_NAME_MAX];
+};
 
 /* Flags of a service entry. */
 #define SB_SVC_CURRENT                                                         \
@@ -151,6 +166,7 @@ struct sb_service {
     uint32_t           pad2;
     struct sb_queue    queues[SB_QUEUES]; /* per listen address, in order;
                                              the master's tick */
+    struct sb_sandbox  sandbox;
 };
 
 struct sb_header {
@@ -264,6 +280,7 @@ struct sb_service_desc {
     const char        *mode;   /* "prefork", "forking", "threading" */
     const char *const *listen; /* its addresses as text, nlisten of them */
     size_t             nlisten;
+    struct sb_sandbox  sandbox;
 };
 
 /* Master: publish v[0..n), the services of the running configuration,

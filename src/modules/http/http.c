@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -372,6 +373,26 @@ static int health_path_ok(const char *p)
            strcmp(norm, p) == 0;
 }
 
+/* What the workers read and write once confined: the document root, the
+ * MIME types (parsed here, declared for a reload's re-read), and the
+ * access log's directory, where USR1 makes the file anew. */
+static int http_sandbox_declare(pf_service *svc)
+{
+    const struct http_conf *conf = svc->conf;
+    char                    dir[PATH_MAX];
+    char                   *slash;
+
+    if (pf_sandbox_allow(svc, conf->root, PF_SB_READ) == -1 ||
+        pf_sandbox_allow(svc, "/etc/mime.types", PF_SB_READ) == -1)
+        return -1;
+    if (conf->access_log == NULL ||
+        snprintf(dir, sizeof(dir), "%s", conf->access_log) >= (int)sizeof(dir))
+        return 0;
+    if ((slash = strrchr(dir, '/')) != NULL)
+        slash[slash == dir] = '\0';
+    return pf_sandbox_allow(svc, slash != NULL ? dir : ".", PF_SB_WRITE);
+}
+
 static int http_check(pf_service *svc)
 {
     const struct http_conf *conf = svc->conf;
@@ -410,7 +431,7 @@ static int http_check(pf_service *svc)
                       conf->index);
         return -1;
     }
-    return 0;
+    return http_sandbox_declare(svc);
 }
 
 static void state_free(struct http_state *hs)

@@ -44,6 +44,9 @@ extern struct py_state py;
 int py_start(const pf_service *svc, const char *python_path);
 /* Release the GIL the starting thread holds, for good. */
 void py_release(void);
+/* Declare what Python reads once the worker is confined (sys.path, the
+ * standard library's run-time files).  GIL held. */
+void py_declare_paths(pf_service *svc);
 /* Take the GIL for this thread (mending Python first in a forked child). */
 PyGILState_STATE py_gil_take(void);
 /* glue.<fn>(*args), args stolen: a new reference, or NULL with the Python

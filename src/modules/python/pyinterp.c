@@ -7,7 +7,8 @@
  * never runs Python.  The GIL is released once it is up and taken around
  * every hook, the same way in every mode: in `threading` mode hooks run in
  * several threads at once; in `forking` mode the child, forked from the
- * worker after Python started, first calls PyOS_AfterFork_Child().
+ * worker after Python started, first calls PyOS_AfterFork_Child().  What
+ * Python reads once the worker is confined is declared here too.
  */
 #include "py.h"
 
@@ -116,6 +117,39 @@ int py_start(const pf_service *svc, const char *python_path)
     }
     Py_DECREF(code);
     return 0;
+}
+
+/*
+ * Once worker_init returns the worker is confined (pf_sandbox_allow):
+ * Python reads only beneath every sys.path entry (python_path is the
+ * first) and what the standard library reads at run time, found with
+ * `strace -f -e trace=%file` on workers serving SimpleHTTPRequestHandler
+ * and the tests' handlers: /etc/mime.types (mimetypes, for http.server)
+ * and the time-zone files (time.localtime, logging).  Everything else,
+ * the directory SimpleHTTPRequestHandler serves included, is the
+ * operator's to allow with sandbox_read.
+ */
+void py_declare_paths(pf_service *svc)
+{
+    static const char *const runtime[] = {"/etc/mime.types", "/etc/localtime",
+                                          "/usr/share/zoneinfo"};
+    PyObject  *path = PySys_GetObject("path"), *item, *fs; /* borrowed */
+    Py_ssize_t i,
+        n = path != NULL && PyList_Check(path) ? PyList_Size(path) : 0;
+
+    for (i = 0; i < n; i++) {
+        item = PyList_GetItem(path, i);
+        if (!PyUnicode_Check(item) || PyUnicode_GetLength(item) == 0)
+            continue;
+        if ((fs = PyUnicode_EncodeFSDefault(item)) == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        pf_sandbox_allow(svc, PyBytes_AsString(fs), PF_SB_READ);
+        Py_DECREF(fs);
+    }
+    for (i = 0; i < (Py_ssize_t)(sizeof(runtime) / sizeof(runtime[0])); i++)
+        pf_sandbox_allow(svc, runtime[i], PF_SB_READ);
 }
 
 void py_release(void)

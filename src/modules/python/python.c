@@ -115,6 +115,7 @@ static int py_worker_init(pf_service *svc)
     idle_ms = PyLong_AsLongLong(r);
     if (py_stack_init(svc) == -1)
         goto done;
+    py_declare_paths(svc);
     rc = 0;
 done:
     Py_XDECREF(r);
