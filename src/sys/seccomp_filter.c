@@ -190,9 +190,9 @@ static int add_rules(scmp_filter_ctx ctx, int allow_exec, char *err,
  * alone, so that neither the master's heap nor its workers' carry it. */
 static struct sock_fprog compiled[2];
 
-/* In the child: compile, and write the program to fd, or the reason it
- * failed.  Does not return. */
-static void compile_child(int allow_exec, int fd)
+/* Compile, and write the program to fd, or the reason it failed (then
+ * -1). */
+static int compile_into(int allow_exec, int fd)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     char            err[256] = "seccomp_init failed";
@@ -208,11 +208,11 @@ static void compile_child(int allow_exec, int fd)
             snprintf(err, sizeof(err), "seccomp_export_bpf failed");
             ok = 0;
         }
+        seccomp_release(ctx);
     }
-    if (!ok &&
-        (ftruncate(fd, 0) == -1 || pwrite(fd, err, strlen(err), 0) == -1))
-        _exit(2);
-    _exit(ok ? 0 : 1);
+    if (!ok && ftruncate(fd, 0) == 0)
+        (void)!pwrite(fd, err, strlen(err), 0);
+    return ok ? 0 : -1;
 }
 
 /* The file's len bytes, malloc'd and NUL-terminated, or NULL. */
@@ -241,9 +241,15 @@ static int compile(int allow_exec, char *err, size_t errlen)
         snprintf(err, errlen, "memfd_create: %s", strerror(errno));
         return -1;
     }
+    /* A process that cannot fork (RLIMIT_NPROC, a filter of its own)
+     * compiles in its own memory instead. */
     if ((pid = fork()) == 0)
-        compile_child(allow_exec, fd);
-    if (pid == -1 || waitpid(pid, &status, 0) == -1 || fstat(fd, &st) == -1) {
+        _exit(compile_into(allow_exec, fd) == 0 ? 0 : 1);
+    if (pid == -1)
+        status = compile_into(allow_exec, fd) == 0 ? 0 : 1 << 8;
+    else if (waitpid(pid, &status, 0) == -1)
+        status = -1;
+    if (status == -1 || fstat(fd, &st) == -1) {
         snprintf(err, errlen, "compiling the filter: %s", strerror(errno));
         goto done;
     }
