@@ -47,10 +47,22 @@ static int tcp_port(void)
     return port;
 }
 
+/* make check-valgrind runs the master, and so its workers, under
+ * valgrind.  valgrind 3.19 (Debian 12) does not know Landlock's system
+ * calls (ENOSYS: no Landlock there), and does not hand a seccomp SIGSYS to
+ * the program's handler (the worker dies of the signal, unnamed). */
+static int under_valgrind(void)
+{
+    return getenv("PF_VALGRIND") != NULL;
+}
+
 /* The kernel's Landlock ABI, as the server will see it. */
 static int landlock_abi_here(void)
 {
     long r = syscall(444 /* landlock_create_ruleset */, NULL, 0, 1);
+
+    if (under_valgrind())
+        return 0;
 
     return r > 0 ? (int)r : 0;
 }
@@ -227,7 +239,14 @@ static void skip_unless_python(void)
 static void skip_unless_landlock(void)
 {
     if (landlock_abi_here() == 0)
-        cr_skip_test("this kernel has no Landlock");
+        cr_skip_test("this kernel has no Landlock (or valgrind runs prefork)");
+}
+
+/* A denied call's SIGSYS reaches the worker's handler. */
+static void skip_unless_traps(void)
+{
+    if (under_valgrind())
+        cr_skip_test("valgrind ends the worker on SIGSYS itself");
 }
 
 #define PY_PROBE                                                               \
@@ -243,6 +262,7 @@ Test(sandbox, a_module_is_refused_and_serves_on, .fini = h_teardown,
 Test(sandbox, execve_ends_the_worker_with_one_record, .fini = h_teardown,
      .timeout = 60)
 {
+    skip_unless_traps();
     exec_ends_worker(SBMOD, "");
 }
 
@@ -262,6 +282,7 @@ Test(sandbox, a_python_handler_is_refused_and_serves_on, .fini = h_teardown,
 
 Test(sandbox, a_python_execv_ends_the_worker, .fini = h_teardown, .timeout = 60)
 {
+    skip_unless_traps();
     skip_unless_python();
     exec_ends_worker("python", PY_PROBE);
 }
@@ -277,6 +298,7 @@ Test(sandbox, widened_keys_let_a_python_handler_through, .fini = h_teardown,
  * calls execve ends alone, and the acceptor names the call. */
 Test(sandbox, forking_children_inherit_it, .fini = h_teardown, .timeout = 60)
 {
+    skip_unless_traps();
     int port = tcp_port(), fd;
 
     skip_unless_landlock();
@@ -422,7 +444,8 @@ Test(sandbox, an_old_module_runs_unconfined_under_auto, .fini = h_teardown,
 
     cr_assert_eq(h_init(&srv), 0);
     start_sb(PF_BUILDDIR "/tests/modules/.libs/abi10.so", port, "", 0);
-    cr_expect(h_file_contains(srv.log, "[sb] sandbox: none (its module "
-                                       "predates ABI 1.4"),
+    cr_expect(H_WAIT(io_ms(),
+                     h_file_contains(srv.log, "[sb] sandbox: none (its module "
+                                              "predates ABI 1.4")),
               "%s", h_diag(&srv));
 }
