@@ -11,11 +11,18 @@ socketserver.ForkingTCPServer and ThreadingTCPServer as pypeers.py
 configures them, each driven by echoload with N clients of 64-byte round
 trips for S seconds twice: once on N connections held open, once with a
 new connection for every echo (echoload -r), socketserver's usual use of
-one request per connection.  N connections, not more: a Python handler
+one request per connection.  N connections, not more: a stream handler
 holds its worker for the whole connection (PF_BLOCKING), so prefork with N
 workers serves N clients at once, where the socketserver servers would
-fork or start a thread for each.  The peers run under /usr/bin/python3,
-the interpreter the module embeds.  Prints one Markdown table.
+fork or start a thread for each.
+
+Then, when wrk is installed, an HTTP handler with keep-alive
+(pypeers.FileHandler: SimpleHTTPRequestHandler, HTTP/1.1, a 1 KiB file):
+wrk with 20 connections against prefork (`mode = prefork` with 2 workers,
+where idle keep-alive connections wait in the workers' event loops, and
+`mode = threading`) and http.server.ThreadingHTTPServer.  The peers run
+under /usr/bin/python3, the interpreter the module embeds.  Prints
+Markdown tables.
 """
 import argparse
 import os
@@ -51,6 +58,22 @@ def wait_listening(port, proc, timeout=10.0):
     raise SystemExit(f'nothing listens on port {port}')
 
 
+def wait_serving(port, probe, want, timeout=20.0):
+    """Until a worker answers probe with want: the listener is bound by
+    the master before any worker has started Python."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(('127.0.0.1', port), 1.0) as s:
+                s.sendall(probe)
+                if want in s.recv(4096):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f'nothing serves on port {port}')
+
+
 def stop(proc):
     try:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -71,6 +94,54 @@ def load(echoload, port, conns, seconds, reconnect):
         raise SystemExit(f'echoload said: {out!r}')
     return float(m.group(1)), int(m.group(2)), int(m.group(3)) + int(
         m.group(4))
+
+
+def wrk(port, seconds, conns=20):
+    out = subprocess.run(['wrk', '-t2', f'-c{conns}', f'-d{seconds}s',
+                          f'http://127.0.0.1:{port}/1k.txt'],
+                         capture_output=True, text=True, check=False).stdout
+    m = re.search(r'Requests/sec:\s+([0-9.]+)', out)
+    if m is None:
+        raise SystemExit(f'wrk said: {out!r}')
+    errors = re.search(r'Non-2xx or 3xx responses: ([0-9]+)', out)
+    sock = re.search(r'Socket errors: (.*)', out)
+    return float(m.group(1)), (errors.group(1) if errors else '0') + (
+        f' ({sock.group(1)})' if sock else '')
+
+
+def http_rows(args, tmp):
+    """The HTTP keep-alive table's rows: (name, requests/s, errors)."""
+    with open(os.path.join(tmp, '1k.txt'), 'wb') as f:
+        f.write(b'x' * 1024)
+    runs = []
+    for mode in ('prefork', 'threading'):
+        port = free_port()
+        conf = os.path.join(tmp, f'http-{mode}.ini')
+        with open(conf, 'w') as f:
+            f.write(f'[server]\npidfile = {tmp}/http-{mode}.pid\n'
+                    f'error_log = {tmp}/http-{mode}.log\n'
+                    f'module_path = {os.path.abspath(args.module_path)}\n'
+                    f'\n[web]\nmodule = python\n'
+                    f'listen = 127.0.0.1:{port}\nmode = {mode}\n'
+                    f'workers = 2\nhandler = pypeers:FileHandler\n'
+                    f'python_path = {HERE}\n')
+        runs.append((f'prefork python, mode = {mode}, 2 workers',
+                     [os.path.abspath(args.prefork), '-f', '-c', conf], port))
+    port = free_port()
+    runs.append(('ThreadingHTTPServer', [PYTHON, os.path.join(
+        HERE, 'pypeers.py'), 'http', str(port), tmp], port))
+    rows = []
+    for name, cmd, p in runs:
+        # The handler serves its working directory, tmp, as the peer does.
+        proc = subprocess.Popen(cmd, start_new_session=True, cwd=tmp,
+                                stderr=subprocess.DEVNULL)
+        try:
+            wait_listening(p, proc)
+            wait_serving(p, b'GET /1k.txt HTTP/1.0\r\n\r\n', b' 200 ')
+            rows.append((name,) + wrk(p, args.seconds))
+        finally:
+            stop(proc)
+    return rows
 
 
 def main():
@@ -109,6 +180,7 @@ def main():
                                     stderr=subprocess.DEVNULL)
             try:
                 wait_listening(p, proc)
+                wait_serving(p, b'ping', b'ping')
                 kept = load(echoload, p, args.workers, args.seconds, False)
                 fresh = load(echoload, p, args.workers, args.seconds, True)
                 rows.append((name, kept, fresh))
@@ -123,6 +195,17 @@ def main():
             print(f'| {name} | {kept[0]:.0f} | {rows[0][1][0] / kept[0]:.2f} '
                   f'| {fresh[0]:.0f} | {rows[0][2][0] / fresh[0]:.2f} '
                   f'| {kept[1]} / {fresh[1]} | {kept[2] + fresh[2]} |')
+        if shutil.which('wrk') is None:
+            print('\n(wrk is not installed: no HTTP keep-alive table)')
+            return 0
+        hrows = http_rows(args, tmp)
+        print(f'\n| server (HTTP/1.1 keep-alive, 1 KiB file, wrk -c20, '
+              f'{args.seconds} s) | requests/s | prefork (mode = prefork) '
+              f'/ this | errors |')
+        print('| --- | --- | --- | --- |')
+        for name, rate, errors in hrows:
+            print(f'| {name} | {rate:.0f} | {hrows[0][1] / rate:.2f} '
+                  f'| {errors} |')
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -95,6 +95,12 @@ extern "C" {
  * (or, for a PF_BLOCKING module, each connection). */
 #define PF_RESPONSES 0x2
 
+/* With PF_BLOCKING, in prefork mode: a connection handle() leaves PF_IDLE
+ * waits in the worker's event loop, not in the worker, which takes other
+ * connections meanwhile; handle() comes again (and may block again) when
+ * the peer sends more.  A host that does not know it pins the worker. */
+#define PF_PARK_IDLE 0x4
+
 /* What pf_status_text() renders (ABI 1.4). */
 enum pf_status_format {
     PF_STATUS_JSON,        /* what `prefork -s status` prints */

@@ -690,6 +690,8 @@ static void master_loop(struct master *m)
             stop_workers(m, SIGTERM, FAST_STOP_MS);
             return;
         }
+        if (pool_kill_due(&m->pool) < next_tick)
+            next_tick = pool_kill_due(&m->pool); /* a worker_timeout kill */
         due = pool_next_due(m->cur);
         /* Workers say they are up in their slots only: look often. */
         if (m->awaiting != AWAIT_NONE && due > now + ROLLOUT_POLL_MS)

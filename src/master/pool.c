@@ -599,14 +599,38 @@ void pool_check_timeouts(struct pool *p, long long limit_ms, int64_t now)
             continue;
         slot_read(&p->sb->slots[w->slot], &snap);
         if (snap.state != SLOT_BUSY || snap.busy_since == 0 ||
-            now - snap.busy_since <= limit_ms)
+            now - snap.busy_since <= limit_ms) {
+            w->warned = 0;
             continue;
-        log_error(w->svc->sc->name,
-                  "worker %d busy on one connection for %lld ms "
-                  "(worker_timeout %lld ms): killing it",
-                  (int)w->pid, (long long)(now - snap.busy_since), limit_ms);
+        }
+        /* Workers ignore the signal unless a module asked for it. */
+        if (w->warned == 0) {
+            log_error(w->svc->sc->name,
+                      "worker %d busy on one connection for %lld ms "
+                      "(worker_timeout %lld ms): killing it",
+                      (int)w->pid, (long long)(now - snap.busy_since),
+                      limit_ms);
+            if (kill(w->pid, POOL_SIG_STACK) == -1 && errno != ESRCH)
+                log_syswarn(w->svc->sc->name, "kill(%d, USR2)", (int)w->pid);
+            w->warned = now;
+            continue;
+        }
+        if (now - w->warned < POOL_STACK_GRACE_MS)
+            continue;
         if (kill(w->pid, SIGKILL) == -1 && errno != ESRCH)
             log_syswarn(w->svc->sc->name, "kill(%d, KILL)", (int)w->pid);
         w->killed = 1;
     }
+}
+
+int64_t pool_kill_due(const struct pool *p)
+{
+    int64_t due = INT64_MAX;
+    size_t  i;
+
+    for (i = 0; i < p->n; i++)
+        if (p->w[i].warned != 0 && !p->w[i].killed &&
+            p->w[i].warned + POOL_STACK_GRACE_MS < due)
+            due = p->w[i].warned + POOL_STACK_GRACE_MS;
+    return due;
 }

@@ -29,6 +29,7 @@ struct worker {
     struct generation *gen;
     int                retiring;    /* told to quit: not replaced */
     int                killed;      /* SIGKILLed for worker_timeout */
+    int64_t            warned;      /* sent POOL_SIG_STACK then; 0: not */
     int                over_memory; /* recycled for max_worker_memory */
     int                recycle;     /* to be replaced (the master's word) */
     pid_t              replacement; /* started to take its place; 0: none */
@@ -119,8 +120,15 @@ const char *pool_unready(const struct pool *p, const struct generation *g);
  * INT64_MAX. */
 int64_t pool_next_due(const struct generation *g);
 /* Master: kill workers busy on one connection longer than limit_ms
- * (worker_timeout; 0: no limit). */
+ * (worker_timeout; 0: no limit): POOL_SIG_STACK first, for a module to
+ * log where it is stuck (python: its stack), SIGKILL POOL_STACK_GRACE_MS
+ * later. */
+#define POOL_SIG_STACK      SIGUSR2
+#define POOL_STACK_GRACE_MS 300
 void pool_check_timeouts(struct pool *p, long long limit_ms, int64_t now);
+/* Master: when a worker warned by pool_check_timeouts is due its
+ * SIGKILL; INT64_MAX: none is. */
+int64_t pool_kill_due(const struct pool *p);
 /* Retire workers past their service's max_worker_memory (at most one
  * look a second). */
 void pool_check_memory(struct pool *p, int64_t now);

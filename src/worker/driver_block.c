@@ -32,32 +32,52 @@ static int wait_for(int fd, const struct conn_wait *w)
  * busy_since reading to the end, and counted unless the module reports
  * its responses itself (PF_RESPONSES).  A child or thread of the forking
  * and threading modes has no slot of its own and counts into its
- * acceptor's (conn_slot()). */
-void conn_serve(struct conn *c, const struct pf_module *m, struct slot *slot)
+ * acceptor's (conn_slot()).  A parked connection (park: PF_PARK_IDLE,
+ * handed back PF_IDLE) counts what it served up to then. */
+static int serve(struct conn *c, const struct pf_module *m, struct slot *slot,
+                 int park)
 {
     const struct conn_env env = {.mod = m, .slot = slot};
     struct slot          *ctr = slot != NULL ? slot : conn_slot();
     struct conn_wait      w;
-    int                   ready = 0;
+    int                   ready = 0, parked = 0;
     int64_t               t0 = ctr != NULL ? mono_us() : 0;
 
+    park = park && (m->flags & PF_PARK_IDLE);
     if (slot != NULL) {
         slot_busy_at(slot, t0 / 1000);
         slot_set_conns(slot, 1);
         slot_set_peer(slot, c->pub.peer, c->pub.peerlen);
     }
     while ((w = conn_step(c, &env, ready)).events != 0) {
+        if (park && c->stage == CONN_SERVING && c->next == PF_IDLE) {
+            parked = 1;
+            break;
+        }
         if (wait_for(c->pub.fd, &w) == -1) {
             conn_abort(c, &env, errno);
             break;
         }
         ready = 1;
     }
-    conn_free(c);
+    if (!parked)
+        conn_free(c);
     if (ctr != NULL)
         slot_observe(ctr, mono_us() - t0, !(m->flags & PF_RESPONSES));
     if (slot != NULL) {
         slot_set_conns(slot, 0);
         slot_done(slot, 0);
     }
+    return parked;
+}
+
+void conn_serve(struct conn *c, const struct pf_module *m, struct slot *slot)
+{
+    (void)serve(c, m, slot, 0);
+}
+
+int conn_serve_parkable(struct conn *c, const struct pf_module *m,
+                        struct slot *slot)
+{
+    return serve(c, m, slot, 1);
 }

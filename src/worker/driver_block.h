@@ -19,5 +19,11 @@ struct slot;
  * worker), the slot is BUSY and holds one connection throughout, so the
  * pool and worker_timeout see it.  Frees c. */
 void conn_serve(struct conn *c, const struct pf_module *m, struct slot *slot);
+/* As conn_serve, in a prefork worker that can hold connections in its
+ * event loop: a PF_PARK_IDLE module's connection that handle() leaves
+ * PF_IDLE is not waited for but handed back.  Returns 1 when c was handed
+ * back (the caller now holds it), 0 when it is done and freed. */
+int conn_serve_parkable(struct conn *c, const struct pf_module *m,
+                        struct slot *slot);
 
 #endif

@@ -184,7 +184,11 @@ static void worker_resume(struct wctx *w)
 static void conn_block(struct wctx *w, struct conn *c)
 {
     worker_pause(w);
-    conn_serve(c, w->mod, w->slot);
+    /* PF_PARK_IDLE: idle between requests, it waits in the epoll set. */
+    if (w->draining)
+        conn_serve(c, w->mod, w->slot);
+    else if (conn_serve_parkable(c, w->mod, w->slot) == 1)
+        connset_add(&w->cs, c);
     if (w->draining)
         slot_set_state(w->slot, SLOT_EXITING);
     worker_resume(w);

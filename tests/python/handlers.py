@@ -1,11 +1,14 @@
-"""The request handlers of Python's socketserver documentation, and two
-that go wrong, for tests/integration/test_python.c.
+"""The request handlers of Python's socketserver documentation, an HTTP
+one, and some that go wrong, for tests/integration/test_python.c.
 
 The same classes run under prefork's python module and under
 socketserver's own servers (serve.py), and the test compares the bytes
 each gives back.
 """
+import http.server
+import os
 import socketserver
+import time
 
 
 class MyTCPHandler(socketserver.BaseRequestHandler):
@@ -68,6 +71,88 @@ class Info(socketserver.StreamRequestHandler):
         self.wfile.write(repr((type(self.client_address).__name__,
                                s.server_address, int(s.socket_type),
                                s.RequestHandlerClass.__name__)).encode())
+
+
+class NotAHandler:
+    """A class that is not a request handler: the check refuses it."""
+
+
+class Patient(socketserver.StreamRequestHandler):
+    """socketserver's `timeout`: a client silent for 0.5 s times out."""
+    timeout = 0.5
+
+    def handle(self):
+        self.wfile.write(self.rfile.readline().upper())
+
+
+class Sleeper(socketserver.StreamRequestHandler):
+    """Hangs after the first line: for worker_timeout."""
+
+    def handle(self):
+        self.rfile.readline()
+        while True:
+            time.sleep(1)
+
+
+class Kind(socketserver.StreamRequestHandler):
+    """Says what its request is: socket or HostSocket."""
+
+    def handle(self):
+        self.rfile.readline()
+        self.wfile.write(type(self.request).__name__.encode())
+
+
+class Hello(http.server.BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive; answers the path, its body and a count of
+    requests on this connection; /boom raises.  Date and Server are fixed
+    so that two servers' bytes can be compared."""
+    protocol_version = 'HTTP/1.1'
+
+    def version_string(self):
+        return 'Hello/1.0'
+
+    def date_time_string(self, timestamp=None):
+        return 'Mon, 07 Dec 2026 06:00:00 GMT'
+
+    def log_message(self, format, *args):
+        pass
+
+    def answer(self, body):
+        self.served = getattr(self, 'served', 0) + 1
+        body = f'{self.command} {self.path} #{self.served} {body!r}\n'.encode()
+        self.send_response(200)
+        self.send_header('Content-Type', 'text/plain')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == '/boom':
+            raise ValueError('handler failed on purpose')
+        self.answer(b'')
+
+    def do_POST(self):
+        n = int(self.headers.get('Content-Length', 0))
+        self.answer(self.rfile.read(n))
+
+
+class Files(http.server.SimpleHTTPRequestHandler):
+    """http.server's file handler with keep-alive, serving this directory;
+    its constructor sets `directory`, so the module must run it."""
+    protocol_version = 'HTTP/1.1'
+
+    def __init__(self, *args, **kwargs):
+        here = os.path.dirname(os.path.abspath(__file__))
+        super().__init__(*args, directory=here, **kwargs)
+
+    def version_string(self):
+        return 'Files/1.0'
+
+    def date_time_string(self, timestamp=None):
+        return 'Mon, 07 Dec 2026 06:00:00 GMT'
+
+    def log_message(self, format, *args):
+        pass
 
 
 class SandboxProbe(socketserver.StreamRequestHandler):
