@@ -229,6 +229,14 @@ static int use_files(const char *files, const char *dir, int64_t now)
     return rc;
 }
 
+void ticketkeys_lifetime(long long rotation_ms)
+{
+    uint32_t s = (uint32_t)(rotation_ms < 1000 ? 1 : rotation_ms / 1000);
+
+    if (tk.st != NULL)
+        atomic_store_explicit(&tk.st->lifetime_s, s, memory_order_relaxed);
+}
+
 int ticketkeys_configure(long long rotation_ms, const char *files,
                          const char *dir)
 {
@@ -238,10 +246,7 @@ int ticketkeys_configure(long long rotation_ms, const char *files,
     if (tk.st == NULL)
         return 0;
     tk.period_ms = rotation_ms;
-    atomic_store_explicit(
-        &tk.st->lifetime_s,
-        (uint32_t)(rotation_ms < 1000 ? 1 : rotation_ms / 1000),
-        memory_order_relaxed);
+    ticketkeys_lifetime(rotation_ms);
     if (files != NULL) {
         if (use_files(files, dir, now) == -1)
             return -1;

@@ -43,6 +43,10 @@ int ticketkeys_open(void);
 int ticketkeys_configure(long long rotation_ms, const char *files,
                          const char *dir);
 
+/* Master, once a reload's configuration is read and before its contexts
+ * are made: contexts attached from now give tickets this lifetime. */
+void ticketkeys_lifetime(long long rotation_ms);
+
 /* Master, on its tick, while no upgrade it started is under way (the
  * new master writes then): a new key when the current one is due, and
  * the keys whose tickets have all expired wiped. */
