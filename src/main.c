@@ -2,10 +2,13 @@
  * main.c -- the command line: check the configuration, signal a running
  * master or show its status, or become one.
  *
- *     prefork [-c FILE] [-t] [-s SIGNAL] [-f] [-V] [-h]
+ *     prefork [-c FILE] [-t] [-s SIGNAL [-w SECONDS]] [-f] [-V] [-h]
  *
  * `-s status` is not a signal: it maps the master's status file (see
- * scoreboard.h) read-only and prints it as JSON (status.h).
+ * scoreboard.h) read-only and prints it as JSON (status.h).  `-s reload`
+ * checks the file as -t does first and sends nothing when it has errors;
+ * `-s stop`, `quit` and `status` need only the pidfile the file names,
+ * so a file with errors elsewhere still finds the master.
  *
  * Exit status: 0 success, 1 configuration or start-up error, 2 usage.
  */
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -43,11 +47,13 @@ static const struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: prefork [-c FILE] [-t] [-s SIGNAL] [-f] [-V] [-h]\n"
+            "usage: prefork [-c FILE] [-t] [-s SIGNAL [-w SECONDS]] [-f] [-V] "
+            "[-h]\n"
             "  -c FILE    configuration file (default %s)\n"
             "  -t         test the configuration and exit\n"
             "  -s SIGNAL  send stop, quit, reload, reopen or upgrade to the\n"
             "             master, or print its scoreboard as JSON with status\n"
+            "  -w SECONDS with -s stop or quit: wait until the master exits\n"
             "  -f         stay in the foreground (overrides daemonize)\n"
             "  -V         print the version and exit\n"
             "  -h         print this help and exit\n",
@@ -69,23 +75,41 @@ static struct config *load_checked(const char *path)
     return cfg;
 }
 
+static size_t count_errors(const struct diag *d)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < d->n; i++)
+        n += !diag_is_warning(d, i);
+    return n;
+}
+
 /* The pid of the master named by the pidfile of the config at path, and
- * that pidfile (the caller frees it).  Returns -1 with the reason printed. */
-static pid_t find_master(const char *path, char **pidfile)
+ * that pidfile (the caller frees it).  Returns -1 with the reason printed.
+ * With `lenient`, errors elsewhere in the file are printed with a warning
+ * and the pidfile it names is used all the same: stopping a server, or
+ * looking at it, should not need a file it could start with. */
+static pid_t find_master(const char *path, char **pidfile, int lenient)
 {
     struct diag    d = DIAG_INIT;
     struct config *cfg;
     char           err[256];
-    size_t         i;
+    size_t         i, nerr;
     pid_t          pid;
 
     *pidfile = NULL;
-    cfg = config_load(path, &d);
+    cfg = lenient ? config_load_partial(path, &d) : config_load(path, &d);
     for (i = 0; i < d.n; i++)
         fprintf(stderr, "prefork: %s\n", d.msg[i]);
+    nerr = count_errors(&d);
     diag_free(&d);
     if (cfg == NULL)
         return -1;
+    if (nerr > 0)
+        fprintf(stderr,
+                "prefork: warning: %s has %zu error%s; the master is looked "
+                "for through the pidfile it names all the same\n",
+                path, nerr, nerr == 1 ? "" : "s");
     if (cfg->pidfile == NULL) {
         fprintf(stderr,
                 "prefork: %s sets no pidfile: cannot find the "
@@ -113,7 +137,7 @@ static int show_status(const char *path)
     char              *pidfile, *file = NULL, err[512];
     int                rc = 1;
 
-    if (find_master(path, &pidfile) == -1)
+    if (find_master(path, &pidfile, 1) == -1)
         return 1;
     if ((file = scoreboard_path(pidfile)) == NULL) {
         fprintf(stderr, "prefork: out of memory\n");
@@ -146,13 +170,101 @@ done:
     return rc;
 }
 
-static int send_control(const char *path, const char *what)
+/* Has the process gone: no such process, or a zombie its parent has not
+ * reaped yet (it has exited all the same)? */
+static int process_gone(pid_t pid)
+{
+    char  path[64], buf[256], *p;
+    FILE *f;
+    int   zombie = 0;
+
+    if (kill(pid, 0) == -1 && errno == ESRCH)
+        return 1;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if ((f = fopen(path, "re")) == NULL)
+        return errno == ENOENT;
+    if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL)
+        zombie = p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+    fclose(f);
+    return zombie;
+}
+
+/* -w: wait up to `seconds` for the master to exit.  Returns 0 once it has,
+ * 1 (said why) when it is still there. */
+static int wait_gone(pid_t pid, int seconds)
+{
+    int64_t         until = mono_ms() + (int64_t)seconds * 1000;
+    struct timespec nap = {0, 50 * 1000000};
+
+    while (!process_gone(pid)) {
+        if (mono_ms() >= until) {
+            fprintf(stderr,
+                    "prefork: the master (pid %d) is still running after "
+                    "%d s\n",
+                    (int)pid, seconds);
+            return 1;
+        }
+        nanosleep(&nap, NULL);
+    }
+    return 0;
+}
+
+/* -s reload: check the file as -t does; when it has errors, print them,
+ * send nothing, and note the refusal in the running master's status file
+ * for `-s status`.  Returns 0 when the reload may be sent. */
+static int reload_checked(const char *path)
+{
+    struct diag    d = DIAG_INIT, d2 = DIAG_INIT;
+    struct config *cfg;
+    char          *file = NULL, err[512];
+    size_t         i, nerr;
+    const char    *first = "";
+
+    cfg = config_prepare(path, &d);
+    if (cfg != NULL) {
+        modules_release(cfg);
+        config_free(cfg);
+        diag_free(&d);
+        return 0;
+    }
+    for (i = 0; i < d.n; i++) {
+        fprintf(stderr, "prefork: %s\n", d.msg[i]);
+        if (first[0] == '\0' && !diag_is_warning(&d, i))
+            first = d.msg[i];
+    }
+    nerr = count_errors(&d);
+    fprintf(stderr,
+            "prefork: reload not sent: %s has %zu error%s; the master runs "
+            "on as it is\n",
+            path, nerr, nerr == 1 ? "" : "s");
+    cfg = config_load_partial(path, &d2);
+    if (cfg != NULL && cfg->pidfile != NULL &&
+        pidfile_read(cfg->pidfile, err, sizeof(err)) != -1 &&
+        (file = scoreboard_path(cfg->pidfile)) != NULL &&
+        scoreboard_note_refused(file, "prefork -s reload", (unsigned)nerr,
+                                first, err, sizeof(err)) == -1)
+        fprintf(stderr,
+                "prefork: warning: the refusal is not in the status "
+                "file: %s\n",
+                err);
+    free(file);
+    config_free(cfg);
+    diag_free(&d2);
+    diag_free(&d);
+    return -1;
+}
+
+static int send_control(const char *path, const char *what, int wait_s)
 {
     char  *pidfile;
     size_t i;
     pid_t  pid;
     int    sig = 0;
 
+    if (wait_s >= 0 && strcmp(what, "stop") != 0 && strcmp(what, "quit") != 0) {
+        fprintf(stderr, "prefork: -w goes with -s stop or -s quit only\n");
+        return 2;
+    }
     if (strcmp(what, "status") == 0)
         return show_status(path);
     for (i = 0; i < sizeof(control_signals) / sizeof(control_signals[0]); i++)
@@ -165,7 +277,9 @@ static int send_control(const char *path, const char *what)
                 what);
         return 2;
     }
-    pid = find_master(path, &pidfile);
+    if (sig == SIGHUP && reload_checked(path) == -1)
+        return 1;
+    pid = find_master(path, &pidfile, sig == SIGTERM || sig == SIGQUIT);
     free(pidfile);
     if (pid == -1)
         return 1;
@@ -173,20 +287,42 @@ static int send_control(const char *path, const char *what)
         fprintf(stderr, "prefork: kill(%d): %s\n", (int)pid, strerror(errno));
         return 1;
     }
-    return 0;
+    return wait_s >= 0 ? wait_gone(pid, wait_s) : 0;
+}
+
+/* -w SECONDS: a whole number, at most a day.  Returns it, or -1. */
+static int parse_wait(const char *s)
+{
+    char *end;
+    long  v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 86400)
+        return -1;
+    return (int)v;
 }
 
 int main(int argc, char **argv)
 {
     const char    *path = DEFAULT_CONF, *control = NULL;
-    int            test = 0, foreground = 0, opt;
+    int            test = 0, foreground = 0, wait_s = -1, opt;
     struct config *cfg;
 
-    while ((opt = getopt(argc, argv, ":c:ts:fVh")) != -1) {
+    while ((opt = getopt(argc, argv, ":c:ts:w:fVh")) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
         case 't': test = 1; break;
         case 's': control = optarg; break;
+        case 'w':
+            if ((wait_s = parse_wait(optarg)) == -1) {
+                fprintf(stderr,
+                        "prefork: -w: '%s' is not a number of "
+                        "seconds (0 to 86400)\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case 'f': foreground = 1; break;
         case 'V': printf("prefork %s\n", PACKAGE_VERSION); return 0;
         case 'h': usage(stdout); return 0;
@@ -205,8 +341,13 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (wait_s >= 0 && control == NULL) {
+        fprintf(stderr, "prefork: -w goes with -s stop or -s quit\n");
+        usage(stderr);
+        return 2;
+    }
     if (control != NULL)
-        return send_control(path, control);
+        return send_control(path, control, wait_s);
     cfg = load_checked(path);
     if (cfg == NULL)
         return 1;

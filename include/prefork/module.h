@@ -81,7 +81,7 @@ extern "C" {
 
 #define PF_MODULE_MAGIC 0x70664d31u /* "pfM1" */
 #define PF_ABI_MAJOR    1
-#define PF_ABI_MINOR    3
+#define PF_ABI_MINOR    4
 
 /* Socket kinds a module serves (pf_module.socktypes). */
 #define PF_STREAM 0x1 /* TCP and UNIX stream listeners */
@@ -201,6 +201,10 @@ struct pf_api {
                             int more);
     ssize_t (*sendfile_nowait)(pf_conn *c, int fd, off_t *offset, size_t len);
     int (*nodelay)(pf_conn *c);
+    /* ABI 1.4 and later. */
+    const char *(*tls_subject)(pf_conn *c);
+    const char *(*tls_verify)(pf_conn *c);
+    const char *(*tls_alpn)(pf_conn *c);
 };
 
 /* Does the host offer api member m (an older host has a shorter table)? */
@@ -407,6 +411,31 @@ static inline ssize_t pf_sendfile_nowait(pf_conn *c, int fd, off_t *offset,
 static inline int pf_nodelay(pf_conn *c)
 {
     return c->api->nodelay(c);
+}
+
+/* TLS (ABI 1.4): what the handshake of c established.  The strings are
+ * the connection's, valid until finish() returns; a plain connection, or
+ * a host older than 1.4, gives NULL for all three.
+ *
+ * pf_tls_subject: the client certificate's subject, RFC 2253
+ * ("CN=alice,O=Example"), NULL when the client sent none.
+ * pf_tls_verify: "SUCCESS", "NONE" (no certificate) or "FAILED:reason"
+ * (tls_verify_client = optional lets a failed one through), as nginx's
+ * $ssl_client_verify.
+ * pf_tls_alpn: the protocol ALPN chose ("http/1.1"), NULL when none. */
+static inline const char *pf_tls_subject(pf_conn *c)
+{
+    return PF_API_HAS(c->api, tls_subject) ? c->api->tls_subject(c) : NULL;
+}
+
+static inline const char *pf_tls_verify(pf_conn *c)
+{
+    return PF_API_HAS(c->api, tls_verify) ? c->api->tls_verify(c) : NULL;
+}
+
+static inline const char *pf_tls_alpn(pf_conn *c)
+{
+    return PF_API_HAS(c->api, tls_alpn) ? c->api->tls_alpn(c) : NULL;
 }
 
 /* Send a datagram back to the sender of d.  Returns 0 or -1 with errno. */

@@ -176,6 +176,84 @@ static void check_slots(struct parse *ps)
     }
 }
 
+/* How many comma-separated items s has (0 for NULL). */
+static size_t count_items(const char *s)
+{
+    size_t n = 1;
+
+    if (s == NULL)
+        return 0;
+    for (; *s != '\0'; s++)
+        n += *s == ',';
+    return n;
+}
+
+/* tls_protocols names TLS versions, blank- or comma-separated; nothing
+ * older than TLS 1.2 is offered. */
+static int protocols_ok(const char *s)
+{
+    char   word[16];
+    size_t n, any = 0;
+
+    while (*s != '\0') {
+        n = strcspn(s, " \t,");
+        if (n > 0) {
+            if (n >= sizeof(word))
+                return 0;
+            memcpy(word, s, n);
+            word[n] = '\0';
+            if (strcmp(word, "TLSv1.2") != 0 && strcmp(word, "TLSv1.3") != 0)
+                return 0;
+            any++;
+        }
+        s += n;
+        s += *s != '\0';
+    }
+    return any > 0;
+}
+
+/* The TLS keys of one service: pairs that agree, stream listeners only,
+ * and the lines tlsctx.c reports a file's problems at. */
+static void check_tls(struct parse *ps, struct service_conf *svc,
+                      const int *seen)
+{
+    svc->tls_certificate_line = seen[VK_TLS_CERTIFICATE];
+    svc->tls_key_line = seen[VK_TLS_KEY];
+    svc->tls_client_ca_line = seen[VK_TLS_CLIENT_CA];
+    svc->tls_ciphers_line = seen[VK_TLS_CIPHERS];
+    svc->tls_ciphersuites_line = seen[VK_TLS_CIPHERSUITES];
+    if (seen[VK_TLS_KEY] && !seen[VK_TLS_CERTIFICATE])
+        parse_report(ps, seen[VK_TLS_KEY], "[%s] tls_key needs tls_certificate",
+                     svc->name);
+    if (!seen[VK_TLS_CERTIFICATE] || svc->tls_certificate == NULL)
+        return;
+    if (!seen[VK_TLS_KEY])
+        parse_report(ps, seen[VK_TLS_CERTIFICATE],
+                     "[%s] tls_certificate needs tls_key", svc->name);
+    else if (svc->tls_key != NULL &&
+             count_items(svc->tls_key) != count_items(svc->tls_certificate))
+        parse_report(ps, seen[VK_TLS_KEY],
+                     "[%s] tls_key names %zu files, tls_certificate %zu: "
+                     "one key per certificate, in the same order",
+                     svc->name, count_items(svc->tls_key),
+                     count_items(svc->tls_certificate));
+    if (has_kind(svc, ADDR_UDP))
+        parse_report(ps, seen[VK_TLS_CERTIFICATE],
+                     "[%s] TLS is for TCP and UNIX stream listeners; "
+                     "listen (line %d) has a UDP one",
+                     svc->name, svc->listen_line);
+    if (svc->tls_protocols != NULL && !protocols_ok(svc->tls_protocols))
+        parse_report(ps, seen[VK_TLS_PROTOCOLS],
+                     "[%s] tls_protocols: invalid '%s' (use TLSv1.2, "
+                     "TLSv1.3 or both)",
+                     svc->name, svc->tls_protocols);
+    if (svc->tls_verify_client == TLS_VERIFY_REQUIRE &&
+        svc->tls_client_ca == NULL)
+        parse_report(ps, seen[VK_TLS_VERIFY_CLIENT],
+                     "[%s] tls_verify_client = require needs tls_client_ca",
+                     svc->name);
+}
+
 static int in_forking(const struct config *cfg, const struct service_conf *svc)
 {
     (void)cfg;
@@ -195,6 +273,19 @@ static int with_tcp(const struct config *cfg, const struct service_conf *svc)
     return has_kind(svc, ADDR_TCP);
 }
 
+static int with_tls(const struct config *cfg, const struct service_conf *svc)
+{
+    (void)cfg;
+    return svc->tls_certificate != NULL;
+}
+
+static int verifies(const struct config *cfg, const struct service_conf *svc)
+{
+    (void)cfg;
+    return svc->tls_certificate != NULL &&
+           svc->tls_verify_client != TLS_VERIFY_NO;
+}
+
 static int with_canary(const struct config *cfg, const struct service_conf *svc)
 {
     (void)svc;
@@ -212,6 +303,17 @@ static const struct inert {
     {VK_THREADS, in_threading, "unless mode = threading"},
     {VK_DEFER_ACCEPT, with_tcp, "without a TCP listener"},
     {VK_CANARY_PROBE, with_canary, "without reload_canary in [server]"},
+    {VK_TLS_PROTOCOLS, with_tls, "without tls_certificate"},
+    {VK_TLS_CIPHERS, with_tls, "without tls_certificate"},
+    {VK_TLS_CIPHERSUITES, with_tls, "without tls_certificate"},
+    {VK_TLS_ALPN, with_tls, "without tls_certificate"},
+    {VK_TLS_VERIFY_CLIENT, with_tls, "without tls_certificate"},
+    {VK_TLS_REJECT_UNKNOWN_SNI, with_tls, "without tls_certificate"},
+    {VK_TLS_HANDSHAKE_TIMEOUT, with_tls, "without tls_certificate"},
+    {VK_TLS_KTLS, with_tls, "without tls_certificate"},
+    {VK_TLS_CLIENT_CA, verifies,
+     "unless tls_verify_client is optional or "
+     "require"},
 };
 
 #define NINERT (sizeof(inert_keys) / sizeof(inert_keys[0]))
@@ -269,6 +371,7 @@ void check_config(struct parse *ps)
         if (svc->dynamic)
             check_dynamic(ps, svc, seen);
         check_streams(ps, svc, seen);
+        check_tls(ps, svc, seen);
     }
     check_addresses(ps);
     check_slots(ps);

@@ -22,6 +22,14 @@ enum pf_mode { MODE_PREFORK, MODE_FORKING, MODE_THREADING };
 /* fdstore: keep the listeners in systemd's file descriptor store. */
 enum pf_fdstore { FDSTORE_AUTO, FDSTORE_YES, FDSTORE_NO };
 
+/* tls_verify_client: whether a client presents a certificate. */
+enum pf_tls_verify { TLS_VERIFY_NO, TLS_VERIFY_OPTIONAL, TLS_VERIFY_REQUIRE };
+
+/* tls_ktls: hand the keys to the kernel where it can take them. */
+enum pf_tls_ktls { TLS_KTLS_NO, TLS_KTLS_AUTO };
+
+struct tls_ctx;
+
 /* A key the core does not know, handed to the service's module. */
 struct conf_kv {
     char *key;
@@ -71,6 +79,23 @@ struct service_conf {
     /* Filled by modules_prepare() (modload.c). */
     struct module *mod;
     void          *mconf; /* the module's conf struct, mod->desc.conf_size */
+
+    /* TLS (tls_certificate set): the keys as written, and the lines a
+     * problem with a file is reported at (checks.c fills them). */
+    char           *tls_certificate;   /* comma-separated PEM files */
+    char           *tls_key;           /* as many, in the same order */
+    char           *tls_protocols;     /* "TLSv1.2 TLSv1.3" */
+    char           *tls_ciphers;       /* TLS 1.2 and older, OpenSSL's syntax */
+    char           *tls_ciphersuites;  /* TLS 1.3 */
+    char           *tls_alpn;          /* comma-separated; NULL: the module's */
+    char           *tls_client_ca;     /* absolute path, or NULL */
+    int             tls_verify_client; /* enum pf_tls_verify */
+    int             tls_reject_unknown_sni;
+    long long       tls_handshake_timeout_ms;
+    int             tls_ktls; /* enum pf_tls_ktls */
+    int             tls_certificate_line, tls_key_line, tls_client_ca_line;
+    int             tls_ciphers_line, tls_ciphersuites_line;
+    struct tls_ctx *tls; /* the contexts, built by tls_prepare (tlsctx.c) */
 };
 
 struct config {
@@ -101,6 +126,8 @@ struct config {
     /* Keys that do nothing where they are ("FILE:LINE: warning: ..."):
      * the config is used all the same; config_prepare() hands them on. */
     struct diag warnings;
+
+    int user_line, group_line; /* where user and group are set (0: not) */
 };
 
 /* Longest line inih reads; longer lines are reported, not truncated. */

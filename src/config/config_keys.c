@@ -33,6 +33,31 @@ const struct choice mode_choices[] = {
     {NULL, 0},
 };
 
+static const struct choice tls_verify_choices[] = {
+    {"no", TLS_VERIFY_NO},
+    {"optional", TLS_VERIFY_OPTIONAL},
+    {"require", TLS_VERIFY_REQUIRE},
+    {NULL, 0},
+};
+
+static const struct choice tls_ktls_choices[] = {
+    {"no", TLS_KTLS_NO},
+    {"auto", TLS_KTLS_AUTO},
+    {NULL, 0},
+};
+
+/* Mozilla's "intermediate" profile (version 5.7): TLS 1.2 suites with
+ * forward secrecy and AEAD only, TLS 1.3's three. */
+#define TLS_MOZILLA_CIPHERS                                                    \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"               \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"               \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"               \
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:"                     \
+    "DHE-RSA-CHACHA20-POLY1305"
+#define TLS_MOZILLA_CIPHERSUITES                                               \
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"                           \
+    "TLS_CHACHA20_POLY1305_SHA256"
+
 /* A T_CHOICE field is stored as an int. */
 _Static_assert(sizeof(enum pf_mode) == sizeof(int), "enum pf_mode is an int");
 
@@ -280,4 +305,76 @@ const struct key service_keys[NSERVICE_KEYS] = {
                                  "serves on a connection of its own before "
                                  "it takes any client's (escapes: \\r \\n "
                                  "\\t \\\\ \\xHH)"},
+    [VK_TLS_CERTIFICATE] = {.name = "tls_certificate",
+                            .type = T_STRING,
+                            SERVICE(tls_certificate),
+                            .help = "TLS: PEM certificate files (leaf, then "
+                                    "chain), comma-separated: one per name "
+                                    "or key type (ECDSA and RSA)"},
+    [VK_TLS_KEY] = {.name = "tls_key",
+                    .type = T_STRING,
+                    SERVICE(tls_key),
+                    .help = "the private key of each tls_certificate, "
+                            "comma-separated in the same order"},
+    [VK_TLS_PROTOCOLS] = {.name = "tls_protocols",
+                          .type = T_STRING,
+                          SERVICE(tls_protocols),
+                          .def = "TLSv1.2 TLSv1.3",
+                          .help = "TLS versions offered: TLSv1.2, TLSv1.3"},
+    [VK_TLS_CIPHERS] = {.name = "tls_ciphers",
+                        .type = T_STRING,
+                        SERVICE(tls_ciphers),
+                        .def = TLS_MOZILLA_CIPHERS,
+                        .help = "TLS 1.2 cipher list, OpenSSL's syntax "
+                                "(default: Mozilla's intermediate)"},
+    [VK_TLS_CIPHERSUITES] = {.name = "tls_ciphersuites",
+                             .type = T_STRING,
+                             SERVICE(tls_ciphersuites),
+                             .def = TLS_MOZILLA_CIPHERSUITES,
+                             .help = "TLS 1.3 cipher suites, colon-separated"},
+    [VK_TLS_ALPN] = {.name = "tls_alpn",
+                     .type = T_STRING,
+                     SERVICE(tls_alpn),
+                     .help = "application protocols offered by ALPN, "
+                             "comma-separated (default: http/1.1 for the "
+                             "http module, none otherwise)"},
+    [VK_TLS_CLIENT_CA] = {.name = "tls_client_ca",
+                          .type = T_PATH,
+                          SERVICE(tls_client_ca),
+                          .help = "PEM file of the CAs client certificates "
+                                  "are verified against"},
+    [VK_TLS_VERIFY_CLIENT] = {.name = "tls_verify_client",
+                              .type = T_CHOICE,
+                              SERVICE(tls_verify_client),
+                              .def = "no",
+                              .choices = tls_verify_choices,
+                              .what = "verify mode",
+                              .help = "ask clients for a certificate: no, "
+                                      "optional (any, its verification "
+                                      "result goes to the module) or "
+                                      "require (one tls_client_ca signed)"},
+    [VK_TLS_REJECT_UNKNOWN_SNI] = {.name = "tls_reject_unknown_sni",
+                                   .type = T_BOOL,
+                                   SERVICE(tls_reject_unknown_sni),
+                                   .def = "no",
+                                   .help = "refuse a server name no "
+                                           "certificate has (else the first "
+                                           "certificate answers)"},
+    [VK_TLS_HANDSHAKE_TIMEOUT] = {.name = "tls_handshake_timeout",
+                                  .type = T_DURATION,
+                                  SERVICE(tls_handshake_timeout_ms),
+                                  .def = "10s",
+                                  .min = 1,
+                                  .max = HOUR_MS,
+                                  .help = "close a connection whose TLS "
+                                          "handshake takes longer"},
+    [VK_TLS_KTLS] = {.name = "tls_ktls",
+                     .type = T_CHOICE,
+                     SERVICE(tls_ktls),
+                     .def = "no",
+                     .choices = tls_ktls_choices,
+                     .what = "kTLS mode",
+                     .help = "no, or auto: hand the keys to the kernel "
+                             "where it has the tls module, so files go out "
+                             "with sendfile"},
 };

@@ -108,6 +108,11 @@ static void server_key(struct parse *ps, const char *name, const char *value)
     }
     ps->server_seen[i] = ps->line;
     set_key(ps, &server_keys[i], ps->cfg, "server", value, ps->line);
+    /* A user or group unknown here is found only after the file is read. */
+    if (i == SK_USER)
+        ps->cfg->user_line = ps->line;
+    else if (i == SK_GROUP)
+        ps->cfg->group_line = ps->line;
 }
 
 /* A key the core does not know: the service's module will judge it. */

@@ -40,6 +40,8 @@ void conn_free(struct conn *c)
 {
     if (c == NULL)
         return;
+    if (c->release != NULL)
+        c->release(c); /* the transport's state, before its descriptor */
     if (c->pub.fd != -1)
         close(c->pub.fd);
     free(c->pxbuf); /* a PROXY header cut short */

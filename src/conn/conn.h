@@ -18,6 +18,8 @@
 #include "timerheap.h"
 
 struct conn_io;
+struct tls_ctx;
+struct tls_conn;
 
 /* What the worker's epoll data points at: a listener or a connection. */
 enum ev_kind { EV_LISTENER, EV_CONN, EV_WAKE };
@@ -34,7 +36,7 @@ struct ev_tag {
  */
 enum conn_stage {
     CONN_PROXY,     /* its PROXY header is due (proxy_protocol = yes) */
-    CONN_HANDSHAKE, /* the transport's handshake (none yet: TLS goes here) */
+    CONN_HANDSHAKE, /* the transport's handshake (TLS; none when plain) */
     CONN_SETUP,     /* the module's setup() is due */
     CONN_SERVING,   /* handle() ... and finish() is due */
     CONN_CLOSING,   /* the module is done with it, or never met it */
@@ -55,6 +57,11 @@ struct conn {
     /* A PROXY header half read, while it comes in pieces. */
     unsigned char *pxbuf;
     size_t         pxlen;
+    /* TLS: the service's contexts (NULL: a plain connection), this
+     * connection's state (tls.c), and what frees that with c. */
+    const struct tls_ctx *tlsctx;
+    struct tls_conn      *tls;
+    void (*release)(struct conn *c);
 };
 
 /* Wrap an accepted descriptor (non-blocking), at CONN_HANDSHAKE: a caller
@@ -70,7 +77,8 @@ void conn_free(struct conn *c);
 #define CONN_DEFAULT_TIMEOUT_MS 60000
 /* How long a connection may take to send its PROXY header. */
 #define CONN_PROXY_TIMEOUT_MS 10000
-/* How long a transport's handshake may take (none runs yet). */
+/* How long a transport's handshake may take, unless its service says
+ * (tls_handshake_timeout). */
 #define CONN_HANDSHAKE_TIMEOUT_MS 10000
 
 #endif

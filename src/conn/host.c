@@ -25,6 +25,7 @@
 #include "io.h"
 #include "log.h"
 #include "scoreboard.h"
+#include "tls.h"
 
 __attribute__((format(printf, 3, 0))) static void
 host_vlog(const pf_service *svc, int level, const char *fmt, va_list ap)
@@ -340,6 +341,10 @@ const struct pf_api host_api = {
     .sendv_nowait = host_sendv_nowait,
     .sendfile_nowait = host_sendfile_nowait,
     .nodelay = host_nodelay,
+    /* ABI 1.4 and later. */
+    .tls_subject = tls_api_subject,
+    .tls_verify = tls_api_verify,
+    .tls_alpn = tls_api_alpn,
 };
 
 void service_pub_init(pf_service *pub, const char *name, const void *conf,

@@ -19,7 +19,7 @@
 struct conn;
 
 struct conn_io {
-    const char *name; /* "plain", for log lines */
+    const char *name; /* "plain" or "tls", for log lines */
     /* Bytes now there: a count, 0 at end of stream, -1 with errno. */
     ssize_t (*recv)(struct conn *c, void *buf, size_t len);
     /* As recv, but the bytes stay there for the next recv. */
@@ -36,6 +36,9 @@ struct conn_io {
     ssize_t (*sendfile)(struct conn *c, int fd, off_t *off, size_t len);
     /* Send what is held back now and from here on (TCP_NODELAY). */
     int (*nodelay)(struct conn *c);
+    /* Bytes the transport has read and holds, which poll() cannot see
+     * (TLS records decrypted but not yet taken); NULL: none ever. */
+    size_t (*pending)(struct conn *c);
 };
 
 /* Plain sockets: the system calls on the connection's descriptor. */

@@ -18,9 +18,12 @@
 #include "clock.h"
 #include "conn.h"
 #include "conn_proxy.h"
+#include "io.h"
 #include "log.h"
 #include "scoreboard.h"
 #include "stages.h"
+#include "tls.h"
+#include "tlsctx.h"
 
 static void advance(struct conn *c, enum conn_stage to)
 {
@@ -63,16 +66,30 @@ static int proxy_stage(struct conn *c, const struct conn_env *env)
 
 /*
  * The transport's handshake: 1 done, 0 to wait for *events, -1 failed.
- * A plain connection has none.  A TLS layer goes here: it steps its
- * handshake on each call (the stage's deadline, CONN_HANDSHAKE_TIMEOUT_MS,
- * is set once, as the PROXY header's), and once it is done swaps c->io
- * for its own recv/send/sendfile, so that no module above it knows.
+ * A plain connection has none.  A TLS one steps its handshake on each
+ * call, and once it is done its transport (c->io) is TLS, so that no
+ * module above it knows (tls.c).
  */
 static int handshake_stage(struct conn *c, short *events)
 {
-    (void)c;
-    *events = POLLIN;
-    return 1;
+    if (c->tlsctx == NULL)
+        return 1;
+    return tls_handshake(c, events);
+}
+
+/* The stage's own deadline: the service's tls_handshake_timeout. */
+static int handshake_ms(const struct conn *c)
+{
+    return c->tlsctx != NULL ? (int)c->tlsctx->handshake_timeout_ms
+                             : CONN_HANDSHAKE_TIMEOUT_MS;
+}
+
+/* Bytes the transport holds that poll() and epoll cannot see: TLS
+ * records read and decrypted but not yet taken.  A connection with some
+ * must not be parked, or it would wait for bytes it already has. */
+static size_t held(struct conn *c)
+{
+    return c->io->pending != NULL ? c->io->pending(c) : 0;
 }
 
 static int readable_now(int fd)
@@ -96,7 +113,7 @@ static int setup_stage(struct conn *c, const struct conn_env *env)
         return -1;
     if (m->flags & PF_BLOCKING)
         return 1;
-    return env->look_first && readable_now(c->pub.fd);
+    return held(c) > 0 || (env->look_first && readable_now(c->pub.fd));
 }
 
 /* One handle() call.  The slot names the client before it (the death
@@ -141,7 +158,7 @@ struct conn_wait conn_step(struct conn *c, const struct conn_env *env,
         case CONN_HANDSHAKE:
             r = handshake_stage(c, &events);
             if (r == 0)
-                return stage_wait(c, events, CONN_HANDSHAKE_TIMEOUT_MS);
+                return stage_wait(c, events, handshake_ms(c));
             if (r == -1)
                 goto closed;
             advance(c, CONN_SETUP);
@@ -154,7 +171,8 @@ struct conn_wait conn_step(struct conn *c, const struct conn_env *env,
             ready = r;
             continue;
         case CONN_SERVING: {
-            int next;
+            int    next;
+            size_t before = held(c);
 
             if (!ready)
                 return serving_wait(c);
@@ -164,6 +182,11 @@ struct conn_wait conn_step(struct conn *c, const struct conn_env *env,
                 return done;
             }
             c->next = next;
+            /* Bytes held by the transport are ready now: serve them,
+             * unless handle() took none of them (it does not want them
+             * yet, and would only be called again in a loop). */
+            if (next != PF_WRITE && held(c) > 0 && held(c) != before)
+                continue;
             return serving_wait(c);
         }
         case CONN_CLOSING: return done;
@@ -191,7 +214,11 @@ void conn_abort(struct conn *c, const struct conn_env *env, int err)
         conn_proxy_fail(c, name,
                         err == ETIMEDOUT ? "no PROXY header in time"
                                          : strerror(err));
-    else if (c->stage == CONN_HANDSHAKE)
+    else if (c->stage == CONN_HANDSHAKE && c->tlsctx != NULL) {
+        tls_handshake_abandoned(c);
+        log_info(name, "TLS handshake not done: %s",
+                 err == ETIMEDOUT ? "no handshake in time" : strerror(err));
+    } else if (c->stage == CONN_HANDSHAKE)
         log_warn(name, "connection closed: %s",
                  err == ETIMEDOUT ? "no handshake in time" : strerror(err));
     conn_end(c, env);

@@ -46,7 +46,8 @@ struct conn_wait {
 /*
  * Take c as far as it goes without blocking.  ready: what c waited for
  * (after the last step) has come, or the driver knows nothing (0, a
- * connection just accepted).  At most one handle() per step.  Returns
+ * connection just accepted).  At most one handle() per step, but for
+ * bytes the transport already holds (TLS records poll() cannot see).  Returns
  * what c waits for now; events 0 when it is done, its module (if it met
  * it) finished: the driver then frees it.
  */

@@ -34,6 +34,7 @@
 #include "scoreboard.h"
 #include "sdnotify.h"
 #include "ticketkeys.h"
+#include "tlsctx.h"
 #include "upgrade.h"
 #include "values.h"
 
@@ -160,12 +161,15 @@ static void log_diag(const struct diag *d)
 }
 
 /* Load and check the config file as `-t` would, then bind.  Returns the
- * new generation or NULL with the reasons logged. */
+ * new generation or NULL with the reasons logged and, when the file has
+ * errors, the refusal recorded for `-s status`. */
 static struct generation *load_generation(struct master *m)
 {
     struct diag        d = DIAG_INIT;
     struct generation *g = NULL;
     struct config     *cfg;
+    unsigned           nerr = 0;
+    const char        *first = NULL;
 
     cfg = config_prepare(m->conf_path, &d);
     if (cfg != NULL) {
@@ -178,6 +182,14 @@ static struct generation *load_generation(struct master *m)
         config_free(cfg);
     }
     log_diag(&d);
+    for (size_t i = 0; i < d.n; i++) {
+        if (diag_is_warning(&d, i))
+            continue;
+        if (nerr++ == 0)
+            first = d.msg[i];
+    }
+    if (g == NULL && first != NULL)
+        scoreboard_set_refused(m->sb, "SIGHUP", nerr, first);
     diag_free(&d);
     return g;
 }
@@ -312,6 +324,7 @@ static void log_serving(const struct generation *g)
             log_notice(NULL, "serving %s (%s) for [%s]: module %s, mode %s, %s",
                        where, kind, sc->name, sc->module, mode_name(sc->mode),
                        pool);
+            tlsctx_log(g->svc[i].tls, where);
         }
     }
 }
@@ -404,9 +417,19 @@ static void resize(struct master *m, int delta)
     for (i = 0; i < m->cur->nsvc; i++) {
         struct service *s = &m->cur->svc[i];
         int             t = s->target + delta;
-        if (t < 1 || (s->sc->dynamic && t > s->sc->max_workers) ||
-            t > CONFIG_MAX_SLOTS / 2)
+        const char     *why = NULL;
+
+        if (t < 1)
+            why = "a pool keeps at least one worker";
+        else if (s->sc->dynamic && t > s->sc->max_workers)
+            why = "a dynamic pool's size stops at max_workers";
+        else if (t > CONFIG_MAX_SLOTS / 2)
+            why = "the pools' half of the scoreboard is full";
+        if (why != NULL) {
+            log_notice(s->sc->name, "%s: pool size stays %d: %s",
+                       delta > 0 ? "TTIN" : "TTOU", s->target, why);
             continue;
+        }
         s->target = t;
         log_notice(s->sc->name, "%s: pool size now %d",
                    delta > 0 ? "TTIN" : "TTOU", t);

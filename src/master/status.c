@@ -131,6 +131,7 @@ static int in_group(const struct sb_snapshot *snap, size_t g,
 struct totals {
     unsigned workers, idle, busy;
     uint64_t served;
+    uint64_t tls_handshakes, tls_resumed, tls_failures;
 };
 
 static void worker_json(FILE *out, const struct slot *s, int64_t now_ms,
@@ -180,14 +181,24 @@ static void service_json(FILE *out, const struct sb_snapshot *snap, size_t g,
         t.idle += s->state == SLOT_IDLE;
         t.busy += s->state == SLOT_BUSY;
         t.served += s->served;
+        t.tls_handshakes += s->tls_handshakes;
+        t.tls_resumed += s->tls_resumed;
+        t.tls_failures += s->tls_failures;
     }
     for (i = g; i < snap->nsvc; i++)
         if (same_name(snap, g, i))
             t.served += snap->svc[i].exited_served;
     fprintf(out,
             "],\"totals\":{\"workers\":%u,\"idle\":%u,\"busy\":%u,"
-            "\"served\":%" PRIu64 "}}",
+            "\"served\":%" PRIu64 "}",
             t.workers, t.idle, t.busy, t.served);
+    /* A TLS service's handshakes, by its live workers, once it has any. */
+    if (t.tls_handshakes > 0 || t.tls_failures > 0)
+        fprintf(out,
+                ",\"tls\":{\"handshakes\":%" PRIu64 ",\"resumed\":%" PRIu64
+                ",\"failures\":%" PRIu64 "}",
+                t.tls_handshakes, t.tls_resumed, t.tls_failures);
+    putc('}', out);
 }
 
 /* Is entry i the first of its name, and worth a line: current, or still
@@ -219,6 +230,20 @@ static void reload_json(FILE *out, const struct sb_snapshot *snap)
         status_json_string(out, snap->reload_reason);
     else
         fputs("null", out);
+    putc('}', out);
+}
+
+/* The last reload refused for a broken file, or null when none was. */
+static void refused_json(FILE *out, const struct sb_snapshot *snap)
+{
+    if (snap->refused_time == 0) {
+        fputs("null", out);
+        return;
+    }
+    fprintf(out, "{\"time\":%" PRId64 ",\"by\":", snap->refused_time);
+    status_json_string(out, snap->refused_by);
+    fprintf(out, ",\"errors\":%u,\"reason\":", snap->refused_errors);
+    status_json_string(out, snap->refused_reason);
     putc('}', out);
 }
 
@@ -256,6 +281,8 @@ int status_render(FILE *out, const struct sb_snapshot *snap, int64_t now_ms)
     }
     fputs("],\"reload\":", out);
     reload_json(out, snap);
+    fputs(",\"refused_reload\":", out);
+    refused_json(out, snap);
     fputs("}\n", out);
     return ferror(out) ? -1 : 0;
 }

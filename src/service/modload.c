@@ -16,11 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "host.h"
 #include "modload.h"
 #include "reader.h"
+#include "tlsctx.h"
 #include "values.h"
 
 /* The descriptor fields every ABI 1 module has, up to and including the
@@ -341,9 +343,43 @@ static int socktypes_check(const struct config       *cfg,
     return 0;
 }
 
+/*
+ * A module named by its name alone (`module = http`) that module_path does
+ * not have, run from a build tree: the tree's modules are beside the
+ * binary, in modules/.libs, and module_path is the key that finds them.
+ * Writes that hint, or "" when there is nothing to say.
+ */
+static void module_path_hint(const struct service_conf *sc, const char *path,
+                             char *hint, size_t len)
+{
+    char    exe[4096], *slash, *there = NULL;
+    ssize_t n;
+
+    hint[0] = '\0';
+    if (strchr(sc->module, '/') != NULL || access(path, F_OK) == 0)
+        return;
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0 || (size_t)n >= sizeof(exe) - 1)
+        return;
+    exe[n] = '\0';
+    if ((slash = strrchr(exe, '/')) == NULL)
+        return;
+    *slash = '\0';
+    if (asprintf(&there, "%s/modules/.libs/%s", exe, strrchr(path, '/') + 1) <
+        0)
+        return;
+    if (access(there, F_OK) == 0)
+        snprintf(hint, len,
+                 " (this prefork runs from a build tree: set "
+                 "module_path = %s/modules/.libs in [server])",
+                 exe);
+    free(there);
+}
+
 static int service_prepare(const struct config *cfg, struct service_conf *sc,
                            struct diag *d)
 {
+    char  hint[4200];
     char  err[512];
     char *path;
 
@@ -354,8 +390,9 @@ static int service_prepare(const struct config *cfg, struct service_conf *sc,
     }
     sc->mod = module_load(path, err, sizeof(err));
     if (sc->mod == NULL) {
-        diag_add(d, cfg->file, sc->module_line, "[%s] module '%s' (%s): %s",
-                 sc->name, sc->module, path, err);
+        module_path_hint(sc, path, hint, sizeof(hint));
+        diag_add(d, cfg->file, sc->module_line, "[%s] module '%s' (%s): %s%s",
+                 sc->name, sc->module, path, err, hint);
         free(path);
         return -1;
     }
@@ -393,9 +430,13 @@ struct config *config_prepare(const char *path, struct diag *d)
     cfg = config_load_partial(path, d);
     if (cfg == NULL)
         return NULL;
-    modules_prepare(cfg, d);
-    if (check_privileges(cfg->user, cfg->group, err, sizeof(err)) == -1)
-        diag_add(d, cfg->file, 0, "%s", err);
+    if (modules_prepare(cfg, d) == 0)
+        tls_prepare(cfg, d);
+    /* One at a time, so that each error has the line of its key. */
+    if (check_privileges(cfg->user, NULL, err, sizeof(err)) == -1)
+        diag_add(d, cfg->file, cfg->user_line, "%s", err);
+    if (check_privileges(NULL, cfg->group, err, sizeof(err)) == -1)
+        diag_add(d, cfg->file, cfg->group_line, "%s", err);
     if (d->n == 0) {
         diag_move(d, &cfg->warnings);
         return cfg;
@@ -411,6 +452,8 @@ void modules_release(struct config *cfg)
 
     for (i = 0; cfg != NULL && i < cfg->nsvc; i++) {
         struct service_conf *sc = &cfg->svc[i];
+        tlsctx_free(sc->tls);
+        sc->tls = NULL;
         if (sc->mod == NULL)
             continue;
         conf_free(sc->mod, sc->mconf);

@@ -12,6 +12,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +140,12 @@ static int snapshot_once(const struct scoreboard *sb, struct sb_snapshot *out)
     out->reload_state[SB_STATE_MAX - 1] = '\0';
     memcpy(out->reload_reason, h->reload_reason, SB_REASON_MAX);
     out->reload_reason[SB_REASON_MAX - 1] = '\0';
+    out->refused_time = LOAD(&h->refused_time);
+    out->refused_errors = LOAD(&h->refused_errors);
+    memcpy(out->refused_by, h->refused_by, sizeof(out->refused_by));
+    out->refused_by[sizeof(out->refused_by) - 1] = '\0';
+    memcpy(out->refused_reason, h->refused_reason, SB_REFUSED_MAX);
+    out->refused_reason[SB_REFUSED_MAX - 1] = '\0';
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     return LOAD(&h->seq) == seq;
 }
@@ -181,4 +189,54 @@ void scoreboard_snapshot_free(struct sb_snapshot *snap)
     snap->svc = NULL;
     snap->slots = NULL;
     snap->nsvc = snap->nslots = 0;
+}
+
+/*
+ * Written from outside the master, so not under its sequence number (two
+ * writers would break it): the text goes first and the time, which makes
+ * the record shown, last.  A reader that copies it in between sees the
+ * previous record's time with the new text, at worst.
+ */
+int scoreboard_note_refused(const char *path, const char *by, unsigned errors,
+                            const char *reason, char *err, size_t errlen)
+{
+    struct sb_header h;
+    struct stat      st;
+    int64_t          now = (int64_t)time(NULL);
+    uint32_t         n = errors;
+    int              fd, rc = -1;
+
+    do
+        fd = open(path, O_RDWR | O_CLOEXEC);
+    while (fd == -1 && errno == EINTR);
+    if (fd == -1) {
+        errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) == -1 ||
+        pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+        errbuf_set(err, errlen, "%s: not a prefork status file", path);
+        goto done;
+    }
+    if (header_check(&h, (size_t)st.st_size, path, err, errlen) == -1)
+        goto done;
+    memset(h.refused_by, 0, sizeof(h.refused_by));
+    memset(h.refused_reason, 0, sizeof(h.refused_reason));
+    snprintf(h.refused_by, sizeof(h.refused_by), "%s", by);
+    snprintf(h.refused_reason, sizeof(h.refused_reason), "%s", reason);
+    if (pwrite(fd, h.refused_by, sizeof(h.refused_by),
+               offsetof(struct sb_header, refused_by)) == -1 ||
+        pwrite(fd, h.refused_reason, sizeof(h.refused_reason),
+               offsetof(struct sb_header, refused_reason)) == -1 ||
+        pwrite(fd, &n, sizeof(n), offsetof(struct sb_header, refused_errors)) ==
+            -1 ||
+        pwrite(fd, &now, sizeof(now),
+               offsetof(struct sb_header, refused_time)) == -1) {
+        errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
+        goto done;
+    }
+    rc = 0;
+done:
+    close(fd);
+    return rc;
 }

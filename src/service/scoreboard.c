@@ -436,6 +436,9 @@ int scoreboard_claim(struct scoreboard *sb, uint32_t service)
         STORE(&s->busy_since, 0);
         STORE(&s->open_conns, 0);
         STORE(&s->recycle, 0);
+        STORE(&s->tls_handshakes, 0);
+        STORE(&s->tls_resumed, 0);
+        STORE(&s->tls_failures, 0);
         s->peer_len = 0;
         s->request[0] = '\0';
         set_state(s, SLOT_STARTING);
@@ -526,6 +529,19 @@ void scoreboard_set_reload(struct scoreboard *sb, unsigned number,
     seq_end(h);
 }
 
+void scoreboard_set_refused(struct scoreboard *sb, const char *by,
+                            unsigned errors, const char *reason)
+{
+    struct sb_header *h = sb->hdr;
+
+    seq_begin(h);
+    STORE(&h->refused_time, (int64_t)time(NULL));
+    STORE(&h->refused_errors, (uint32_t)errors);
+    snprintf(h->refused_by, sizeof(h->refused_by), "%s", by);
+    snprintf(h->refused_reason, sizeof(h->refused_reason), "%s", reason);
+    seq_end(h);
+}
+
 void scoreboard_add_death(struct scoreboard *sb, const char *json)
 {
     struct sb_header *h = sb->hdr;
@@ -592,6 +608,9 @@ void slot_read(const struct slot *s, struct slot *out)
     out->busy_since = LOAD(&s->busy_since);
     out->open_conns = LOAD(&s->open_conns);
     out->recycle = LOAD(&s->recycle);
+    out->tls_handshakes = LOAD(&s->tls_handshakes);
+    out->tls_resumed = LOAD(&s->tls_resumed);
+    out->tls_failures = LOAD(&s->tls_failures);
     out->peer_len = s->peer_len;
     memcpy(out->peer, s->peer, sizeof(out->peer));
     memcpy(out->request, s->request, sizeof(out->request));

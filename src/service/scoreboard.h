@@ -29,6 +29,7 @@
 #define SB_DEATH_MAX   768 /* one record's JSON text */
 #define SB_STATE_MAX   16
 #define SB_REASON_MAX  160
+#define SB_REFUSED_MAX 512 /* the first error of a refused reload */
 
 enum slot_state {
     SLOT_FREE = 0, /* unused */
@@ -56,12 +57,17 @@ struct slot {
     char request[SB_REQUEST_MAX];
     /* The worker reached max_requests and asks to be replaced. */
     uint32_t recycle;
+    /* TLS handshakes done (of them resumed) and failed, by this worker
+     * and its children or threads; -s status sums them per service. */
+    uint64_t tls_handshakes;
+    uint64_t tls_resumed;
+    uint64_t tls_failures;
 };
 
 /* The file's first bytes, and the number of its layout: a reader refuses
  * a file whose layout it does not know (a master of another version). */
 #define SB_MAGIC        "PFSCORE"
-#define SB_LAYOUT       4
+#define SB_LAYOUT       5
 #define SB_NAME_MAX     200 /* a section name fits on an INI line */
 #define SB_LISTEN_MAX   512 /* listen addresses, one per line */
 #define SB_MODE_MAX     16
@@ -108,6 +114,14 @@ struct sb_header {
     uint32_t reload_generation;
     char     reload_state[SB_STATE_MAX];
     char     reload_reason[SB_REASON_MAX];
+    /* The last reload refused because the file has errors, by the master
+     * (on HUP) or by `prefork -s reload` (which then sends nothing): when
+     * (realtime seconds; 0: none yet), who refused it, how many errors
+     * and the first of them. */
+    int64_t  refused_time;
+    uint32_t refused_errors;
+    char     refused_by[SB_STATE_MAX + 8];
+    char     refused_reason[SB_REFUSED_MAX];
 };
 
 /* The master's (and after fork each worker's) view of the mapping. */
@@ -138,6 +152,10 @@ struct sb_snapshot {
     unsigned           reload_generation;
     char               reload_state[SB_STATE_MAX];
     char               reload_reason[SB_REASON_MAX];
+    int64_t            refused_time;
+    unsigned           refused_errors;
+    char               refused_by[SB_STATE_MAX + 8];
+    char               refused_reason[SB_REFUSED_MAX];
 };
 
 /* The status file that goes with a pidfile: a trailing ".pid" replaced by
@@ -214,6 +232,15 @@ void slot_set_request(struct slot *s, const char *text, size_t len);
  * (reload_canary), "rolled over" or "rolled back" (with why). */
 void scoreboard_set_reload(struct scoreboard *sb, unsigned number,
                            const char *state, const char *reason);
+/* Master: a reload was refused, the file having `errors` errors, the
+ * first being reason; `by` says who refused it ("SIGHUP"). */
+void scoreboard_set_refused(struct scoreboard *sb, const char *by,
+                            unsigned errors, const char *reason);
+/* `prefork -s reload`: the same, written into the running master's status
+ * file at path, which it opens for writing (so only its owner can).
+ * Returns 0, or -1 with the reason in err. */
+int scoreboard_note_refused(const char *path, const char *by, unsigned errors,
+                            const char *reason, char *err, size_t errlen);
 /* Master: keep one death record's JSON text for `-s status`. */
 void scoreboard_add_death(struct scoreboard *sb, const char *json);
 /* Master: that client as "ADDR:PORT" ("[V6]:PORT"); returns 0, or -1

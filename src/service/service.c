@@ -247,6 +247,7 @@ struct generation *generation_create(struct config *cfg, struct lsock_set *set,
         s->target = s->sc->workers;
         s->spawn_rate = 1;
         service_pub_init(&s->pub, s->sc->name, s->sc->mconf, cfg->dir);
+        s->tls = s->sc->tls;
         g->nsvc++;
         if (service_bind(s, cfg, set, d) == -1)
             goto fail;

@@ -48,6 +48,9 @@ struct service {
     int     failures;   /* consecutive early deaths */
     int64_t next_spawn; /* no spawn before this (backoff), mono ms */
     int     held_over;  /* warned: the old generation serves on */
+
+    /* Its TLS contexts (sc->tls; NULL: plain), inherited by workers. */
+    struct tls_ctx *tls;
 };
 
 struct generation {

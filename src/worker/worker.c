@@ -40,6 +40,7 @@
 #include "scoreboard.h"
 #include "sdnotify.h"
 #include "service.h"
+#include "tls.h"
 #include "worker.h"
 
 /* One connection per wake-up, as nginx does without multi_accept: a worker
@@ -362,6 +363,7 @@ static void accept_batch(struct wctx *w, int fd)
             close(cfd);
             continue;
         }
+        c->tlsctx = w->svc->tls; /* NULL for a plain service */
         if (w->svc->sc->proxy_protocol) {
             if (!conn_proxy_allowed(c, &w->svc->sc->proxy_from,
                                     w->svc->sc->name)) {
@@ -622,6 +624,7 @@ void worker_main(struct service *svc, const struct config *cfg,
     signals_init();
     sd_lib_release();
     conn_set_slot(slot);
+    tls_set_slot(slot);
     /* If the master dies, finish what is in flight and go. */
     if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1)
         log_syswarn(svc->sc->name, "prctl(PR_SET_PDEATHSIG)");

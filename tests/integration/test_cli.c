@@ -346,3 +346,149 @@ Test(cli, t_warns_of_keys_that_do_nothing, .timeout = 15)
               r.err);
     h_result_free(&r);
 }
+
+/* An unknown user or group is found once the file is read; the error
+ * still has the line of its key. */
+Test(cli, unknown_user_has_its_line, .timeout = 20)
+{
+    config("user = pf_no_such_user\n[echo]\nmodule = echo\nlisten = %s:%d\n",
+           LO, port);
+    expect_error("user = pf_no_such_user", "no such user 'pf_no_such_user'");
+}
+
+Test(cli, unknown_group_has_its_line, .timeout = 20)
+{
+    config("group = pf_no_such_group\n[echo]\nmodule = echo\nlisten = %s:%d\n",
+           LO, port);
+    expect_error("group = pf_no_such_group", "no such group");
+}
+
+/* `module = echo` run from the build tree without module_path: the error
+ * says which module_path would find it. */
+Test(cli, module_not_found_from_a_build_tree_hints_module_path, .timeout = 20)
+{
+    struct h_result r;
+    char            want[512];
+
+    cr_assert_eq(h_write_file(srv.conf,
+                              "[server]\npidfile = %s\nmodule_path = %s\n"
+                              "[echo]\nmodule = echo\nlisten = %s:%d\n",
+                              srv.pidfile, srv.dir, LO, port),
+                 0);
+    cr_assert_eq(run(&r, "-t", NULL), 1, "stderr: %s", r.err);
+    snprintf(want, sizeof want, "set module_path = %s/src/modules/.libs",
+             PF_BUILDDIR);
+    cr_assert(strstr(r.err, want) != NULL, "no \"%s\" in: %s", want, r.err);
+    h_result_free(&r);
+}
+
+/* --- -s with a running master --------------------------------------------- */
+
+/* Run prefork -c CONF with up to four more arguments. */
+static int run4(struct h_result *r, const char *a1, const char *a2,
+                const char *a3, const char *a4)
+{
+    const char *argv[] = {H_PREFORK, "-c", srv.conf, a1, a2, a3, a4, NULL};
+
+    return h_run(argv, 15000, r);
+}
+
+static void start_echo(void)
+{
+    config("[echo]\nmodule = echo\nlisten = %s:%d\nworkers = 1\n", LO, port);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+}
+
+/* `-s reload` of a file with errors prints every one, sends no HUP and
+ * exits 1; `-s status` then shows the refusal. */
+Test(cli, s_reload_checks_the_file_first, .timeout = 30)
+{
+    static const char *const keys[] = {"bogus_key", "workers = lots"};
+    struct h_result          r;
+    int                      code;
+
+    start_echo();
+    config("bogus_key = 1\nworkers = lots\n[echo]\nmodule = echo\n"
+           "listen = %s:%d\nworkers = 1\n",
+           LO, port);
+    code = run4(&r, "-s", "reload", NULL, NULL);
+    cr_assert_eq(code, 1, "exit %d, not 1: %s", code, r.err);
+    expect_lines(&r, keys, 2);
+    cr_assert(strstr(r.err, "reload not sent") != NULL, "stderr: %s", r.err);
+    h_result_free(&r);
+    h_sleep_ms(300);
+    cr_assert(!h_file_contains(srv.log, "reloading"),
+              "the master got a HUP all the same%s", h_diag(&srv));
+    code = run4(&r, "-s", "status", NULL, NULL);
+    cr_assert_eq(code, 0, "-s status: exit %d: %s", code, r.err);
+    cr_assert(strstr(r.out, "\"refused_reload\":{\"time\":") != NULL &&
+                  strstr(r.out, "\"by\":\"prefork -s reload\",\"errors\":2,") !=
+                      NULL &&
+                  strstr(r.out, "bogus_key") != NULL,
+              "the status does not show the refused reload: %s", r.out);
+    h_result_free(&r);
+    cr_assert(h_alive(&srv));
+    cr_assert_eq(h_echo_once(LO, port, 3000), 0);
+}
+
+/* A good file is reloaded as before. */
+Test(cli, s_reload_of_a_good_file_is_sent, .timeout = 30)
+{
+    struct h_result r;
+
+    start_echo();
+    cr_assert_eq(run4(&r, "-s", "reload", NULL, NULL), 0, "%s", r.err);
+    h_result_free(&r);
+    cr_assert(H_WAIT(5000, h_file_contains(srv.log, "configuration reloaded")),
+              "no reload%s", h_diag(&srv));
+}
+
+/* `-s status` and `-s quit -w` with an error elsewhere in the file: a
+ * warning, and the master found through its pidfile; -w returns once the
+ * master has gone. */
+Test(cli, s_quit_and_status_work_with_errors_elsewhere, .timeout = 30)
+{
+    struct h_result r;
+    int             code;
+
+    start_echo();
+    config("workers = two\n[echo]\nmodule = echo\nlisten = %s:%d\n", LO, port);
+    code = run4(&r, "-s", "status", NULL, NULL);
+    cr_assert_eq(code, 0, "-s status: exit %d: %s", code, r.err);
+    cr_assert(strstr(r.out, "\"master\":{\"pid\":") != NULL, "%s", r.out);
+    cr_assert(strstr(r.err, "workers") != NULL &&
+                  strstr(r.err, "warning: ") != NULL,
+              "no warning about the errors: %s", r.err);
+    h_result_free(&r);
+    code = run4(&r, "-s", "quit", "-w", "10");
+    cr_assert_eq(code, 0, "-s quit -w 10: exit %d: %s", code, r.err);
+    h_result_free(&r);
+    /* -w returned: the master has exited (it is only waiting to be
+     * reaped by this process). */
+    cr_assert_eq(h_wait_exit(&srv, 200), 0, "the master is still running");
+}
+
+Test(cli, s_stop_works_with_errors_elsewhere, .timeout = 30)
+{
+    struct h_result r;
+    int             code;
+
+    start_echo();
+    config("workers = two\n[echo]\nmodule = echo\nlisten = %s:%d\n", LO, port);
+    code = run4(&r, "-s", "stop", "-w", "10");
+    cr_assert_eq(code, 0, "-s stop -w 10: exit %d: %s", code, r.err);
+    h_result_free(&r);
+    cr_assert_eq(h_wait_exit(&srv, 200), 0, "the master is still running");
+}
+
+/* -w goes with stop and quit only. */
+Test(cli, w_without_stop_or_quit_is_a_usage_error, .timeout = 15)
+{
+    struct h_result r;
+
+    config("[echo]\nmodule = echo\nlisten = %s:%d\n", LO, port);
+    cr_assert_eq(run4(&r, "-s", "reload", "-w", "5"), 2, "%s", r.err);
+    h_result_free(&r);
+    cr_assert_eq(run4(&r, "-s", "quit", "-w", "soon"), 2, "%s", r.err);
+    h_result_free(&r);
+}

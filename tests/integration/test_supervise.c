@@ -507,3 +507,23 @@ Test(supervise, reload_logs_the_warnings_of_the_new_file, .fini = h_teardown,
               "no warning logged at level warn%s", h_diag(&srv));
     cr_assert_eq(h_stop(&srv), 0);
 }
+
+/* TTOU on a pool of one does nothing, and the log says why. */
+Test(supervise, ttou_at_pool_size_one_says_why, .fini = h_teardown,
+     .timeout = 30)
+{
+    int port = tcp_port();
+
+    cr_assert_eq(h_init(&srv), 0);
+    h_config(&srv, "[e]\nmodule = echo\nlisten = %s:%d\nworkers = 1\n", LO,
+             port);
+    start(&srv);
+    cr_assert(H_WAIT(5000, h_nworkers(&srv) == 1));
+    cr_assert_eq(h_signal(&srv, SIGTTOU), 0);
+    cr_assert(
+        H_WAIT(5000, h_file_contains(srv.log, "TTOU: pool size stays 1: a pool "
+                                              "keeps at least one worker")),
+        "no word on the TTOU that did nothing%s", h_diag(&srv));
+    cr_assert_eq(h_nworkers(&srv), 1);
+    cr_assert_eq(h_stop(&srv), 0);
+}

@@ -12,6 +12,8 @@
  *   full N\n       pf_read_full() of N bytes (N < 64): "full K BYTES\n", or
  *                  "full -1 ERRNO\n"
  *   line\n         one more pf_readline() at once: as for any other line
+ *   tls\n          "tls SUBJECT VERIFY ALPN\n" (ABI 1.4), "-" for each
+ *                  the connection does not have
  *   quit\n         closes the connection
  *   anything else  "line LEN NL\n": the length pf_readline() returned and
  *                  whether it ended in '\n' (1) or not (0)
@@ -95,6 +97,11 @@ static int bm_handle(pf_conn *c)
         r = say(c, "ok\n");
     } else if (strncmp(line, "full ", 5) == 0)
         r = bm_full(c, (size_t)atoi(line + 5));
+    else if (strcmp(line, "tls\n") == 0)
+        r = say(c, "tls %s %s %s\n",
+                pf_tls_subject(c) ? pf_tls_subject(c) : "-",
+                pf_tls_verify(c) ? pf_tls_verify(c) : "-",
+                pf_tls_alpn(c) ? pf_tls_alpn(c) : "-");
     else if (strcmp(line, "line\n") == 0) {
         n = pf_readline(c, line, sizeof(line));
         return bm_line(c, line, n);

@@ -52,7 +52,7 @@ Test(modload, refuses_another_abi_major)
 
     cr_assert_null(m);
     cr_assert(strstr(err, "ABI 2.") != NULL, "%s", err);
-    cr_assert(strstr(err, "this prefork has ABI 1.3") != NULL, "%s", err);
+    cr_assert(strstr(err, "this prefork has ABI 1.4") != NULL, "%s", err);
     cr_assert(strstr(err, "rebuild") != NULL, "%s", err);
 }
 

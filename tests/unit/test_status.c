@@ -255,7 +255,7 @@ Test(status_render, a_scoreboard_built_by_hand)
         "\"busy_ms\":null,\"age_s\":1}],"
         "\"totals\":{\"workers\":1,\"idle\":0,\"busy\":0,\"served\":40}}"
         "],\"deaths\":[{\"pid\":9,\"reason\":\"exit\"},{\"pid\":8}],\"reload\":"
-        "null}\n");
+        "null,\"refused_reload\":null}\n");
     free(json);
 }
 
@@ -325,7 +325,8 @@ Test(status_render, an_empty_scoreboard_is_valid_json)
     json = rendered(&f.snap, 1000);
     cr_expect_str_eq(json, "{\"master\":{\"pid\":100,\"version\":\"9.8.7\","
                            "\"start_time\":1700000000,\"uptime_s\":0},"
-                           "\"services\":[],\"deaths\":[],\"reload\":null}\n");
+                           "\"services\":[],\"deaths\":[],\"reload\":null,"
+                           "\"refused_reload\":null}\n");
     rc = py_eval(json, "len(d[\"services\"])", got, sizeof got);
     if (rc != 1)
         cr_expect_eq(rc, 0, "%s", got);
@@ -347,7 +348,8 @@ Test(status_render, the_last_reload_and_why_it_was_rolled_back)
     json = rendered(&f.snap, 1000);
     cr_expect(strstr(json, ",\"reload\":{\"generation\":3,\"state\":"
                            "\"rolled back\",\"reason\":\"[t] worker 9 died "
-                           "on signal 11 (\\\"signal\\\")\"}}\n") != NULL,
+                           "on signal 11 (\\\"signal\\\")\"},"
+                           "\"refused_reload\":null}\n") != NULL,
               "%s", json);
     free(json);
     f.snap.reload_reason[0] = '\0';
@@ -398,4 +400,26 @@ Test(status_render, from_a_live_scoreboard)
     free(json);
     scoreboard_snapshot_free(&snap);
     scoreboard_destroy(sb);
+}
+
+Test(status_render, the_last_refused_reload_and_its_first_error)
+{
+    struct fake f;
+    char       *json;
+
+    fake_init(&f);
+    f.snap.nslots = 0;
+    f.snap.start_mono_ms = 0;
+    f.snap.refused_time = 1700000100;
+    f.snap.refused_errors = 2;
+    snprintf(f.snap.refused_by, sizeof f.snap.refused_by, "prefork -s reload");
+    snprintf(f.snap.refused_reason, SB_REFUSED_MAX,
+             "/etc/x.ini:3: unknown key \"lisen\"");
+    json = rendered(&f.snap, 1000);
+    cr_expect(strstr(json, ",\"refused_reload\":{\"time\":1700000100,"
+                           "\"by\":\"prefork -s reload\",\"errors\":2,"
+                           "\"reason\":\"/etc/x.ini:3: unknown key "
+                           "\\\"lisen\\\"\"}}\n") != NULL,
+              "%s", json);
+    free(json);
 }

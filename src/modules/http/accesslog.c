@@ -4,6 +4,9 @@
  *   127.0.0.1 - - [21/Nov/2026:01:23:45 +0000] "GET / HTTP/1.1" 200 612 "-"
  * "curl/7.88.1"
  *
+ * A TLS client that presented a certificate gets its subject as one more
+ * quoted field at the end (nginx's $ssl_client_s_dn in a log_format).
+ *
  * Each worker buffers its lines and writes them out with one write(2) when
  * the buffer fills and on every tick (once a second), so the file is never
  * more than a second behind and a busy worker makes one write per many
@@ -183,7 +186,7 @@ static void peer_text(const struct sockaddr *sa, char *out, size_t len)
 
 static void format_line(struct line *l, const struct sockaddr *peer,
                         const struct http_request *req, int status,
-                        long long bytes)
+                        long long bytes, const char *subject)
 {
     char      addr[64], when[64];
     time_t    now = time(NULL);
@@ -206,16 +209,23 @@ static void format_line(struct line *l, const struct sockaddr *peer,
     put_escaped(l, req != NULL ? &req->referer : NULL);
     put(l, "\" \"", 3);
     put_escaped(l, req != NULL ? &req->user_agent : NULL);
+    if (subject != NULL) { /* a TLS client certificate's */
+        struct http_str s = {.p = subject, .len = strlen(subject)};
+
+        put(l, "\" \"", 3);
+        put_escaped(l, &s);
+    }
     memcpy(l->p + l->n, "\"\n", 2); /* LINE_ROOM kept room for it */
     l->n += 2;
 }
 
 void accesslog_add(struct accesslog *l, const struct sockaddr *peer,
-                   const struct http_request *req, int status, long long bytes)
+                   const struct http_request *req, int status, long long bytes,
+                   const char *subject)
 {
     struct line line;
 
-    format_line(&line, peer, req, status, bytes);
+    format_line(&line, peer, req, status, bytes, subject);
     pthread_mutex_lock(&l->mu);
     if (l->len + line.n > sizeof(l->buf))
         flush_locked(l);

@@ -25,8 +25,10 @@ void accesslog_flush(struct accesslog *l);
 int accesslog_reopen(struct accesslog *l);
 
 /* Record one response.  req may be NULL (a request that could not be
- * parsed: the line shows "-"). */
+ * parsed: the line shows "-").  subject: the TLS client certificate's,
+ * one more field at the end, or NULL (none, and no field). */
 void accesslog_add(struct accesslog *l, const struct sockaddr *peer,
-                   const struct http_request *req, int status, long long bytes);
+                   const struct http_request *req, int status, long long bytes,
+                   const char *subject);
 
 #endif

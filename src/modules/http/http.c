@@ -43,7 +43,8 @@ static void log_request(pf_conn *c, const struct http_request *req,
     const struct http_state *hs = c->svc->data;
 
     if (hs->log != NULL)
-        accesslog_add(hs->log, c->peer, req, o->status, o->bytes);
+        accesslog_add(hs->log, c->peer, req, o->status, o->bytes,
+                      pf_tls_subject(c));
 }
 
 /* Answer a request that could not be parsed, then close. */
@@ -218,6 +219,13 @@ static int http_handle(pf_conn *c)
     int                      r, eof;
 
     eof = fill(c) == -1;
+    /* A TLS ClientHello (a handshake record, 0x16) on a plain port: no
+     * answer this client could read, and none worth a header_timeout. */
+    if (c->requests == 0 && hc->len > 0 && (unsigned char)hc->buf[0] == 0x16) {
+        pf_log(c->svc, PF_LOG_INFO,
+               "a TLS handshake on a plain HTTP port: closed");
+        return PF_CLOSE;
+    }
     for (;;) {
         if (http_pending(hc) && http_send_pending(c)) {
             c->idle_timeout_ms = (int)hs->conf->send_timeout;
