@@ -172,11 +172,8 @@ static struct generation *load_generation(struct master *m)
     const char        *first = NULL;
 
     cfg = config_prepare(m->conf_path, &d);
-    if (cfg != NULL) {
-        /* Its TLS contexts take the tickets' lifetime as they are made. */
-        ticketkeys_lifetime(cfg->tls_ticket_key_rotation_ms);
+    if (cfg != NULL)
         g = generation_create(cfg, &m->ls, &m->next_id, &d);
-    }
     if (g == NULL && cfg != NULL) {
         modules_release(cfg);
         config_free(cfg);

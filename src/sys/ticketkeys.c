@@ -229,7 +229,8 @@ static int use_files(const char *files, const char *dir, int64_t now)
     return rc;
 }
 
-void ticketkeys_lifetime(long long rotation_ms)
+/* Tickets made from now live rotation_ms (on_new_ticket). */
+static void set_lifetime(long long rotation_ms)
 {
     uint32_t s = (uint32_t)(rotation_ms < 1000 ? 1 : rotation_ms / 1000);
 
@@ -246,7 +247,7 @@ int ticketkeys_configure(long long rotation_ms, const char *files,
     if (tk.st == NULL)
         return 0;
     tk.period_ms = rotation_ms;
-    ticketkeys_lifetime(rotation_ms);
+    set_lifetime(rotation_ms);
     if (files != NULL) {
         if (use_files(files, dir, now) == -1)
             return -1;
@@ -334,19 +335,34 @@ static int ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
     return rc;
 }
 
+/*
+ * Called by OpenSSL just before it encodes a session into a new ticket
+ * (SSL_CTX_set_session_ticket_cb): the session, so its ticket, lives as
+ * long as the table's current lifetime.  Read here rather than given to
+ * the context when it is made, because contexts are made as a
+ * configuration is read, before the master has the table (at start) or
+ * has taken that configuration's lifetime (on reload).
+ */
+static int on_new_ticket(SSL *ssl, void *arg)
+{
+    SSL_SESSION *sess = SSL_get_session(ssl);
+    uint32_t     lifetime;
+
+    (void)arg;
+    if (tk.st == NULL || sess == NULL)
+        return 1;
+    lifetime = atomic_load_explicit(&tk.st->lifetime_s, memory_order_relaxed);
+    if (lifetime > 0)
+        (void)SSL_SESSION_set_timeout(sess, (long)lifetime);
+    return 1;
+}
+
 int ticketkeys_attach(SSL_CTX *ctx)
 {
-    uint32_t lifetime;
-
-    if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1) {
-        log_error(NULL, "TLS: cannot set the session ticket callback");
+    if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1 ||
+        SSL_CTX_set_session_ticket_cb(ctx, on_new_ticket, NULL, NULL) != 1) {
+        log_error(NULL, "TLS: cannot set the session ticket callbacks");
         return -1;
-    }
-    if (tk.st != NULL) {
-        lifetime =
-            atomic_load_explicit(&tk.st->lifetime_s, memory_order_relaxed);
-        if (lifetime > 0)
-            SSL_CTX_set_timeout(ctx, (long)lifetime);
     }
     return 0;
 }

@@ -25,8 +25,8 @@
 #include <openssl/ssl.h>
 
 /* Have ctx encrypt new tickets with the current key and decrypt those
- * made with any key still kept, and give its sessions the tickets'
- * lifetime.  Called on each SSL_CTX a service makes; 0, or -1 when
+ * made with any key still kept, and give each ticket the lifetime the
+ * master last configured (read as the ticket is made).  Called on each SSL_CTX a service makes; 0, or -1 when
  * OpenSSL refused (logged). */
 int ticketkeys_attach(SSL_CTX *ctx);
 
@@ -42,10 +42,6 @@ int ticketkeys_open(void);
  * is kept).  0, or -1 (logged; the keys in use stay). */
 int ticketkeys_configure(long long rotation_ms, const char *files,
                          const char *dir);
-
-/* Master, once a reload's configuration is read and before its contexts
- * are made: contexts attached from now give tickets this lifetime. */
-void ticketkeys_lifetime(long long rotation_ms);
 
 /* Master, on its tick, while no upgrade it started is under way (the
  * new master writes then): a new key when the current one is due, and
