@@ -503,7 +503,7 @@ def prefork_ini(d, module_path, services, workers=1):
 
 
 def peer_prefork(ctx, name='prefork', binary='prefork',
-                 module_path='module_path'):
+                 module_path='module_path', keys='keys'):
     d = subdir(ctx['work'], name)
     http, echo = free_port(), free_port()
     services = [
@@ -513,6 +513,8 @@ def peer_prefork(ctx, name='prefork', binary='prefork',
         ('echo', {'module': 'echo', 'listen': f'127.0.0.1:{echo}'}),
         ('udp', {'module': 'udp_echo', 'listen': f'udp://127.0.0.1:{echo}'}),
     ]
+    for _, svc in services:  # --keys, --baseline-keys: in every service
+        svc.update(ctx.get(keys) or {})
     ports = {'http': http, 'http_close': http, 'echo': echo, 'udp': echo}
     if ctx.get('workers'):  # (g): the http service alone, as the peers
         services = services[:1]
@@ -528,7 +530,7 @@ def peer_baseline(ctx):
     if not ctx.get('baseline'):
         raise Skip('no --baseline')
     return peer_prefork(ctx, 'prefork-base', 'baseline',
-                        'baseline_module_path')
+                        'baseline_module_path', 'baseline_keys')
 
 
 def peer_nginx(ctx):
@@ -1300,6 +1302,12 @@ def parse_args():
                    help='another prefork binary, run beside this one in '
                    'every round (its modules: --baseline-module-path)')
     p.add_argument('--baseline-module-path', default='')
+    p.add_argument('--keys', action='append', default=[], metavar='KEY=VALUE',
+                   help='a key for every service of this prefork (again '
+                   'for more), e.g. sandbox=yes')
+    p.add_argument('--baseline-keys', action='append', default=[],
+                   metavar='KEY=VALUE',
+                   help='the same for --baseline, e.g. sandbox=no')
     p.add_argument('--out', default=os.path.join(HERE, 'results'))
     p.add_argument('--scenarios', default='abcdef',
                    help='the letters of the scenarios to run (default all); '
@@ -1323,6 +1331,11 @@ def parse_args():
             p.error('--baseline needs --baseline-module-path')
         args.baseline_module_path = os.path.abspath(
             args.baseline_module_path)
+    for name in ('keys', 'baseline_keys'):
+        pairs = getattr(args, name)
+        if any('=' not in kv for kv in pairs):
+            p.error(f'--{name.replace("_", "-")} takes KEY=VALUE')
+        setattr(args, name, dict(kv.split('=', 1) for kv in pairs))
     return args
 
 
@@ -1335,7 +1348,8 @@ def run_all(args, work, res):
     ctx = {'work': work, 'root': make_docroot(work), 'helpers': helpers,
            'prefork': args.prefork, 'module_path': args.module_path,
            'baseline': args.baseline,
-           'baseline_module_path': args.baseline_module_path}
+           'baseline_module_path': args.baseline_module_path,
+           'keys': args.keys, 'baseline_keys': args.baseline_keys}
     scenarios = available_scenarios(helpers, args.scenarios)
     servers = []
     wanted = {n for n in args.servers.split(',') if n}

@@ -2,13 +2,15 @@
  * main.c -- the command line: check the configuration, signal a running
  * master or show its status, or become one.
  *
- *     prefork [-c FILE] [-t] [-s SIGNAL [-w SECONDS]] [-f] [-V] [-h]
+ *     prefork [-c FILE] [-t] [-s SIGNAL [-w SECONDS] [-n N]] [-f] [-V] [-h]
  *
  * `-s status` is not a signal: it maps the master's status file (see
- * scoreboard.h) read-only and prints it as JSON (status.h).  `-s reload`
- * checks the file as -t does first and sends nothing when it has errors;
- * `-s stop`, `quit` and `status` need only the pidfile the file names,
- * so a file with errors elsewhere still finds the master.
+ * scoreboard.h) read-only and prints it as JSON (status.h).  Nor is
+ * `-s top`, which shows the same file as a live view (top.h); `-n`
+ * says how many frames.  `-s reload` checks the file as -t does first
+ * and sends nothing when it has errors; `-s stop`, `quit`, `status` and
+ * `top` need only the pidfile the file names, so a file with errors
+ * elsewhere still finds the master.
  *
  * Exit status: 0 success, 1 configuration or start-up error, 2 usage.
  */
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "confine.h"
 #include "diag.h"
 #include "master.h"
 #include "modload.h"
@@ -29,6 +32,7 @@
 #include "reader.h"
 #include "scoreboard.h"
 #include "status.h"
+#include "top.h"
 
 #ifndef PF_SYSCONFDIR
 #define PF_SYSCONFDIR "/usr/local/etc"
@@ -47,13 +51,15 @@ static const struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: prefork [-c FILE] [-t] [-s SIGNAL [-w SECONDS]] [-f] [-V] "
-            "[-h]\n"
+            "usage: prefork [-c FILE] [-t] [-s SIGNAL [-w SECONDS] [-n N]] "
+            "[-f] [-V] [-h]\n"
             "  -c FILE    configuration file (default %s)\n"
             "  -t         test the configuration and exit\n"
             "  -s SIGNAL  send stop, quit, reload, reopen or upgrade to the\n"
             "             master, or print its scoreboard as JSON with status\n"
+            "             or watch it live with top\n"
             "  -w SECONDS with -s stop or quit: wait until the master exits\n"
+            "  -n N       with -s top: stop after N frames (1: print one)\n"
             "  -f         stay in the foreground (overrides daemonize)\n"
             "  -V         print the version and exit\n"
             "  -h         print this help and exit\n",
@@ -129,8 +135,9 @@ static pid_t find_master(const char *path, char **pidfile, int lenient)
     return pid;
 }
 
-/* -s status: the running master's scoreboard as JSON on stdout. */
-static int show_status(const char *path)
+/* -s status: the running master's scoreboard as JSON on stdout; -s top
+ * (frames >= 0): as a live view. */
+static int show_status(const char *path, int frames)
 {
     struct sb_snapshot snap = {0};
     struct scoreboard *sb = NULL;
@@ -154,6 +161,10 @@ static int show_status(const char *path)
         (kill(snap.master_pid, 0) == -1 && errno == ESRCH)) {
         fprintf(stderr, "prefork: %s: left by a master (pid %d) that is gone\n",
                 file, (int)snap.master_pid);
+        goto done;
+    }
+    if (frames >= 0) {
+        rc = top_run(sb, frames);
         goto done;
     }
     if (status_render(stdout, &snap, mono_ms()) == -1 ||
@@ -254,7 +265,8 @@ static int reload_checked(const char *path)
     return -1;
 }
 
-static int send_control(const char *path, const char *what, int wait_s)
+static int send_control(const char *path, const char *what, int wait_s,
+                        int frames)
 {
     char  *pidfile;
     size_t i;
@@ -266,14 +278,16 @@ static int send_control(const char *path, const char *what, int wait_s)
         return 2;
     }
     if (strcmp(what, "status") == 0)
-        return show_status(path);
+        return show_status(path, -1);
+    if (strcmp(what, "top") == 0)
+        return show_status(path, frames);
     for (i = 0; i < sizeof(control_signals) / sizeof(control_signals[0]); i++)
         if (strcmp(control_signals[i].name, what) == 0)
             sig = control_signals[i].sig;
     if (sig == 0) {
         fprintf(stderr,
                 "prefork: -s: unknown signal '%s' "
-                "(use stop, quit, reload, reopen, upgrade or status)\n",
+                "(use stop, quit, reload, reopen, upgrade, status or top)\n",
                 what);
         return 2;
     }
@@ -306,12 +320,24 @@ static int parse_wait(const char *s)
 int main(int argc, char **argv)
 {
     const char    *path = DEFAULT_CONF, *control = NULL;
-    int            test = 0, foreground = 0, wait_s = -1, opt;
+    int            test = 0, foreground = 0, wait_s = -1, opt, frames = 0;
+    char          *end;
     struct config *cfg;
 
-    while ((opt = getopt(argc, argv, ":c:ts:w:fVh")) != -1) {
+    while ((opt = getopt(argc, argv, ":c:ts:w:n:fVh")) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
+        case 'n':
+            errno = 0;
+            frames = (int)strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || frames < 1) {
+                fprintf(stderr,
+                        "prefork: -n wants a count of frames, not "
+                        "'%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case 't': test = 1; break;
         case 's': control = optarg; break;
         case 'w':
@@ -347,11 +373,13 @@ int main(int argc, char **argv)
         return 2;
     }
     if (control != NULL)
-        return send_control(path, control, wait_s);
+        return send_control(path, control, wait_s, frames);
     cfg = load_checked(path);
     if (cfg == NULL)
         return 1;
     if (test) {
+        for (size_t i = 0; i < cfg->nsvc; i++)
+            confine_print(stdout, cfg, &cfg->svc[i]);
         modules_release(cfg);
         config_free(cfg);
         printf("configuration OK\n");

@@ -89,6 +89,18 @@ extern "C" {
 
 /* Module flags (pf_module.flags, ABI 1.1). */
 #define PF_BLOCKING 0x1 /* handle() blocks: one connection per worker */
+/* The module reports each response it completes with pf_response_done()
+ * (ABI 1.4): the host counts those as its requests, and times each from
+ * the first handle() call of its request, rather than each handle() call
+ * (or, for a PF_BLOCKING module, each connection). */
+#define PF_RESPONSES 0x2
+
+/* What pf_status_text() renders (ABI 1.4). */
+enum pf_status_format {
+    PF_STATUS_JSON,        /* what `prefork -s status` prints */
+    PF_STATUS_PROMETHEUS,  /* Prometheus text format 0.0.4 */
+    PF_STATUS_OPENMETRICS, /* OpenMetrics text 1.0.0, ending "# EOF" */
+};
 
 /* What handle() asks the worker to do next. */
 enum pf_next {
@@ -205,6 +217,9 @@ struct pf_api {
     const char *(*tls_subject)(pf_conn *c);
     const char *(*tls_verify)(pf_conn *c);
     const char *(*tls_alpn)(pf_conn *c);
+    void (*response_done)(pf_conn *c, int status);
+    char *(*status_text)(const pf_service *svc, int format, size_t *len);
+    int (*sandbox_allow)(pf_service *svc, const char *path, unsigned flags);
 };
 
 /* Does the host offer api member m (an older host has a shorter table)? */
@@ -436,6 +451,54 @@ static inline const char *pf_tls_verify(pf_conn *c)
 static inline const char *pf_tls_alpn(pf_conn *c)
 {
     return PF_API_HAS(c->api, tls_alpn) ? c->api->tls_alpn(c) : NULL;
+}
+
+/* A response to a request on c has been handed to the connection whole
+ * (its last byte sent), with this status code: counted by its class
+ * (2xx...) and timed from its request's first byte, for the server's
+ * metrics.  For a module flagged PF_RESPONSES; once per response.  A host
+ * older than ABI 1.4 does not count: nothing happens. */
+static inline void pf_response_done(pf_conn *c, int status)
+{
+    if (PF_API_HAS(c->api, response_done))
+        c->api->response_done(c, status);
+}
+
+/* The whole server's status as the scoreboard holds it now, rendered in
+ * one of enum pf_status_format: a NUL-terminated string the caller frees
+ * with free(), *len its length; NULL when out of memory, from a host
+ * older than ABI 1.4, or in a process with no scoreboard.  It reads
+ * every worker's slot: for a status page, not for every request. */
+static inline char *pf_status_text(const pf_service *svc, int format,
+                                   size_t *len)
+{
+    if (!PF_API_HAS(svc->api, status_text)) {
+        *len = 0;
+        return NULL;
+    }
+    return svc->api->status_text(svc, format, len);
+}
+
+/* What pf_sandbox_allow grants beneath a path (ABI 1.4). */
+#define PF_SB_READ  0x1 /* read files, list directories */
+#define PF_SB_WRITE 0x2 /* create, write, truncate, rename, remove */
+#define PF_SB_EXEC  0x4 /* execute files (with sandbox_exec = yes only) */
+
+/* Declare that the service's workers need path (relative: from the config
+ * file's directory; a file or a directory and all beneath it) with flags,
+ * from check() (for every worker) or worker_init() (for this one): once
+ * a worker serves, it is confined (`sandbox` in prefork.ini(5)) to what
+ * its module declared, the operator's sandbox_* keys and its logs.  A
+ * module built for ABI 1.4 that needs no file declares nothing and is
+ * confined all the same; one built for an older ABI runs unconfined
+ * under sandbox = auto.  Returns 0, or -1 with errno (EPERM after
+ * worker_init; a host older than ABI 1.4 confines nothing: 0). */
+static inline int pf_sandbox_allow(pf_service *svc, const char *path,
+                                   unsigned flags)
+{
+    return PF_API_HAS(svc->api, sandbox_allow)
+               ? svc->api->sandbox_allow(svc, path, flags)
+               : 0;
 }
 
 /* Send a datagram back to the sender of d.  Returns 0 or -1 with errno. */

@@ -11,10 +11,12 @@
  * config still starts, and the user hears that the line is not doing what
  * it seems to.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "parse.h"
+#include "sandbox_conf.h"
 #include "ticketfile.h"
 
 /* A listen line cannot name more addresses than a worker takes: the
@@ -292,6 +294,40 @@ static int with_canary(const struct config *cfg, const struct service_conf *svc)
     return cfg->reload_canary_ms > 0;
 }
 
+static int sandboxed(const struct config *cfg, const struct service_conf *svc)
+{
+    (void)cfg;
+    return svc->sandbox != SANDBOX_NO;
+}
+
+/* Every sandbox_connect item names a port (Landlock's rules are by port);
+ * sandbox_read and sandbox_write name no empty path. */
+static void check_sandbox(struct parse *ps, const struct service_conf *svc,
+                          const int *seen)
+{
+    static const int lists[] = {VK_SANDBOX_READ, VK_SANDBOX_WRITE,
+                                VK_SANDBOX_CONNECT};
+    char             item[256];
+    const char      *p;
+    uint16_t         port;
+    size_t           i;
+    int              n;
+
+    for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        p = *(char *const *)((const char *)svc + service_keys[lists[i]].offset);
+        while ((n = sandbox_list_next(&p, item, sizeof(item))) != -1) {
+            if (n == 0)
+                parse_report(ps, seen[lists[i]], "[%s] %s: an empty item",
+                             svc->name, service_keys[lists[i]].name);
+            else if (lists[i] == VK_SANDBOX_CONNECT &&
+                     sandbox_port_parse(item, &port) == -1)
+                parse_report(ps, seen[lists[i]],
+                             "[%s] sandbox_connect: '%s' is not HOST:PORT",
+                             svc->name, item);
+        }
+    }
+}
+
 /* Service keys that only act in some services: where `acts` is false, a
  * key the file sets is reported as doing nothing `unless`. */
 static const struct inert {
@@ -314,6 +350,10 @@ static const struct inert {
     {VK_TLS_CLIENT_CA, verifies,
      "unless tls_verify_client is optional or "
      "require"},
+    {VK_SANDBOX_READ, sandboxed, "with sandbox = no"},
+    {VK_SANDBOX_WRITE, sandboxed, "with sandbox = no"},
+    {VK_SANDBOX_EXEC, sandboxed, "with sandbox = no"},
+    {VK_SANDBOX_CONNECT, sandboxed, "with sandbox = no"},
 };
 
 #define NINERT (sizeof(inert_keys) / sizeof(inert_keys[0]))
@@ -372,6 +412,7 @@ void check_config(struct parse *ps)
             check_dynamic(ps, svc, seen);
         check_streams(ps, svc, seen);
         check_tls(ps, svc, seen);
+        check_sandbox(ps, svc, seen);
     }
     check_addresses(ps);
     check_slots(ps);

@@ -29,6 +29,14 @@ enum pf_tls_verify { TLS_VERIFY_NO, TLS_VERIFY_OPTIONAL, TLS_VERIFY_REQUIRE };
 enum pf_tls_ktls { TLS_KTLS_NO, TLS_KTLS_AUTO };
 
 struct tls_ctx;
+/* sandbox: how a service's workers are confined (docs/DESIGN.md). */
+enum pf_sandbox { SANDBOX_AUTO, SANDBOX_YES, SANDBOX_REQUIRE, SANDBOX_NO };
+
+/* A path a module declared it needs (pf_sandbox_allow), with PF_SB_*. */
+struct sandbox_decl {
+    char    *path; /* absolute */
+    unsigned flags;
+};
 
 /* A key the core does not know, handed to the service's module. */
 struct conf_kv {
@@ -96,6 +104,17 @@ struct service_conf {
     int             tls_certificate_line, tls_key_line, tls_client_ca_line;
     int             tls_ciphers_line, tls_ciphersuites_line;
     struct tls_ctx *tls; /* the contexts, built by tls_prepare (tlsctx.c) */
+    /* Confinement of the service's workers (sandbox_conf.h). */
+    int   sandbox;         /* enum pf_sandbox */
+    char *sandbox_read;    /* comma-separated paths; NULL: none */
+    char *sandbox_write;   /* the same, made writable */
+    int   sandbox_exec;    /* execve allowed, and execution beneath reads */
+    char *sandbox_connect; /* HOST:PORT, ... a module may connect to */
+    /* What the module declared: in check() (the master's copy, inherited
+     * by every worker) and in worker_init() (the worker's own). */
+    struct sandbox_decl *sandbox_decl;
+    size_t               nsandbox_decl;
+    int sandbox_undeclared; /* its module predates ABI 1.4: it could not */
 };
 
 struct config {

@@ -57,6 +57,11 @@ static const struct choice tls_ktls_choices[] = {
 #define TLS_MOZILLA_CIPHERSUITES                                               \
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"                           \
     "TLS_CHACHA20_POLY1305_SHA256"
+static const struct choice sandbox_choices[] = {{"auto", SANDBOX_AUTO},
+                                                {"yes", SANDBOX_YES},
+                                                {"require", SANDBOX_REQUIRE},
+                                                {"no", SANDBOX_NO},
+                                                {NULL, 0}};
 
 /* A T_CHOICE field is stored as an int. */
 _Static_assert(sizeof(enum pf_mode) == sizeof(int), "enum pf_mode is an int");
@@ -377,4 +382,37 @@ const struct key service_keys[NSERVICE_KEYS] = {
                      .help = "no, or auto: hand the keys to the kernel "
                              "where it has the tls module, so files go out "
                              "with sendfile"},
+    [VK_SANDBOX] = {.name = "sandbox",
+                    .type = T_CHOICE,
+                    SERVICE(sandbox),
+                    .def = "auto",
+                    .choices = sandbox_choices,
+                    .what = "sandbox",
+                    .help = "confine the workers with Landlock and seccomp: "
+                            "auto (what the kernel offers; a module older "
+                            "than ABI 1.4 runs unconfined), yes, require "
+                            "(refuse to start without every protection) "
+                            "or no"},
+    [VK_SANDBOX_READ] = {.name = "sandbox_read",
+                         .type = T_STRING,
+                         SERVICE(sandbox_read),
+                         .help = "comma-separated paths the workers may "
+                                 "also read beneath"},
+    [VK_SANDBOX_WRITE] = {.name = "sandbox_write",
+                          .type = T_STRING,
+                          SERVICE(sandbox_write),
+                          .help = "comma-separated paths the workers may "
+                                  "also create, write and remove beneath"},
+    [VK_SANDBOX_EXEC] = {.name = "sandbox_exec",
+                         .type = T_BOOL,
+                         SERVICE(sandbox_exec),
+                         .def = "no",
+                         .help = "let the workers run programs (execve) "
+                                 "found beneath the paths they may read"},
+    [VK_SANDBOX_CONNECT] = {.name = "sandbox_connect",
+                            .type = T_STRING,
+                            SERVICE(sandbox_connect),
+                            .help = "comma-separated HOST:PORT the workers "
+                                    "may connect to over TCP (Landlock "
+                                    "checks the port)"},
 };

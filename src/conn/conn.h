@@ -62,6 +62,11 @@ struct conn {
     const struct tls_ctx *tlsctx;
     struct tls_conn      *tls;
     void (*release)(struct conn *c);
+    /* The request being served began (mono us; 0: none yet), and the
+     * responses the module reported ended since the last count (the
+     * scoreboard's histogram, stages.c). */
+    int64_t  req_start_us;
+    unsigned responses;
 };
 
 /* Wrap an accepted descriptor (non-blocking), at CONN_HANDSHAKE: a caller

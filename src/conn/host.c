@@ -24,8 +24,11 @@
 #include "host.h"
 #include "io.h"
 #include "log.h"
+#include "metrics.h"
+#include "sandbox_conf.h"
 #include "scoreboard.h"
 #include "tls.h"
+#include "status.h"
 
 __attribute__((format(printf, 3, 0))) static void
 host_vlog(const pf_service *svc, int level, const char *fmt, va_list ap)
@@ -69,6 +72,25 @@ int conn_wait(int fd, short events, int timeout_ms)
     }
 }
 
+/* This process's scoreboard slot, for pf_activity() and the counters;
+ * NULL: none. */
+static struct slot *own_slot;
+
+/* What modules read and sent, for the metrics: a load and a store. */
+static ssize_t count_in(ssize_t n)
+{
+    if (n > 0 && own_slot != NULL)
+        slot_count_bytes(own_slot, (uint64_t)n, 0);
+    return n;
+}
+
+static ssize_t count_out(ssize_t n)
+{
+    if (n > 0 && own_slot != NULL)
+        slot_count_bytes(own_slot, 0, (uint64_t)n);
+    return n;
+}
+
 /* The connection a module's pf_conn is the public part of. */
 static struct conn *conn_of(pf_conn *pc)
 {
@@ -88,7 +110,7 @@ static ssize_t host_read(pf_conn *pc, void *buf, size_t len)
     for (;;) {
         n = c->io->recv(c, buf, len);
         if (n >= 0 || !would_block())
-            return n;
+            return count_in(n);
         if (conn_wait(pc->fd, POLLIN, pc->read_timeout_ms) == -1)
             return -1;
     }
@@ -109,9 +131,10 @@ static ssize_t send_some(struct conn *c, const char *p, size_t len, int more)
         }
         if (n == -1 && would_block())
             break;
+        count_out((ssize_t)done);
         return -1;
     }
-    return (ssize_t)done;
+    return count_out((ssize_t)done);
 }
 
 static int write_all(pf_conn *pc, const void *buf, size_t len, int more)
@@ -153,7 +176,7 @@ static ssize_t host_recv_nowait(pf_conn *pc, void *buf, size_t len)
 {
     struct conn *c = conn_of(pc);
 
-    return c->io->recv(c, buf, len);
+    return count_in(c->io->recv(c, buf, len));
 }
 
 /* One attempt: a non-blocking socket that takes part of what it is given
@@ -166,7 +189,7 @@ static ssize_t host_sendv_nowait(pf_conn *pc, const struct iovec *iov,
 
     if (n == -1 && would_block())
         return 0;
-    return n;
+    return count_out(n);
 }
 
 /* Until len is sent or the transport is full: a short count from one
@@ -189,11 +212,13 @@ static ssize_t host_sendfile_nowait(pf_conn *pc, int fd, off_t *off, size_t len)
             errno = EIO;
             return -1;
         }
-        if (!would_block())
+        if (!would_block()) {
+            count_out((ssize_t)done);
             return -1;
+        }
         break;
     }
-    return (ssize_t)done;
+    return count_out((ssize_t)done);
 }
 
 /* As pf_sendfile_nowait, waiting up to write_timeout_ms whenever the
@@ -273,7 +298,7 @@ static ssize_t host_readline(pf_conn *pc, char *buf, size_t len)
         nl = memchr(buf + got, '\n', (size_t)n);
         take = nl != NULL ? (size_t)(nl - (buf + got)) + 1 : (size_t)n;
         /* The bytes are there already: this takes exactly them. */
-        n = c->io->recv(c, buf + got, take);
+        n = count_in(c->io->recv(c, buf + got, take));
         if (n == -1)
             return -1;
         got += (size_t)n;
@@ -302,12 +327,14 @@ void conn_set_draining(void)
     draining = 1;
 }
 
-/* This process's scoreboard slot, for pf_activity(); NULL: none. */
-static struct slot *own_slot;
-
 void conn_set_slot(struct slot *slot)
 {
     own_slot = slot;
+}
+
+struct slot *conn_slot(void)
+{
+    return own_slot;
 }
 
 static void host_activity(pf_conn *c, const char *text, size_t len)
@@ -317,10 +344,60 @@ static void host_activity(pf_conn *c, const char *text, size_t len)
         slot_set_request(own_slot, text, len);
 }
 
+/* A module flagged PF_RESPONSES finished a response: its class now, its
+ * duration when handle() returns (stages.c). */
+static void host_response_done(pf_conn *pc, int status)
+{
+    conn_of(pc)->responses++;
+    if (own_slot != NULL)
+        slot_count_status(own_slot, status);
+}
+
+/* The scoreboard this process inherited, snapshot and rendered, for a
+ * status page: the snapshot is copied as `prefork -s status` copies the
+ * file, so a page never shows half a reload. */
+static char *host_status_text(const pf_service *svc, int format, size_t *len)
+{
+    const struct scoreboard *sb = scoreboard_self();
+    struct sb_snapshot       snap = {0};
+    char                     err[256], *text = NULL;
+    FILE                    *out;
+    int                      rc;
+
+    *len = 0;
+    if (sb == NULL)
+        return NULL;
+    if (scoreboard_snapshot(sb, &snap, err, sizeof(err)) == -1) {
+        log_error(svc->name, "status: %s", err);
+        return NULL;
+    }
+    if ((out = open_memstream(&text, len)) == NULL)
+        goto done;
+    if (format == PF_STATUS_JSON)
+        rc = status_render(out, &snap, mono_ms());
+    else
+        rc = metrics_render(out, &snap, format == PF_STATUS_OPENMETRICS);
+    if (fclose(out) == EOF || rc == -1) {
+        free(text);
+        text = NULL;
+        *len = 0;
+    }
+done:
+    scoreboard_snapshot_free(&snap);
+    return text;
+}
+
 static int host_accepting(const pf_service *svc)
 {
     (void)svc;
     return !draining && !scoreboard_stopping();
+}
+
+/* In a worker (worker_init): for this process, which serves one service;
+ * check() in the master declares into the service's config (modload.c). */
+static int host_sandbox_allow(pf_service *svc, const char *path, unsigned flags)
+{
+    return sandbox_declare_here(svc->config_dir, path, flags);
 }
 
 const struct pf_api host_api = {
@@ -345,6 +422,9 @@ const struct pf_api host_api = {
     .tls_subject = tls_api_subject,
     .tls_verify = tls_api_verify,
     .tls_alpn = tls_api_alpn,
+    .response_done = host_response_done,
+    .status_text = host_status_text,
+    .sandbox_allow = host_sandbox_allow,
 };
 
 void service_pub_init(pf_service *pub, const char *name, const void *conf,

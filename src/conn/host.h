@@ -14,6 +14,10 @@ struct slot;
 
 /* The scoreboard slot pf_activity() writes to in this process. */
 void conn_set_slot(struct slot *slot);
+/* That slot, for the counters of a connection served without one of its
+ * own (the children and threads of forking and threading modes); NULL:
+ * none. */
+struct slot *conn_slot(void);
 
 /* This worker has begun to drain: pf_accepting() says 0 from now on. */
 void conn_set_draining(void);

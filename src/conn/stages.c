@@ -42,13 +42,15 @@ static struct conn_wait stage_wait(struct conn *c, short events, int ms)
 }
 
 /* Between handle() calls: until the socket is ready for what handle()
- * asked, for idle_timeout_ms from now (none when it is 0 or less). */
-static struct conn_wait serving_wait(const struct conn *c)
+ * asked, for idle_timeout_ms from now (none when it is 0 or less).
+ * now_ms: the clock as handle() returned, or 0 when it was not read. */
+static struct conn_wait serving_wait(const struct conn *c, int64_t now_ms)
 {
     struct conn_wait w = {.events = c->next == PF_WRITE ? POLLOUT : POLLIN};
 
     if (c->pub.idle_timeout_ms > 0)
-        w.deadline = mono_ms() + c->pub.idle_timeout_ms;
+        w.deadline =
+            (now_ms != 0 ? now_ms : mono_ms()) + c->pub.idle_timeout_ms;
     return w;
 }
 
@@ -116,21 +118,55 @@ static int setup_stage(struct conn *c, const struct conn_env *env)
     return held(c) > 0 || (env->look_first && readable_now(c->pub.fd));
 }
 
+/*
+ * The event driver times each handle() call with the two clock readings
+ * it made anyway (busy_since before, the idle deadline after), in
+ * microseconds.  A module that reports its responses (PF_RESPONSES) has
+ * each timed from the first handle() of its request to the call in which
+ * it ended, and counted there (pf_response_done); any other module has
+ * each handle() call counted as one request.
+ */
+static void count_call(struct conn *c, const struct conn_env *env, int64_t t0,
+                       int64_t t1)
+{
+    if (!(env->mod->flags & PF_RESPONSES)) {
+        slot_observe(env->slot, t1 - t0, 1);
+        c->req_start_us = 0;
+        return;
+    }
+    if (c->responses == 0)
+        return; /* the request goes on in a later call */
+    for (; c->responses > 0; c->responses--)
+        slot_observe(env->slot, t1 - c->req_start_us, 0);
+    c->req_start_us = 0;
+}
+
 /* One handle() call.  The slot names the client before it (the death
  * record of a module that crashes in it) and, in the event driver, is
- * BUSY for just this call. */
-static int serve_once(struct conn *c, const struct conn_env *env)
+ * BUSY for just this call.  *now_ms: the clock as it returned (0: not
+ * read). */
+static int serve_once(struct conn *c, const struct conn_env *env,
+                      int64_t *now_ms)
 {
-    int next;
+    int64_t t0 = 0, t1;
+    int     next;
 
     if (env->slot != NULL) {
-        if (env->busy_per_request)
-            slot_busy(env->slot);
+        if (env->busy_per_request) {
+            t0 = mono_us();
+            slot_busy_at(env->slot, t0 / 1000);
+            if (c->req_start_us == 0)
+                c->req_start_us = t0;
+        }
         slot_set_peer(env->slot, c->pub.peer, c->pub.peerlen);
     }
     next = env->mod->handle(&c->pub);
     c->pub.requests++;
+    *now_ms = 0;
     if (env->slot != NULL && env->busy_per_request) {
+        t1 = mono_us();
+        *now_ms = t1 / 1000;
+        count_call(c, env, t0, t1);
         slot_done(env->slot, 0);
         if (env->draining)
             slot_set_state(env->slot, SLOT_EXITING);
@@ -171,12 +207,13 @@ struct conn_wait conn_step(struct conn *c, const struct conn_env *env,
             ready = r;
             continue;
         case CONN_SERVING: {
-            int    next;
-            size_t before = held(c);
+            int     next;
+            size_t  before = held(c);
+            int64_t now_ms;
 
             if (!ready)
-                return serving_wait(c);
-            next = serve_once(c, env);
+                return serving_wait(c, 0);
+            next = serve_once(c, env, &now_ms);
             if (next == PF_CLOSE || (env->draining && next == PF_IDLE)) {
                 conn_end(c, env);
                 return done;
@@ -187,7 +224,7 @@ struct conn_wait conn_step(struct conn *c, const struct conn_env *env,
              * yet, and would only be called again in a loop). */
             if (next != PF_WRITE && held(c) > 0 && held(c) != before)
                 continue;
-            return serving_wait(c);
+            return serving_wait(c, now_ms);
         }
         case CONN_CLOSING: return done;
         }

@@ -45,6 +45,10 @@ static void death_json(FILE *out, const struct death *d)
             ",\"pid\":%d,\"age_ms\":%" PRId64 ",\"served\":%" PRIu64
             ",\"reason\":\"%s\"",
             (int)d->pid, d->age_ms, d->served, d->reason);
+    if (d->syscall != NULL) {
+        fputs(",\"syscall\":", out);
+        status_json_string(out, d->syscall);
+    }
     if (d->signal != 0) {
         fprintf(out, ",\"signal\":%d,\"signal_name\":", d->signal);
         status_json_string(out, sigabbrev_np(d->signal) != NULL

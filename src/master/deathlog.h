@@ -22,7 +22,8 @@ struct death {
     int64_t     age_ms;
     uint64_t    served;
     const char *reason;  /* "signal", "exit", "worker_timeout",
-                           "init_failed", "max_worker_memory" */
+                           "init_failed", "max_worker_memory",
+                           "sandbox" */
     int         signal;  /* 0 when it exited */
     int         status;  /* exit status; -1 when signalled */
     int         core;    /* a core was dumped */
@@ -30,6 +31,7 @@ struct death {
     const char *request; /* what the module said it was doing (the http
                             request line); NULL or "": nothing */
     int         failures;
+    const char *syscall; /* reason "sandbox": the call it was ended for */
 };
 
 /* Record d: append it to path, or log it at warn when path is NULL; and

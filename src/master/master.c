@@ -21,8 +21,10 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "confine.h"
 #include "daemon.h"
 #include "fdstore.h"
+#include "gauges.h"
 #include "inherit.h"
 #include "log.h"
 #include "master.h"
@@ -271,6 +273,7 @@ static void publish_services(struct master *m, const struct generation *g)
             .listen = &addrs[n],
             .nlisten = s->sc->nlisten,
         };
+        confine_publish(s->sc, &v[i].sandbox);
         for (j = 0; j < s->sc->nlisten; j++)
             addrs[n++] = s->sc->listen[j].text;
     }
@@ -292,6 +295,18 @@ static void split_addr(const struct addr *a, const char **where,
         *where = a->text + 5; /* after "unix:" */
     else
         *where = sep != NULL ? sep + 3 : a->text;
+}
+
+/* Which protections the service's workers have (notice: an old module
+ * running unconfined is news; so is a kernel without Landlock). */
+static void log_sandbox(const struct service_conf *sc)
+{
+    struct confine_plan p;
+    char                line[256];
+
+    confine_plan(sc, &p);
+    confine_describe(&p, line, sizeof(line));
+    log_notice(sc->name, "sandbox: %s", line);
 }
 
 /* One line per listener of g: what an operator reads to know what runs. */
@@ -323,6 +338,7 @@ static void log_serving(const struct generation *g)
                        pool);
             tlsctx_log(g->svc[i].tls, where);
         }
+        log_sandbox(sc);
     }
 }
 
@@ -334,6 +350,7 @@ static void make_current(struct master *m, struct generation *g)
     /* Before release_old closes what g dropped: systemd lets go of it. */
     fdstore_sync(&m->ls, g);
     publish_services(m, g);
+    scoreboard_set_generation(m->sb, g->number);
 }
 
 /*
@@ -360,6 +377,7 @@ static void roll_back(struct master *m, const char *why)
     apply_nofile_limit(prev->cfg);
     make_current(m, prev);
     scoreboard_set_reload(m->sb, bad->number, "rolled back", why);
+    scoreboard_count_reload(m->sb, SB_RELOAD_ROLLED_BACK);
     release_old(m);
 }
 
@@ -378,6 +396,7 @@ static void reload(struct master *m)
         if (g != NULL)
             generation_destroy(g, &m->ls);
         log_error(NULL, "reload failed, keeping the running configuration");
+        scoreboard_count_reload(m->sb, SB_RELOAD_FAILED);
         notify_reloaded(0);
         return;
     }
@@ -404,6 +423,7 @@ static void reload(struct master *m)
     log_serving(g);
     scoreboard_set_reload(m->sb, g->number,
                           trial > 0 ? "on trial" : "rolled over", NULL);
+    scoreboard_count_reload(m->sb, SB_RELOAD_OK);
     notify_reloaded(1);
 }
 
@@ -569,6 +589,7 @@ static void master_loop(struct master *m)
             pool_check_memory(&m->pool, now);
             if (m->up.new_master == 0) /* else the new master rotates */
                 ticketkeys_tick(now);
+            gauges_publish(&m->pool, m->cur);
             watchdog_pass(&m->wd, now,
                           pool_maintain(&m->pool, m->cur, now, 1) == -1);
             next_tick = now + tick_ms(m);
@@ -677,6 +698,7 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
     if (cfg->daemonize && !foreground && (ready_fd = daemonize(m.pidfd)) == -1)
         goto fail;
     publish_services(&m, m.cur);
+    scoreboard_set_generation(m.sb, m.cur->number);
     if (m.pidfd != -1 && pidfile_write(m.pidfd) == -1)
         goto fail;
     log_notice(NULL, "prefork " PACKAGE_VERSION " started, pid %d",

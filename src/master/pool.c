@@ -262,6 +262,8 @@ static void record_death(struct pool *p, const struct generation *g,
         .peer = slot_peer_string(snap, peer, sizeof(peer)) == 0 ? peer : NULL,
         .request = snap->request,
         .failures = w->svc->failures,
+        .syscall =
+            snap->sandbox_syscall[0] != '\0' ? snap->sandbox_syscall : NULL,
     };
 
     if (death_record(g->cfg->death_log, &d, json, sizeof(json)) == 0 ||
@@ -319,10 +321,16 @@ void pool_reaped(struct pool *p, struct generation *g, struct worker *w,
 
     log_exit(w, status);
     slot_read(&p->sb->slots[w->slot], &snap);
+    if (snap.sandbox_syscall[0] != '\0')
+        reason = "sandbox"; /* its SIGSYS handler named the call */
     scoreboard_release(p->sb, w->slot);
     count_failure(p, g, w, status, &snap, now);
+    /* The pool fills the gap it left: a respawn, for the metrics. */
+    if (!w->retiring && !p->stopping && w->gen == g)
+        scoreboard_count_respawn(p->sb, w->svc->id);
     if (reason == NULL)
         return;
+    scoreboard_count_death(p->sb, w->svc->id, reason);
     record_death(p, g, w, &snap, status, reason, now);
     if (w->gen == g && g->trial_until != 0 && g->trial_failed[0] == '\0')
         trial_fail(g, w, status, reason);
@@ -461,6 +469,8 @@ static int service_maintain(struct pool *p, struct generation *g,
     int  live, idle, d, rate = s->spawn_rate;
 
     scoreboard_set_target(p->sb, s->id, s->target); /* TTIN, TTOU */
+    scoreboard_set_backoff(p->sb, s->id,
+                           s->next_spawn > now ? s->next_spawn - now : 0);
     if (g->trial_failed[0] != '\0')
         return 0;
     pool_count(p, s, &live, &idle);

@@ -5,7 +5,8 @@
  * silent for `idle_timeout` (default 60s) is disconnected by the worker.
  * handle() drains what the socket holds in a bounded number of reads and
  * returns, so one fast client cannot starve the others parked in the same
- * worker.  Nothing blocks: what the client does not read at once is kept
+ * worker; a read that does not fill the buffer found the socket empty,
+ * and ends the call.  Nothing blocks: what the client does not read at once is kept
  * (c->data) and the connection waits with PF_WRITE, reading nothing more
  * until it is sent, so a client that sends without reading holds a parked
  * connection, not the worker.  No globals: safe in `threading` mode.
@@ -125,6 +126,11 @@ static int echo_handle(pf_conn *c)
             r = echo_back(c, buf, (size_t)n);
             if (r != 0)
                 return r > 0 ? PF_WRITE : PF_CLOSE;
+            /* A short read emptied the socket: asking again would most
+             * often cost a system call to learn EAGAIN, and epoll says
+             * when more comes (as the http module and the ceiling do). */
+            if ((size_t)n < sizeof buf)
+                return PF_MORE;
             continue;
         }
         if (n == 0)

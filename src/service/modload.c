@@ -18,11 +18,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "confine.h"
 #include "daemon.h"
 #include "host.h"
 #include "modload.h"
 #include "reader.h"
 #include "tlsctx.h"
+#include "sandbox_conf.h"
 #include "values.h"
 
 /* The descriptor fields every ABI 1 module has, up to and including the
@@ -298,6 +300,17 @@ check_conf_error(pf_service *svc, const char *key, const char *fmt, va_list ap)
     cx->errors++;
 }
 
+/* check() declares for every worker of the service: into its config. */
+static int check_sandbox_allow(pf_service *svc, const char *path,
+                               unsigned flags)
+{
+    struct check_ctx *cx = (struct check_ctx *)svc;
+
+    /* run_check() was handed sc to fill: its declarations are its own. */
+    return sandbox_declare((struct service_conf *)cx->sc, cx->cfg->dir, path,
+                           flags);
+}
+
 static int run_check(const struct config *cfg, struct service_conf *sc,
                      struct diag *d)
 {
@@ -306,6 +319,7 @@ static int run_check(const struct config *cfg, struct service_conf *sc,
 
     check_api = host_api;
     check_api.vconf_error = check_conf_error;
+    check_api.sandbox_allow = check_sandbox_allow;
     service_pub_init(&cx.pub, sc->name, sc->mconf, cfg->dir);
     cx.pub.api = &check_api;
     if (sc->mod->desc.check == NULL)
@@ -397,6 +411,10 @@ static int service_prepare(const struct config *cfg, struct service_conf *sc,
         return -1;
     }
     free(path);
+    /* pf_sandbox_allow came with ABI 1.4: an older module cannot say what
+     * its workers need (confine.c). */
+    sc->sandbox_undeclared =
+        sc->mod->desc.abi_major == 1 && sc->mod->desc.abi_minor < 4;
     if (socktypes_check(cfg, sc, d) == -1)
         return -1;
     if (conf_fill(cfg, sc, d) == -1)
@@ -432,6 +450,7 @@ struct config *config_prepare(const char *path, struct diag *d)
         return NULL;
     if (modules_prepare(cfg, d) == 0)
         tls_prepare(cfg, d);
+    confine_check(cfg, d);
     /* One at a time, so that each error has the line of its key. */
     if (check_privileges(cfg->user, NULL, err, sizeof(err)) == -1)
         diag_add(d, cfg->file, cfg->user_line, "%s", err);
@@ -454,6 +473,7 @@ void modules_release(struct config *cfg)
         struct service_conf *sc = &cfg->svc[i];
         tlsctx_free(sc->tls);
         sc->tls = NULL;
+        sandbox_decl_free(sc);
         if (sc->mod == NULL)
             continue;
         conf_free(sc->mod, sc->mconf);

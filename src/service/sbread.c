@@ -146,6 +146,11 @@ static int snapshot_once(const struct scoreboard *sb, struct sb_snapshot *out)
     out->refused_by[sizeof(out->refused_by) - 1] = '\0';
     memcpy(out->refused_reason, h->refused_reason, SB_REFUSED_MAX);
     out->refused_reason[SB_REFUSED_MAX - 1] = '\0';
+    for (size_t i = 0; i < SB_NRELOAD_OUTCOMES; i++)
+        out->reloads[i] = LOAD(&h->reloads[i]);
+    out->generation = LOAD(&h->generation);
+    out->master_fds = LOAD(&h->master_fds);
+    out->fd_limit = LOAD(&h->fd_limit);
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     return LOAD(&h->seq) == seq;
 }

@@ -166,8 +166,14 @@ fail:
 }
 
 /* The header this process mapped (inherited by its workers), for
- * scoreboard_stopping(). */
-static struct sb_header *own_header;
+ * scoreboard_stopping(), and the whole view, for scoreboard_self(). */
+static struct sb_header        *own_header;
+static const struct scoreboard *own_board;
+
+const struct scoreboard *scoreboard_self(void)
+{
+    return own_board;
+}
 
 void scoreboard_set_stopping(struct scoreboard *sb, int on)
 {
@@ -221,6 +227,7 @@ struct scoreboard *scoreboard_create(const char *pidfile, size_t n)
     }
     scoreboard_view(sb, base, SB_MAX_SERVICES, n, size);
     own_header = sb->hdr;
+    own_board = sb;
     return sb;
 fail:
     free(sb->path);
@@ -247,8 +254,10 @@ void scoreboard_destroy(struct scoreboard *sb)
         return;
     if (sb->path != NULL)
         file_remove(sb);
-    if (sb->hdr == own_header)
+    if (sb->hdr == own_header) {
         own_header = NULL;
+        own_board = NULL;
+    }
     if (sb->hdr != NULL)
         (void)munmap(sb->hdr, sb->size);
     free(sb->path);
@@ -274,6 +283,28 @@ int scoreboard_rename(struct scoreboard *sb, const char *pidfile)
 
 /* --- the service table (master) ---------------------------------------- */
 
+/* to += what from counts, as the master folds a reaped worker's slot or a
+ * reloaded-away entry into a service's totals. */
+static void counters_add(struct sb_counters *to, const struct sb_counters *from)
+{
+    uint64_t       *t = (uint64_t *)(void *)to;
+    const uint64_t *f = (const uint64_t *)(const void *)from;
+
+    for (size_t i = 0; i < SB_COUNTERS; i++)
+        STORE(&t[i], t[i] + LOAD(&f[i]));
+}
+
+/* What an entry carries over to the entry that replaces it: what exited
+ * workers served and counted, and the deaths and respawns. */
+static void totals_add(struct sb_service *to, const struct sb_service *from)
+{
+    to->exited_served += from->exited_served;
+    counters_add(&to->exited, &from->exited);
+    for (size_t r = 0; r < SB_NDEATH_REASONS; r++)
+        to->deaths[r] += from->deaths[r];
+    to->respawns += from->respawns;
+}
+
 static void seq_begin(struct sb_header *h)
 {
     STORE(&h->seq, h->seq + 1);
@@ -285,7 +316,7 @@ static void seq_end(struct sb_header *h)
     __atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
 }
 
-static struct sb_service *find_service(struct scoreboard *sb, uint32_t id)
+struct sb_service *scoreboard_find(struct scoreboard *sb, uint32_t id)
 {
     for (uint32_t i = 0; i < sb->hdr->nservices; i++)
         if (sb->svc[i].id == id)
@@ -333,6 +364,7 @@ static void entry_fill(struct sb_service *e, const struct sb_service_desc *d)
     copy_text(e->mode, sizeof(e->mode), d->mode);
     copy_text(e->name, sizeof(e->name), d->name);
     listen_text(e->listen, sizeof(e->listen), d);
+    e->sandbox = d->sandbox;
 }
 
 static int has_workers(const struct scoreboard *sb, uint32_t id)
@@ -384,14 +416,17 @@ void scoreboard_set_services(struct scoreboard            *sb,
         for (k = 0; k < ncur && next[k].id != old->id; k++)
             ;
         if (k < ncur) { /* the same service, published again */
-            next[k].exited_served += old->exited_served;
+            totals_add(&next[k], old);
+            memcpy(next[k].queues, old->queues, sizeof(old->queues));
+            next[k].nqueues = old->nqueues;
+            next[k].backoff_ms = old->backoff_ms;
             continue;
         }
         if (n < SB_MAX_SERVICES && has_workers(sb, old->id)) {
             next[n] = *old;
             next[n++].flags &= ~SB_SVC_CURRENT;
         } else if ((same = find_name(next, ncur, old->name)) != NULL) {
-            same->exited_served += old->exited_served;
+            totals_add(same, old);
         }
     }
     seq_begin(h);
@@ -404,7 +439,7 @@ void scoreboard_set_services(struct scoreboard            *sb,
 
 void scoreboard_set_target(struct scoreboard *sb, uint32_t id, int target)
 {
-    struct sb_service *e = find_service(sb, id);
+    struct sb_service *e = scoreboard_find(sb, id);
 
     if (e != NULL && LOAD(&e->target) != target)
         STORE(&e->target, target);
@@ -439,8 +474,11 @@ int scoreboard_claim(struct scoreboard *sb, uint32_t service)
         STORE(&s->tls_handshakes, 0);
         STORE(&s->tls_resumed, 0);
         STORE(&s->tls_failures, 0);
+        STORE(&s->fds, 0);
+        memset(&s->ctr, 0, sizeof(s->ctr)); /* no worker yet */
         s->peer_len = 0;
         s->request[0] = '\0';
+        s->sandbox_syscall[0] = '\0';
         set_state(s, SLOT_STARTING);
         return (int)i;
     }
@@ -458,9 +496,11 @@ void scoreboard_release(struct scoreboard *sb, int i)
     /* The count moves from the slot to its service in one step, as seen
      * by a reader that checks the sequence number. */
     seq_begin(sb->hdr);
-    e = find_service(sb, LOAD(&s->service));
-    if (e != NULL)
+    e = scoreboard_find(sb, LOAD(&s->service));
+    if (e != NULL) {
         STORE(&e->exited_served, e->exited_served + LOAD(&s->served));
+        counters_add(&e->exited, &s->ctr);
+    }
     STORE(&s->pid, 0);
     STORE(&s->served, 0);
     STORE(&s->busy_since, 0);
@@ -486,7 +526,12 @@ void slot_set_state(struct slot *s, enum slot_state st)
 
 void slot_busy(struct slot *s)
 {
-    STORE(&s->busy_since, mono_ms());
+    slot_busy_at(s, mono_ms());
+}
+
+void slot_busy_at(struct slot *s, int64_t now_ms)
+{
+    STORE(&s->busy_since, now_ms);
     set_state(s, SLOT_BUSY);
 }
 
@@ -611,8 +656,13 @@ void slot_read(const struct slot *s, struct slot *out)
     out->tls_handshakes = LOAD(&s->tls_handshakes);
     out->tls_resumed = LOAD(&s->tls_resumed);
     out->tls_failures = LOAD(&s->tls_failures);
+    out->fds = LOAD(&s->fds);
+    slot_read_counters(s, &out->ctr);
     out->peer_len = s->peer_len;
     memcpy(out->peer, s->peer, sizeof(out->peer));
     memcpy(out->request, s->request, sizeof(out->request));
     out->request[sizeof(out->request) - 1] = '\0';
+    memcpy(out->sandbox_syscall, s->sandbox_syscall,
+           sizeof(out->sandbox_syscall));
+    out->sandbox_syscall[sizeof(out->sandbox_syscall) - 1] = '\0';
 }

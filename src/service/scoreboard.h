@@ -31,6 +31,56 @@
 #define SB_REASON_MAX  160
 #define SB_REFUSED_MAX 512 /* the first error of a refused reload */
 
+/* The request-duration histogram: upper bounds in microseconds, 100 us to
+ * 10 s; a last bucket takes what is slower.  Buckets are not cumulative
+ * in the slot (one store per request); the writers sum them. */
+#define SB_BUCKETS 17
+extern const uint32_t sb_bucket_us[SB_BUCKETS - 1];
+
+/* Why a worker died, as deathlog.c names it: the index of its counter. */
+enum sb_death_reason {
+    SB_DEATH_SIGNAL,
+    SB_DEATH_EXIT,
+    SB_DEATH_WORKER_TIMEOUT,
+    SB_DEATH_INIT_FAILED,
+    SB_DEATH_MAX_WORKER_MEMORY,
+    SB_DEATH_SANDBOX,
+    SB_NDEATH_REASONS
+};
+extern const char *const sb_death_names[SB_NDEATH_REASONS];
+
+/* Reloads by how they ended. */
+enum sb_reload_outcome {
+    SB_RELOAD_OK,          /* rolled over, or went on trial */
+    SB_RELOAD_FAILED,      /* the configuration was refused */
+    SB_RELOAD_ROLLED_BACK, /* its trial failed (reload_canary) */
+    SB_NRELOAD_OUTCOMES
+};
+extern const char *const sb_reload_names[SB_NRELOAD_OUTCOMES];
+
+/* What a worker counts, in its own slot: each field has one writer and
+ * is a load and a store (see slot_counters_shared for the exception), and
+ * the master adds a dead worker's to its service's when it reaps it.
+ * Read as an array of uint64_t (SB_COUNTERS of them). */
+struct sb_counters {
+    uint64_t requests;    /* handle() calls, connections or responses */
+    uint64_t classes[5];  /* responses by status class, 1xx .. 5xx */
+    uint64_t bytes_in;    /* what modules read from their connections */
+    uint64_t bytes_out;   /* what they sent */
+    uint64_t duration_us; /* the sum of the timed requests' durations */
+    uint64_t hist[SB_BUCKETS];
+};
+#define SB_COUNTERS (sizeof(struct sb_counters) / sizeof(uint64_t))
+
+/* One listening socket's accept queue, as TCP_INFO shows it. */
+struct sb_queue {
+    uint32_t queue; /* connections waiting to be accepted; SB_QUEUE_NONE:
+                       not a TCP listener (UDP, UNIX), not measured */
+    uint32_t limit; /* the backlog */
+};
+#define SB_QUEUE_NONE UINT32_MAX
+#define SB_QUEUES     8 /* the first listeners of a service */
+
 enum slot_state {
     SLOT_FREE = 0, /* unused */
     SLOT_STARTING, /* forked, not yet accepting */
@@ -62,17 +112,34 @@ struct slot {
     uint64_t tls_handshakes;
     uint64_t tls_resumed;
     uint64_t tls_failures;
+    /* Open descriptors, counted by the master on its tick. */
+    uint32_t           fds;
+    struct sb_counters ctr; /* the worker's */
+    /* The system call the sandbox ended the worker for, NUL-terminated
+     * (its SIGSYS handler writes it); "": none. */
+    char sandbox_syscall[32];
 };
 
 /* The file's first bytes, and the number of its layout: a reader refuses
  * a file whose layout it does not know (a master of another version). */
 #define SB_MAGIC        "PFSCORE"
-#define SB_LAYOUT       5
+#define SB_LAYOUT       6
 #define SB_NAME_MAX     200 /* a section name fits on an INI line */
 #define SB_LISTEN_MAX   512 /* listen addresses, one per line */
 #define SB_MODE_MAX     16
 #define SB_VERSION_MAX  32
 #define SB_MAX_SERVICES 256
+
+/* A service's confinement as its workers apply it (`-s status`). */
+struct sb_sandbox {
+    int32_t landlock; /* the kernel's Landlock ABI in force; 0: none */
+    uint8_t on;       /* the workers confine themselves */
+    uint8_t fs, net, seccomp, exec;
+    uint8_t pad[3];
+    char    read[SB_NAME_MAX]; /* the sandbox_* keys as written */
+    char    write[SB_NAME_MAX];
+    char    connect[SB_NAME_MAX];
+};
 
 /* Flags of a service entry. */
 #define SB_SVC_CURRENT                                                         \
@@ -89,6 +156,17 @@ struct sb_service {
     char     mode[SB_MODE_MAX];
     char     name[SB_NAME_MAX];
     char     listen[SB_LISTEN_MAX]; /* canonical addresses, '\n' between */
+    /* What its workers that have exited counted. */
+    struct sb_counters exited;
+    uint64_t           deaths[SB_NDEATH_REASONS];
+    uint64_t           respawns;   /* workers replaced after an exit of
+                                      their own */
+    int64_t            backoff_ms; /* the wait before the next respawn */
+    uint32_t           nqueues;    /* listeners in queues[] */
+    uint32_t           pad2;
+    struct sb_queue    queues[SB_QUEUES]; /* per listen address, in order;
+                                             the master's tick */
+    struct sb_sandbox  sandbox;
 };
 
 struct sb_header {
@@ -122,6 +200,10 @@ struct sb_header {
     uint32_t refused_errors;
     char     refused_by[SB_STATE_MAX + 8];
     char     refused_reason[SB_REFUSED_MAX];
+    uint64_t reloads[SB_NRELOAD_OUTCOMES];
+    uint32_t generation; /* the running configuration's number */
+    uint32_t master_fds; /* the master's open descriptors (tick) */
+    int64_t  fd_limit;   /* RLIMIT_NOFILE, the workers' too */
 };
 
 /* The master's (and after fork each worker's) view of the mapping. */
@@ -156,6 +238,10 @@ struct sb_snapshot {
     unsigned           refused_errors;
     char               refused_by[SB_STATE_MAX + 8];
     char               refused_reason[SB_REFUSED_MAX];
+    uint64_t           reloads[SB_NRELOAD_OUTCOMES];
+    unsigned           generation;
+    unsigned           master_fds;
+    int64_t            fd_limit;
 };
 
 /* The status file that goes with a pidfile: a trailing ".pid" replaced by
@@ -194,6 +280,7 @@ struct sb_service_desc {
     const char        *mode;   /* "prefork", "forking", "threading" */
     const char *const *listen; /* its addresses as text, nlisten of them */
     size_t             nlisten;
+    struct sb_sandbox  sandbox;
 };
 
 /* Master: publish v[0..n), the services of the running configuration,
@@ -221,6 +308,8 @@ void slot_set_state(struct slot *s, enum slot_state st);
 void slot_busy(struct slot *s);             /* BUSY, busy_since = now */
 void slot_done(struct slot *s, int served); /* IDLE, served += served */
 void slot_set_conns(struct slot *s, unsigned n);
+/* As slot_busy, with the time the caller read already. */
+void slot_busy_at(struct slot *s, int64_t now_ms);
 /* Ask the master for a replacement (max_requests reached). */
 void slot_want_recycle(struct slot *s);
 /* The client the worker is about to serve. */
@@ -247,8 +336,44 @@ void scoreboard_add_death(struct scoreboard *sb, const char *json);
  * when there is none. */
 int slot_peer_string(const struct slot *s, char *buf, size_t len);
 
+/* Master, on its tick: the gauges it measures for the scoreboard. */
+void scoreboard_set_backoff(struct scoreboard *sb, uint32_t id, int64_t ms);
+void scoreboard_set_queues(struct scoreboard *sb, uint32_t id,
+                           const struct sb_queue *q, size_t n);
+void scoreboard_set_fds(struct scoreboard *sb, unsigned master_fds,
+                        int64_t limit);
+void slot_set_fds(struct slot *s, unsigned n);
+/* Master: a worker of service id died for reason (a name of
+ * sb_death_names; others are not counted), or will be respawned. */
+void scoreboard_count_death(struct scoreboard *sb, uint32_t id,
+                            const char *reason);
+void scoreboard_count_respawn(struct scoreboard *sb, uint32_t id);
+/* Master: a reload ended so; the running configuration's number. */
+void scoreboard_count_reload(struct scoreboard *sb, enum sb_reload_outcome o);
+void scoreboard_set_generation(struct scoreboard *sb, unsigned number);
+
+/* Worker: one timed request of us microseconds (its bucket, the sum and,
+ * when count is set, the request count); a response's status code (its
+ * class, and the request count); bytes read and sent.  A few loads and
+ * stores: these are on every request's path. */
+void slot_observe(struct slot *s, int64_t us, int count);
+void slot_count_request(struct slot *s);
+void slot_count_status(struct slot *s, int status);
+void slot_count_bytes(struct slot *s, uint64_t in, uint64_t out);
+/* Several processes or threads write this process's slot (forking and
+ * threading modes): counters are added atomically from now on. */
+void slot_counters_shared(void);
+
+/* This process's scoreboard (the master's, inherited by its workers), or
+ * NULL: for the status module's worker, which reads it as another
+ * process would. */
+const struct scoreboard *scoreboard_self(void);
+
 /* Master: a snapshot of one slot's fields (atomic loads). */
 void slot_read(const struct slot *s, struct slot *out);
+void slot_read_counters(const struct slot *s, struct sb_counters *out);
+/* The entry of service id, or NULL (scoreboard.c, sbcount.c). */
+struct sb_service *scoreboard_find(struct scoreboard *sb, uint32_t id);
 
 /* The layout of the mapping, for scoreboard.c and sbread.c: its size with
  * room for max_services entries and nslots slots, and sb's pointers into

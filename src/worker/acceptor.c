@@ -29,6 +29,7 @@
 #include "driver_block.h"
 #include "host.h"
 #include "log.h"
+#include "sandbox.h"
 
 /* Exit status of an acceptor that gave up on a stuck thread. */
 #define ACCEPTOR_EXIT_TIMEOUT 3
@@ -301,6 +302,7 @@ static void reap_children(struct acceptor *a)
         a->pids[i] = 0;
         a->started[i] = 0;
         a->active--;
+        sandbox_child_reaped(a->conf.name, pid, status);
         if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
             log_error(a->conf.name, "child %d exited on signal %d", (int)pid,
                       WTERMSIG(status));

@@ -37,6 +37,7 @@
 #include "io.h"
 #include "log.h"
 #include "modload.h"
+#include "sandbox.h"
 #include "scoreboard.h"
 #include "sdnotify.h"
 #include "service.h"
@@ -296,6 +297,8 @@ static int acceptor_start(struct wctx *w)
               .arg = w,
     };
 
+    /* Its children or threads write the worker's slot together. */
+    slot_counters_shared();
     w->acc = acceptor_new(&ac);
     return w->acc != NULL ? 0 : -1;
 }
@@ -638,6 +641,8 @@ void worker_main(struct service *svc, const struct config *cfg,
                   w.mod->name, (int)getpid());
         _exit(WORKER_EXIT_INIT);
     }
+    if (sandbox_enter(cfg, svc, slot) == -1)
+        _exit(WORKER_EXIT_INIT);
     if (on_trial && svc->sc->canary_probe.len > 0 && serve_probe(&w) == -1)
         _exit(WORKER_EXIT_INIT);
     worker_resume(&w);

@@ -523,7 +523,7 @@ Test(tls, garbage_is_closed_and_the_worker_lives, .fini = h_teardown,
 
     setup_dir();
     start_tls_service("echo", "prefork", "");
-    cr_assert_eq(h_workers(&srv, before, 4), 1);
+    cr_assert(H_WAIT(3000, h_workers(&srv, before, 4) == 1));
     fd = h_connect("127.0.0.1", port, 2000);
     cr_assert(fd >= 0);
     cr_assert_eq(h_send_all(fd, "\x01\x02garbage\r\n", 11, 2000), 0);

@@ -68,3 +68,41 @@ class Info(socketserver.StreamRequestHandler):
         self.wfile.write(repr((type(self.client_address).__name__,
                                s.server_address, int(s.socket_type),
                                s.RequestHandlerClass.__name__)).encode())
+
+
+class SandboxProbe(socketserver.StreamRequestHandler):
+    """Tries, one command a line, what a handler taken over would, and
+    answers "ok" or the errno's name (tests/modules/sbmod.c in Python):
+    read PATH, write PATH, exec (os.execv in the worker), spawn (a child
+    running /bin/sh -c 'exit 7': "ok 7"), connect PORT, pid."""
+
+    def run(self, cmd, arg):
+        import os
+        import socket
+        import subprocess
+        if cmd == 'read':
+            with open(arg, 'rb') as f:
+                f.read(1)
+        elif cmd == 'write':
+            with open(arg, 'wb') as f:
+                f.write(b'x')
+        elif cmd == 'exec':
+            os.execv('/bin/sh', ['sh', '-c', 'exit 7'])
+        elif cmd == 'spawn':
+            return 'ok %d' % subprocess.run(['/bin/sh', '-c', 'exit 7']).returncode
+        elif cmd == 'pid':
+            return str(os.getpid())
+        elif cmd == 'connect':
+            with socket.create_connection(('127.0.0.1', int(arg)), 5):
+                pass
+        return 'ok'
+
+    def handle(self):
+        import errno
+        for line in self.rfile:
+            cmd, _, arg = line.decode().strip().partition(' ')
+            try:
+                out = self.run(cmd, arg)
+            except OSError as e:
+                out = errno.errorcode.get(e.errno, str(e.errno))
+            self.wfile.write((out + '\n').encode())

@@ -51,7 +51,7 @@ static struct fc_entry *put(struct filecache *fc, const char *key, int64_t now)
 
     cr_assert(fd >= 0);
     cr_assert_eq(fstat(fd, &st), 0);
-    return fc_put(fc, key, fd, &st, now);
+    return fc_put(fc, key, fd, &st, NULL, now);
 }
 
 TestSuite(filecache, .init = setup, .fini = teardown);
@@ -72,6 +72,43 @@ Test(filecache, a_small_file_is_kept_with_its_content)
     cr_assert_eq(h, e, "an unchanged file within a second is a hit");
     fc_release(fc, h);
     cr_assert_null(fc_get(fc, "/other", 1500));
+    fc_free(fc);
+}
+
+Test(filecache, an_entry_keeps_its_own_copy_of_the_head_it_was_given)
+{
+    struct filecache *fc = fc_new(16, 0);
+    char              text[] = "HTTP/1.1 200 OK\r\nETag: \"1-5\"\r\n";
+    struct fc_head    head = {.text = text,
+                              .len = sizeof(text) - 1,
+                              .type = 17,
+                              .length = 17,
+                              .validators = 17,
+                              .etag = "\"1-5\""};
+    struct fc_entry  *e, *h;
+    struct stat       st;
+    int               fd;
+
+    write_file(path, "hello");
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    cr_assert(fd >= 0);
+    cr_assert_eq(fstat(fd, &st), 0);
+    e = fc_put(fc, "/f.txt", fd, &st, &head, 1000);
+    cr_assert_not_null(e);
+    memset(text, 'x', sizeof(text) - 1); /* the caller's buffer goes */
+    fc_release(fc, e);
+    h = fc_get(fc, "/f.txt", 1500);
+    cr_assert_eq(h, e);
+    cr_assert_eq(h->head.len, head.len);
+    cr_assert_eq(
+        memcmp(h->head.text, "HTTP/1.1 200 OK\r\nETag: \"1-5\"\r\n", head.len),
+        0);
+    cr_assert_eq(h->head.validators, 17);
+    cr_assert_str_eq(h->head.etag, "\"1-5\"");
+    fc_release(fc, h);
+    e = put(fc, "/g.txt", 1500);
+    cr_assert_null(e->head.text, "no head given, none");
+    fc_release(fc, e);
     fc_free(fc);
 }
 

@@ -221,6 +221,13 @@ Test(status_render, a_scoreboard_built_by_hand)
     fake_init(&f);
     snprintf(fake_svc(&f, 7, "web", 1)->listen, SB_LISTEN_MAX,
              "tcp://127.0.0.1:80\ntcp://[::1]:80");
+    f.svc[0].sandbox = (struct sb_sandbox){.on = 1,
+                                           .landlock = 7,
+                                           .fs = 1,
+                                           .net = 1,
+                                           .seccomp = 1,
+                                           .read = "/srv",
+                                           .connect = "db:5432"};
     fake_svc(&f, 8, "dns", 1)->exited_served = 40;
     f.svc[1].target = 1;
     snprintf(f.svc[1].mode, sizeof f.svc[1].mode, "forking");
@@ -243,6 +250,9 @@ Test(status_render, a_scoreboard_built_by_hand)
         "\"services\":["
         "{\"name\":\"web\",\"mode\":\"prefork\","
         "\"listen\":[\"tcp://127.0.0.1:80\",\"tcp://[::1]:80\"],"
+        "\"sandbox\":{\"on\":true,\"landlock\":7,\"fs\":true,\"net\":true,"
+        "\"seccomp\":true,\"exec\":false,\"read\":\"/srv\",\"write\":\"\","
+        "\"connect\":\"db:5432\"},"
         "\"target\":2,\"retiring\":false,\"workers\":["
         "{\"pid\":201,\"state\":\"idle\",\"served\":10,\"open_conns\":2,"
         "\"busy_ms\":null,\"age_s\":64},"
@@ -250,6 +260,9 @@ Test(status_render, a_scoreboard_built_by_hand)
         "\"busy_ms\":250,\"age_s\":63}],"
         "\"totals\":{\"workers\":2,\"idle\":1,\"busy\":1,\"served\":15}},"
         "{\"name\":\"dns\",\"mode\":\"forking\",\"listen\":[],"
+        "\"sandbox\":{\"on\":false,\"landlock\":0,\"fs\":false,"
+        "\"net\":false,\"seccomp\":false,\"exec\":false,\"read\":\"\","
+        "\"write\":\"\",\"connect\":\"\"},"
         "\"target\":1,\"retiring\":false,\"workers\":["
         "{\"pid\":301,\"state\":\"starting\",\"served\":0,\"open_conns\":0,"
         "\"busy_ms\":null,\"age_s\":1}],"

@@ -162,7 +162,7 @@ long long http_autoindex(pf_conn *c, int dirfd, const char *path, int head_only,
         goto out;
     http_head_init(&h, head, sizeof(head), 200);
     http_head_add(&h, "Content-Type", "text/html; charset=utf-8");
-    http_head_add(&h, "Content-Length", "%zu", b.len);
+    http_head_add_num(&h, "Content-Length", (long long)b.len);
     http_head_end(&h, keep_alive);
     *status = 0;
     if (head_only) {

@@ -53,6 +53,7 @@ struct filecache *fc_new(size_t slots, int64_t trust_ms)
 static void entry_free(struct fc_entry *e)
 {
     close(e->fd);
+    free(e->head.text);
     free(e->body);
     free(e->key);
     free(e);
@@ -145,8 +146,22 @@ static char *slurp(int fd, size_t size)
     return buf;
 }
 
+/* A copy of head into e.  Returns 0, or -1 on ENOMEM. */
+static int keep_head(struct fc_entry *e, const struct fc_head *head)
+{
+    if (head == NULL)
+        return 0;
+    e->head = *head;
+    e->head.text = malloc(head->len);
+    if (e->head.text == NULL)
+        return -1;
+    memcpy(e->head.text, head->text, head->len);
+    return 0;
+}
+
 struct fc_entry *fc_put(struct filecache *fc, const char *key, int fd,
-                        const struct stat *st, int64_t now)
+                        const struct stat *st, const struct fc_head *head,
+                        int64_t now)
 {
     struct fc_entry *e = calloc(1, sizeof(*e));
     size_t           i = hash(key) % fc->n;
@@ -155,6 +170,8 @@ struct fc_entry *fc_put(struct filecache *fc, const char *key, int fd,
         goto fail;
     if (st->st_size <= FC_SMALL &&
         (e->body = slurp(fd, (size_t)st->st_size)) == NULL)
+        goto fail;
+    if (keep_head(e, head) == -1)
         goto fail;
     e->fd = fd;
     e->st = *st;
@@ -168,8 +185,10 @@ struct fc_entry *fc_put(struct filecache *fc, const char *key, int fd,
     pthread_mutex_unlock(&fc->mu);
     return e;
 fail:
-    if (e != NULL)
+    if (e != NULL) {
+        free(e->body);
         free(e->key);
+    }
     free(e);
     return NULL;
 }

@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -42,6 +43,7 @@ static void log_request(pf_conn *c, const struct http_request *req,
 {
     const struct http_state *hs = c->svc->data;
 
+    pf_response_done(c, o->status); /* the server's metrics */
     if (hs->log != NULL)
         accesslog_add(hs->log, c->peer, req, o->status, o->bytes,
                       pf_tls_subject(c));
@@ -152,6 +154,46 @@ static void serve_one(pf_conn *c, const struct http_request *req,
         hc->discard = req->content_length;
 }
 
+/*
+ * Spares.  A connection between requests holds no receive buffer
+ * (wait_more), and a closed one no state: what it gives back is kept as
+ * the process's one spare of each and taken by the next connection that
+ * needs it, so that a keep-alive request costs no malloc and free of
+ * max_header_size bytes, and a new connection none of its struct
+ * http_conn.  One of each only: idle connections still hold nothing, and
+ * the spares' pages were dirtied anyway.  Exchanged atomically, as
+ * handler threads share them in threading mode.
+ */
+static void *spare_take(void **slot)
+{
+    return __atomic_exchange_n(slot, NULL, __ATOMIC_ACQUIRE);
+}
+
+static void spare_give(void **slot, void *p)
+{
+    void *none = NULL;
+
+    if (p != NULL && !__atomic_compare_exchange_n(
+                         slot, &none, p, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        free(p);
+}
+
+/* The last connection of the process is gone: let the spares go too, so
+ * that the worker's idle memory is what it was without them (the host
+ * trims the heap once a worker has no connections). */
+static void spares_drop(struct http_state *hs)
+{
+    free(spare_take(&hs->spare_buf));
+    free(spare_take(&hs->spare_conn));
+}
+
+static char *buffer_take(struct http_state *hs, size_t cap)
+{
+    char *b = spare_take(&hs->spare_buf);
+
+    return b != NULL ? b : malloc(cap);
+}
+
 /* Read what the socket has, without waiting.  Returns 1 when something
  * came, 0 when nothing did, -1 at end of stream or on an error. */
 static int fill(pf_conn *c)
@@ -161,7 +203,8 @@ static int fill(pf_conn *c)
     int               got = 0;
 
     hc->full = 0;
-    if (hc->buf == NULL && (hc->buf = malloc(hc->cap)) == NULL)
+    if (hc->buf == NULL &&
+        (hc->buf = buffer_take(c->svc->data, hc->cap)) == NULL)
         return -1;
     while (hc->len < hc->cap) {
         size_t room = hc->cap - hc->len;
@@ -190,14 +233,14 @@ static int fill(pf_conn *c)
  * would cost each idle keep-alive connection 4 KiB. */
 static int wait_more(pf_conn *c)
 {
-    const struct http_state *hs = c->svc->data;
-    struct http_conn        *hc = c->data;
-    int64_t                  now = http_now_ms();
+    struct http_state *hs = c->svc->data;
+    struct http_conn  *hc = c->data;
+    int64_t            now = http_now_ms();
 
     if (hc->len == 0 && hc->discard == 0 && !hc->chunking) {
         hc->head_deadline = 0;
         c->idle_timeout_ms = (int)hs->conf->keepalive_timeout;
-        free(hc->buf);
+        spare_give(&hs->spare_buf, hc->buf);
         hc->buf = NULL;
         return PF_IDLE;
     }
@@ -273,11 +316,14 @@ static int http_handle(pf_conn *c)
 
 static int http_setup(pf_conn *c)
 {
-    const struct http_state *hs = c->svc->data;
-    struct http_conn        *hc = calloc(1, sizeof(*hc));
+    struct http_state *hs = c->svc->data;
+    struct http_conn  *hc = spare_take(&hs->spare_conn);
 
-    if (hc == NULL)
+    if (hc != NULL)
+        memset(hc, 0, sizeof(*hc));
+    else if ((hc = calloc(1, sizeof(*hc))) == NULL)
         return -1;
+    __atomic_add_fetch(&hs->conns, 1, __ATOMIC_RELAXED);
     hc->file = -1;
     hc->cap = (size_t)hs->conf->max_header_size;
     c->data = hc;
@@ -287,15 +333,18 @@ static int http_setup(pf_conn *c)
 
 static void http_finish(pf_conn *c)
 {
-    struct http_conn *hc = c->data;
+    struct http_state *hs = c->svc->data;
+    struct http_conn  *hc = c->data;
 
     /* A head that never finished arriving gets its 408. */
     if (c->timed_out && hc->len > 0 && !hc->close && !http_pending(hc))
         reject(c, 408);
     http_output_free(c);
-    free(hc->buf);
-    free(hc);
+    spare_give(&hs->spare_buf, hc->buf);
+    spare_give(&hs->spare_conn, hc);
     c->data = NULL;
+    if (__atomic_sub_fetch(&hs->conns, 1, __ATOMIC_ACQ_REL) == 0)
+        spares_drop(hs);
 }
 
 /*
@@ -322,6 +371,26 @@ static int health_path_ok(const char *p)
         return 0;
     return http_path_normalize(p, strlen(p), norm, sizeof(norm)) >= 0 &&
            strcmp(norm, p) == 0;
+}
+
+/* What the workers read and write once confined: the document root, the
+ * MIME types (parsed here, declared for a reload's re-read), and the
+ * access log's directory, where USR1 makes the file anew. */
+static int http_sandbox_declare(pf_service *svc)
+{
+    const struct http_conf *conf = svc->conf;
+    char                    dir[PATH_MAX];
+    char                   *slash;
+
+    if (pf_sandbox_allow(svc, conf->root, PF_SB_READ) == -1 ||
+        pf_sandbox_allow(svc, "/etc/mime.types", PF_SB_READ) == -1)
+        return -1;
+    if (conf->access_log == NULL ||
+        snprintf(dir, sizeof(dir), "%s", conf->access_log) >= (int)sizeof(dir))
+        return 0;
+    if ((slash = strrchr(dir, '/')) != NULL)
+        slash[slash == dir] = '\0';
+    return pf_sandbox_allow(svc, slash != NULL ? dir : ".", PF_SB_WRITE);
 }
 
 static int http_check(pf_service *svc)
@@ -362,7 +431,7 @@ static int http_check(pf_service *svc)
                       conf->index);
         return -1;
     }
-    return 0;
+    return http_sandbox_declare(svc);
 }
 
 static void state_free(struct http_state *hs)
@@ -374,6 +443,7 @@ static void state_free(struct http_state *hs)
     if (hs->rootfd != -1)
         close(hs->rootfd);
     fc_free(hs->cache);
+    spares_drop(hs);
     free(hs);
 }
 
@@ -507,4 +577,5 @@ PF_MODULE_DECLARE = {
     .finish = http_finish,
     .tick = http_tick,
     .reopen = http_reopen,
+    .flags = PF_RESPONSES, /* log_request() reports each */
 };

@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "request.h"
@@ -42,22 +43,61 @@ enum field {
     F_TRANSFER_ENCODING,
 };
 
-/* The header fields this parser acts on; names compare case-insensitively
- * (RFC 9110 5.1). */
+/* The header fields this parser acts on, most often sent first: the
+ * lookup stops at the match.  Names compare case-insensitively (RFC 9110
+ * 5.1), and only with a name of the same length. */
+#define KNOWN_FIELDS(X)                                                        \
+    X("Host", F_HOST)                                                          \
+    X("Connection", F_CONNECTION)                                              \
+    X("User-Agent", F_USER_AGENT)                                              \
+    X("Referer", F_REFERER)                                                    \
+    X("If-None-Match", F_INM)                                                  \
+    X("If-Modified-Since", F_IMS)                                              \
+    X("Range", F_RANGE)                                                        \
+    X("If-Range", F_IF_RANGE)                                                  \
+    X("Content-Length", F_CONTENT_LENGTH)                                      \
+    X("Transfer-Encoding", F_TRANSFER_ENCODING)
+
+#define FIELD(n, i) {.name = n, .len = sizeof(n) - 1, .id = i},
 static const struct {
     const char *name;
+    size_t      len;
     enum field  id;
-} known_fields[] = {
-    {.name = "Host", .id = F_HOST},
-    {.name = "If-Modified-Since", .id = F_IMS},
-    {.name = "If-None-Match", .id = F_INM},
-    {.name = "Range", .id = F_RANGE},
-    {.name = "If-Range", .id = F_IF_RANGE},
-    {.name = "User-Agent", .id = F_USER_AGENT},
-    {.name = "Referer", .id = F_REFERER},
-    {.name = "Connection", .id = F_CONNECTION},
-    {.name = "Content-Length", .id = F_CONTENT_LENGTH},
-    {.name = "Transfer-Encoding", .id = F_TRANSFER_ENCODING},
+} known_fields[] = {KNOWN_FIELDS(FIELD)};
+#undef FIELD
+
+/* Bit n set when a known name is n bytes long: most names a client sends
+ * (Accept, Accept-Encoding, Cookie...) are passed over by length alone. */
+#define LENGTH_BIT(n, i) | (1ULL << (sizeof(n) - 1))
+static const unsigned long long known_lengths = 0 KNOWN_FIELDS(LENGTH_BIT);
+#undef LENGTH_BIT
+
+/* tchar (RFC 9110 5.6.2): what method names and field names are made of.
+ * A table: every byte of every name is looked up. */
+static const unsigned char tchars[256] = {
+    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['!'] = 1,
+    ['#'] = 1,         ['$'] = 1,         ['%'] = 1,         ['&'] = 1,
+    ['\''] = 1,        ['*'] = 1,         ['+'] = 1,         ['-'] = 1,
+    ['.'] = 1,         ['^'] = 1,         ['_'] = 1,         ['`'] = 1,
+    ['|'] = 1,         ['~'] = 1,
+};
+
+/* What a Host value may hold (valid_host), as a table likewise. */
+static const unsigned char host_chars[256] = {
+    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['-'] = 1,
+    ['.'] = 1,         ['_'] = 1,         ['~'] = 1,         ['!'] = 1,
+    ['$'] = 1,         ['&'] = 1,         ['\''] = 1,        ['('] = 1,
+    [')'] = 1,         ['*'] = 1,         ['+'] = 1,         [','] = 1,
+    [';'] = 1,         ['='] = 1,         [':'] = 1,         ['['] = 1,
+    [']'] = 1,         ['%'] = 1,
+};
+
+/* field-vchar, SP or HTAB: anything but control characters (and so never
+ * a CR, an LF or a NUL); every byte of every value is looked up. */
+static const unsigned char field_chars[256] = {
+    ['\t'] = 1,
+    [0x20 ... 0x7e] = 1,
+    [0x80 ... 0xff] = 1,
 };
 
 static int is_digit(unsigned char c)
@@ -65,25 +105,14 @@ static int is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
-static int is_alpha(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-/* tchar (RFC 9110 5.6.2): what method names and field names are made of. */
 static int is_tchar(unsigned char c)
 {
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-
-    return is_alpha(c) || is_digit(c) ||
-           (c != 0 && memchr(extra, c, sizeof(extra) - 1) != NULL);
+    return tchars[c];
 }
 
-/* field-vchar, SP or HTAB: anything but control characters (and so never
- * a CR, an LF or a NUL). */
 static int is_field_char(unsigned char c)
 {
-    return c == '\t' || (c >= 0x20 && c != 0x7f);
+    return field_chars[c];
 }
 
 static int is_ows(unsigned char c)
@@ -91,22 +120,29 @@ static int is_ows(unsigned char c)
     return c == ' ' || c == '\t';
 }
 
-static unsigned char lower(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
-/* Does p[0..n) equal the NUL-terminated lit, ignoring ASCII case? */
-static int ieq(const char *p, size_t n, const char *lit)
+/* Does p[0..n) equal lit[0..len), ignoring ASCII case?  Names and tokens
+ * mostly come as they are spelled here, so bytes are compared as they are
+ * first; then one by one, letters that differ only in the case bit. */
+static int ieq_n(const char *p, size_t n, const char *lit, size_t len)
 {
     size_t i;
 
-    for (i = 0; i < n; i++)
-        if (lit[i] == '\0' ||
-            lower((unsigned char)p[i]) != lower((unsigned char)lit[i]))
+    if (n != len)
+        return 0;
+    if (memcmp(p, lit, n) == 0)
+        return 1;
+    for (i = 0; i < n; i++) {
+        unsigned char a = (unsigned char)p[i], b = (unsigned char)lit[i];
+
+        if (a != b && ((a | 0x20) != (b | 0x20) ||
+                       (unsigned char)((b | 0x20) - 'a') > 'z' - 'a'))
             return 0;
-    return lit[n] == '\0';
+    }
+    return 1;
 }
+
+/* The same against a string literal. */
+#define ieq(p, n, lit) ieq_n(p, n, lit, sizeof(lit) - 1)
 
 /* ---- framing ----------------------------------------------------------- */
 
@@ -331,16 +367,11 @@ static int length_element(const char *p, size_t n, void *arg)
  * can hold, so that a Host never carries a path, a space or an '@'. */
 static int valid_host(struct http_str v)
 {
-    static const char extra[] = "-._~!$&'()*+,;=:[]%";
-    size_t            i;
+    size_t i;
 
-    for (i = 0; i < v.len; i++) {
-        unsigned char c = (unsigned char)v.p[i];
-
-        if (!is_alpha(c) && !is_digit(c) &&
-            memchr(extra, c, sizeof(extra) - 1) == NULL)
+    for (i = 0; i < v.len; i++)
+        if (!host_chars[(unsigned char)v.p[i]])
             return 0;
-    }
     return 1;
 }
 
@@ -393,6 +424,30 @@ static int apply_field(enum field id, struct http_str v, struct fields *fs,
     return 0;
 }
 
+/* Is every byte of p[0..n) a field-vchar, SP or HTAB?  Eight at a time
+ * while none is below 0x20 or 0x7f (a word with one, a tab perhaps, is
+ * looked at byte by byte): values are most of a head's bytes. */
+static int field_value_ok(const char *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = ones * 0x80;
+    size_t         i = 0, j;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, d;
+
+        memcpy(&x, p + i, 8);
+        d = x ^ (ones * 0x7f);
+        if ((((x - ones * 0x20) & ~x) | ((d - ones) & ~d)) & highs)
+            for (j = i; j < i + 8; j++)
+                if (!is_field_char((unsigned char)p[j]))
+                    return 0;
+    }
+    for (; i < n; i++)
+        if (!is_field_char((unsigned char)p[i]))
+            return 0;
+    return 1;
+}
+
 /* field-name ":" OWS field-value OWS, in l[0..n). */
 static int parse_field(const char *l, size_t n, struct fields *fs,
                        struct http_request *req)
@@ -411,13 +466,15 @@ static int parse_field(const char *l, size_t n, struct fields *fs,
         ;
     for (e = n; e > b && is_ows((unsigned char)l[e - 1]); e--)
         ;
-    for (i = b; i < e; i++)
-        if (!is_field_char((unsigned char)l[i]))
-            return -400;
+    if (!field_value_ok(l + b, e - b))
+        return -400;
     v.p = l + b;
     v.len = e - b;
+    if (k >= 64 || !(known_lengths >> k & 1))
+        return 0;
     for (i = 0; i < sizeof(known_fields) / sizeof(known_fields[0]); i++)
-        if (ieq(l, k, known_fields[i].name))
+        if (known_fields[i].len == k &&
+            ieq_n(l, k, known_fields[i].name, known_fields[i].len))
             return apply_field(known_fields[i].id, v, fs, req);
     return 0;
 }

@@ -224,14 +224,14 @@ static void serve_health(pf_conn *c, const struct http_request *req,
     o->status = up ? 200 : 503;
     http_head_init(&h, buf, sizeof(buf), o->status);
     http_head_add(&h, "Content-Type", "text/plain");
-    http_head_add(&h, "Content-Length", "%zu", blen);
+    http_head_add_num(&h, "Content-Length", (long long)blen);
     http_head_add(&h, "Cache-Control", "no-store");
     http_head_end(&h, http_keep_value(req, hc->close));
     if (req->method == HTTP_HEAD)
         blen = 0;
-    if ((blen > 0 ? pf_write_more(c, h.buf, h.len)
-                  : pf_write(c, h.buf, h.len)) == -1 ||
-        (blen > 0 && pf_write(c, body, blen) == -1)) {
+    h.cap = sizeof(buf); /* head and body in one write */
+    http_head_put(&h, body, blen);
+    if (pf_write(c, h.buf, h.len) == -1) {
         hc->close = 1;
         return;
     }

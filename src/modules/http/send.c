@@ -12,7 +12,6 @@
  * pf_sendfile_nowait), never the descriptor.
  */
 #define _GNU_SOURCE
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,13 +28,19 @@
 #include "send.h"
 
 /* A file to answer with: its descriptor and metadata, its content when the
- * cache holds it, and the cache entry when it comes from there. */
+ * cache holds it, the cache entry when it comes from there, and the parts
+ * of its head that stay while it does (the entry's, or rendered for this
+ * answer alone). */
 struct file_ref {
-    int                fd;
-    const struct stat *st;
-    const char        *body;
-    struct fc_entry   *entry;
+    int                   fd;
+    const struct stat    *st;
+    const char           *body;
+    struct fc_entry      *entry;
+    const struct fc_head *head;
 };
+
+/* A head's buffer, as large as the heads have always had. */
+#define HEAD_MAX 1024
 
 int http_keep_value(const struct http_request *req, int close)
 {
@@ -133,40 +138,110 @@ static int send_now(pf_conn *c, const char *head, size_t hlen, const char *body,
     return 0;
 }
 
-static void send_file(pf_conn *c, const struct http_request *req,
-                      struct http_outcome *o, const struct file_ref *f,
-                      const char *name)
+/* Render into buf (cap bytes) the parts of a file's head that stay while
+ * the file does, named `name` for its type, into *fh.  Returns 0, or -1
+ * when they do not fit. */
+static int render_file_head(const struct http_state *hs, const struct stat *st,
+                            const char *name, char *buf, size_t cap,
+                            struct fc_head *fh)
 {
-    const struct http_state *hs = c->svc->data;
-    struct http_conn        *hc = c->data;
-    const struct stat       *st = f->st;
-    char                     etag[64], lm[HTTP_DATE_LEN + 1], buf[1024];
-    struct http_head         h;
-    off_t                    first = 0, last = st->st_size - 1;
+    struct http_head h, e = {.buf = fh->etag, .cap = sizeof(fh->etag) - 1};
+    char             lm[HTTP_DATE_LEN + 1];
+
+    http_head_init(&h, buf, cap, 200);
+    fh->type = (uint16_t)h.len;
+    http_head_add(&h, "Content-Type", mime_type(hs->mime, name));
+    fh->length = (uint16_t)h.len;
+    http_head_add_num(&h, "Content-Length", (long long)st->st_size);
+    http_head_add(&h, "Accept-Ranges", "bytes");
+    fh->validators = (uint16_t)h.len;
+    http_date_format(st->st_mtime, lm);
+    http_head_add(&h, "Last-Modified", lm);
+    http_head_put(&e, "\"", 1);
+    http_head_hex(&e, (unsigned long long)st->st_mtime);
+    http_head_put(&e, "-", 1);
+    http_head_hex(&e, (unsigned long long)st->st_size);
+    http_head_put(&e, "\"", 1);
+    fh->etag[e.len] = '\0';
+    http_head_add(&h, "ETag", fh->etag);
+    fh->text = buf;
+    fh->len = h.len;
+    return h.overflow || e.overflow ? -1 : 0;
+}
+
+/* 416, with the size the range missed. */
+static void send_unsatisfiable(pf_conn *c, const struct http_request *req,
+                               struct http_outcome *o, const struct stat *st)
+{
+    struct http_conn *hc = c->data;
+    char              buf[HEAD_MAX];
+    struct http_head  h;
+
+    http_head_init(&h, buf, sizeof(buf), 416);
+    http_head_str(&h, "Content-Range: bytes */");
+    http_head_dec(&h, (unsigned long long)st->st_size);
+    http_head_put(&h, "\r\n", 2);
+    http_head_add(&h, "Content-Length", "0");
+    http_head_end(&h, http_keep_value(req, hc->close));
+    o->status = 416;
+    if (send_now(c, h.buf, h.len, NULL, 0, 0) == -1)
+        hc->close = 1;
+}
+
+/* The head of a 200, 206 or 304 from fh's parts: the 200's as it is, the
+ * others with their status line, Content-Length and Content-Range, the
+ * parts they share taken over. */
+static void file_head(struct http_head *h, const struct fc_head *fh, int status,
+                      off_t first, off_t last, off_t size)
+{
+    if (status == 200) {
+        http_head_put(h, fh->text, fh->len);
+        return;
+    }
+    http_head_init(h, h->buf, h->cap + 1, status);
+    if (status == 206) {
+        http_head_put(h, fh->text + fh->type, fh->length - fh->type);
+        http_head_add_num(h, "Content-Length", (long long)(last - first + 1));
+        http_head_add(h, "Accept-Ranges", "bytes");
+        http_head_str(h, "Content-Range: bytes ");
+        http_head_dec(h, (unsigned long long)first);
+        http_head_put(h, "-", 1);
+        http_head_dec(h, (unsigned long long)last);
+        http_head_put(h, "/", 1);
+        http_head_dec(h, (unsigned long long)size);
+        http_head_put(h, "\r\n", 2);
+    }
+    http_head_put(h, fh->text + fh->validators, fh->len - fh->validators);
+}
+
+static void send_file(pf_conn *c, const struct http_request *req,
+                      struct http_outcome *o, const struct file_ref *f)
+{
+    struct http_conn     *hc = c->data;
+    const struct stat    *st = f->st;
+    const struct fc_head *fh = f->head;
+    char                  buf[HEAD_MAX];
+    struct http_head      h = {.buf = buf, .cap = sizeof(buf) - 1};
+    off_t                 first = 0, last = st->st_size - 1;
     int       status = 200, r = 0, head_only = req->method == HTTP_HEAD;
     long long len = st->st_size;
 
-    snprintf(etag, sizeof(etag), "\"%llx-%llx\"",
-             (unsigned long long)st->st_mtime, (unsigned long long)st->st_size);
-    if (not_modified(req, etag, st->st_mtime)) {
+    if (fh == NULL) { /* its type alone outgrows any head */
+        o->status = 200;
+        hc->close = 1;
+        return;
+    }
+    if (not_modified(req, fh->etag, st->st_mtime)) {
         status = 304;
         len = 0;
     } else if (req->range.p != NULL &&
                (req->if_range.p == NULL ||
-                http_if_range_matches(req->if_range.p, req->if_range.len, etag,
-                                      st->st_mtime))) {
+                http_if_range_matches(req->if_range.p, req->if_range.len,
+                                      fh->etag, st->st_mtime))) {
         r = http_range_parse(req->range.p, req->range.len, st->st_size, &first,
                              &last);
         if (r == -1) {
-            char cr[64];
-            snprintf(cr, sizeof(cr), "bytes */%lld", (long long)st->st_size);
-            http_head_init(&h, buf, sizeof(buf), 416);
-            http_head_add(&h, "Content-Range", "%s", cr);
-            http_head_add(&h, "Content-Length", "0");
-            http_head_end(&h, http_keep_value(req, hc->close));
-            o->status = 416;
-            if (send_now(c, h.buf, h.len, NULL, 0, 0) == -1)
-                hc->close = 1;
+            send_unsatisfiable(c, req, o, st);
             return;
         }
         if (r == 1) {
@@ -174,19 +249,7 @@ static void send_file(pf_conn *c, const struct http_request *req,
             len = last - first + 1;
         }
     }
-    http_date_format(st->st_mtime, lm);
-    http_head_init(&h, buf, sizeof(buf), status);
-    if (status != 304) {
-        http_head_add(&h, "Content-Type", "%s", mime_type(hs->mime, name));
-        http_head_add(&h, "Content-Length", "%lld", len);
-        http_head_add(&h, "Accept-Ranges", "bytes");
-    }
-    if (status == 206)
-        http_head_add(&h, "Content-Range", "bytes %lld-%lld/%lld",
-                      (long long)first, (long long)last,
-                      (long long)st->st_size);
-    http_head_add(&h, "Last-Modified", "%s", lm);
-    http_head_add(&h, "ETag", "%s", etag);
+    file_head(&h, fh, status, first, last, st->st_size);
     http_head_end(&h, http_keep_value(req, hc->close));
     o->status = status;
     if (head_only || len == 0) {
@@ -289,30 +352,39 @@ void http_send_cached(pf_conn *c, const struct http_request *req,
 {
     const struct http_state *hs = c->svc->data;
     struct http_conn        *hc = c->data;
-    struct file_ref          f = {
-                 .fd = e->fd, .st = &e->st, .body = e->body, .entry = e};
+    struct file_ref          f = {.fd = e->fd,
+                                  .st = &e->st,
+                                  .body = e->body,
+                                  .entry = e,
+                                  .head = e->head.text != NULL ? &e->head : NULL};
 
-    send_file(c, req, o, &f, type_name(hs, e->key));
+    send_file(c, req, o, &f);
     if (hc->entry != e)
         fc_release(hs->cache, e);
 }
 
 /* Answer with a regular file just opened for key (the URL path): keep it
- * in the cache when possible.  Takes fd. */
+ * in the cache when possible, with the fixed parts of its head rendered
+ * once for every answer it gives.  Takes fd. */
 void http_send_opened(pf_conn *c, const struct http_request *req,
                       struct http_outcome *o, int fd, const struct stat *st,
                       const char *key)
 {
     const struct http_state *hs = c->svc->data;
     struct http_conn        *hc = c->data;
-    struct fc_entry         *e = fc_put(hs->cache, key, fd, st, http_now_ms());
-    struct file_ref          f = {.fd = fd, .st = st};
+    char                     text[HEAD_MAX];
+    struct fc_head           fh;
+    int fits = render_file_head(hs, st, type_name(hs, key), text, sizeof(text),
+                                &fh) == 0;
+    struct fc_entry *e =
+        fc_put(hs->cache, key, fd, st, fits ? &fh : NULL, http_now_ms());
+    struct file_ref f = {.fd = fd, .st = st, .head = fits ? &fh : NULL};
 
     if (e != NULL) {
         http_send_cached(c, req, o, e);
         return;
     }
-    send_file(c, req, o, &f, type_name(hs, key));
+    send_file(c, req, o, &f);
     if (hc->file != fd)
         close(fd);
 }

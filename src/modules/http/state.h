@@ -37,7 +37,8 @@ struct http_conf {
 };
 
 /* Each worker's own (svc->data), set up by worker_init; read-only while
- * serving but for the access log, which locks itself. */
+ * serving but for the access log, which locks itself, and the spares,
+ * exchanged atomically (http.c). */
 struct http_state {
     const struct http_conf  *conf;
     int                      rootfd; /* O_PATH of root: lookups start here */
@@ -47,6 +48,9 @@ struct http_state {
     const struct mime_table *mime;  /* shared, loaded by check() */
     struct accesslog        *log;   /* NULL without access_log */
     struct filecache        *cache; /* files kept open between requests */
+    void    *spare_buf;  /* a receive buffer no connection holds (http.c) */
+    void    *spare_conn; /* a struct http_conn no connection holds */
+    unsigned conns;      /* connections set up and not finished */
 };
 
 /* A request body up to this size is read and thrown away so the connection

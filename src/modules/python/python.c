@@ -280,6 +280,39 @@ static void libpython_global(const pf_service *svc)
         pf_log(svc, PF_LOG_WARN, "%s: %s", info.dli_fname, dlerror());
 }
 
+/*
+ * Once worker_init returns the worker is confined (pf_sandbox_allow):
+ * Python reads only beneath every sys.path entry (python_path is the
+ * first) and what the standard library reads at run time, found with
+ * `strace -f -e trace=%file` on workers serving SimpleHTTPRequestHandler
+ * and the tests' handlers: /etc/mime.types (mimetypes, for http.server)
+ * and the time-zone files (time.localtime, logging).  Everything else,
+ * the directory SimpleHTTPRequestHandler serves included, is the
+ * operator's to allow with sandbox_read.
+ */
+static void declare_paths(pf_service *svc)
+{
+    static const char *const runtime[] = {"/etc/mime.types", "/etc/localtime",
+                                          "/usr/share/zoneinfo"};
+    PyObject  *path = PySys_GetObject("path"), *item, *fs; /* borrowed */
+    Py_ssize_t i,
+        n = path != NULL && PyList_Check(path) ? PyList_Size(path) : 0;
+
+    for (i = 0; i < n; i++) {
+        item = PyList_GetItem(path, i);
+        if (!PyUnicode_Check(item) || PyUnicode_GetLength(item) == 0)
+            continue;
+        if ((fs = PyUnicode_EncodeFSDefault(item)) == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        pf_sandbox_allow(svc, PyBytes_AsString(fs), PF_SB_READ);
+        Py_DECREF(fs);
+    }
+    for (i = 0; i < (Py_ssize_t)(sizeof(runtime) / sizeof(runtime[0])); i++)
+        pf_sandbox_allow(svc, runtime[i], PF_SB_READ);
+}
+
 /* Worker (or acceptor), after fork: start Python, import the class. */
 static int py_worker_init(pf_service *svc)
 {
@@ -309,6 +342,7 @@ static int py_worker_init(pf_service *svc)
     if (glue_call(svc, "load", Py_BuildValue("(s)", conf->handler),
                   "handler: cannot import the class") == -1)
         goto fail;
+    declare_paths(svc);
     py.main = PyEval_SaveThread();
     return 0;
 fail:

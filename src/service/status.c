@@ -155,6 +155,24 @@ static void worker_json(FILE *out, const struct slot *s, int64_t now_ms,
     fprintf(out, ",\"age_s\":%" PRId64 "}", age > 0 ? age : 0);
 }
 
+/* How the service's workers are confined (sandbox in prefork.ini(5)). */
+static void sandbox_json(FILE *out, const struct sb_sandbox *b)
+{
+    fprintf(out,
+            ",\"sandbox\":{\"on\":%s,\"landlock\":%" PRId32
+            ",\"fs\":%s,\"net\":%s,\"seccomp\":%s,\"exec\":%s",
+            b->on ? "true" : "false", b->landlock, b->fs ? "true" : "false",
+            b->net ? "true" : "false", b->seccomp ? "true" : "false",
+            b->exec ? "true" : "false");
+    fputs(",\"read\":", out);
+    status_json_string(out, b->read);
+    fputs(",\"write\":", out);
+    status_json_string(out, b->write);
+    fputs(",\"connect\":", out);
+    status_json_string(out, b->connect);
+    fputc('}', out);
+}
+
 /* Entry g and every later entry of the same name, as one service. */
 static void service_json(FILE *out, const struct sb_snapshot *snap, size_t g,
                          int64_t now_ms)
@@ -169,6 +187,7 @@ static void service_json(FILE *out, const struct sb_snapshot *snap, size_t g,
     status_json_string(out, e->mode);
     fputs(",\"listen\":", out);
     listen_array(out, e->listen);
+    sandbox_json(out, &e->sandbox);
     fprintf(out, ",\"target\":%" PRId32 ",\"retiring\":%s,\"workers\":[",
             e->target, e->flags & SB_SVC_CURRENT ? "false" : "true");
     for (i = 0; i < snap->nslots; i++) {
@@ -285,4 +304,9 @@ int status_render(FILE *out, const struct sb_snapshot *snap, int64_t now_ms)
     refused_json(out, snap);
     fputs("}\n", out);
     return ferror(out) ? -1 : 0;
+}
+
+size_t status_utf8_len(const unsigned char *p)
+{
+    return utf8_len(p);
 }

@@ -26,4 +26,8 @@ void status_json_string(FILE *out, const char *s);
  * Returns 0, or -1 when writing failed. */
 int status_render(FILE *out, const struct sb_snapshot *snap, int64_t now_ms);
 
+/* The length of the valid UTF-8 character at p (1 to 4), or 0 when p
+ * does not start one; for the metrics' label values too. */
+size_t status_utf8_len(const unsigned char *p);
+
 #endif
