@@ -17,6 +17,7 @@
 
 #include "parse.h"
 #include "sandbox_conf.h"
+#include "ticketfile.h"
 
 /* A listen line cannot name more addresses than a worker takes: the
  * shortest, ":1", is two bytes and a comma, after "listen=".  Should lines
@@ -380,6 +381,22 @@ static void warn_inert(struct parse *ps, const struct service_conf *svc,
     }
 }
 
+/* tls_ticket_key_file: every file there and of the right size, so that
+ * `prefork -t` and a reload say so rather than a start that fails. */
+static void check_ticket_keys(struct parse *ps)
+{
+    struct tk_key keys[TK_FILES_MAX];
+    char          err[512];
+    size_t        n;
+
+    if (ps->cfg->tls_ticket_key_file != NULL &&
+        ticketfile_load(ps->cfg->tls_ticket_key_file, ps->cfg->dir, keys, &n, 0,
+                        err, sizeof(err)) == -1)
+        parse_report(ps, ps->server_seen[SK_TLS_TICKET_KEY_FILE],
+                     "[server] tls_ticket_key_file: %s", err);
+    explicit_bzero(keys, sizeof(keys));
+}
+
 void check_config(struct parse *ps)
 {
     struct config *cfg = ps->cfg;
@@ -399,6 +416,7 @@ void check_config(struct parse *ps)
     }
     check_addresses(ps);
     check_slots(ps);
+    check_ticket_keys(ps);
     /* Only for a file without errors: a refused value draws no warning
      * besides, and a user fixing errors reads those first. */
     for (i = 0; ps->nerr == 0 && i < cfg->nsvc; i++)

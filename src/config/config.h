@@ -136,6 +136,8 @@ struct config {
     char     *death_log;        /* absolute path; NULL: the error log */
     int       fdstore;          /* enum pf_fdstore */
     long long reload_canary_ms; /* 0: a reload rolls over at once */
+    long long tls_ticket_key_rotation_ms; /* and a ticket's lifetime */
+    char     *tls_ticket_key_file; /* comma-separated, as written; or NULL */
 
     struct service_conf *svc;
     size_t               nsvc;

@@ -187,6 +187,22 @@ const struct key server_keys[NSERVER_KEYS] = {
                                   "worker_init this long after a start (or "
                                   "the master exits 1) or a reload (or it is "
                                   "rolled back); 0: no bound"},
+    [SK_TLS_TICKET_KEY_ROTATION] = {.name = "tls_ticket_key_rotation",
+                                    .type = T_DURATION,
+                                    SERVER(tls_ticket_key_rotation_ms),
+                                    .def = "1h",
+                                    .min = 1000,
+                                    .max = DAY_MS,
+                                    .help = "a new TLS session ticket key "
+                                            "this often; a ticket lives as "
+                                            "long"},
+    [SK_TLS_TICKET_KEY_FILE] = {.name = "tls_ticket_key_file",
+                                .type = T_STRING,
+                                SERVER(tls_ticket_key_file),
+                                .help = "ticket keys from files instead "
+                                        "(nginx's 48 or 80 bytes, comma-"
+                                        "separated, the first encrypts): "
+                                        "shared between hosts, not rotated"},
 };
 
 const struct key service_keys[NSERVICE_KEYS] = {

@@ -36,6 +36,7 @@
 #include "rollout.h"
 #include "scoreboard.h"
 #include "sdnotify.h"
+#include "ticketkeys.h"
 #include "tlsctx.h"
 #include "upgrade.h"
 #include "values.h"
@@ -492,6 +493,8 @@ static void reload(struct master *m)
     apply_log_settings(m->cur->cfg, g->cfg);
     give_log_to_workers(g->cfg);
     apply_nofile_limit(g->cfg);
+    (void)ticketkeys_configure(g->cfg->tls_ticket_key_rotation_ms,
+                               g->cfg->tls_ticket_key_file, g->cfg->dir);
     if ((m->cur->cfg->pidfile == NULL) != (g->cfg->pidfile == NULL) ||
         (g->cfg->pidfile != NULL &&
          strcmp(m->cur->cfg->pidfile, g->cfg->pidfile) != 0))
@@ -678,6 +681,8 @@ static void master_loop(struct master *m)
         if (now >= next_tick) {
             pool_check_timeouts(&m->pool, m->cur->cfg->worker_timeout_ms, now);
             pool_check_memory(&m->pool, now);
+            if (m->up.new_master == 0) /* else the new master rotates */
+                ticketkeys_tick(now);
             gauges_publish(&m->pool, m->cur);
             watchdog_pass(&m->wd, now,
                           pool_maintain(&m->pool, m->cur, now, 1) == -1);
@@ -742,6 +747,7 @@ static void master_free(struct master *m)
     free(m->conf_abs);
     if (m->sb != NULL)
         scoreboard_destroy(m->sb);
+    ticketkeys_close();
 }
 
 int master_run(struct config *cfg, const char *conf_path, int foreground)
@@ -773,7 +779,9 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
         goto fail_cfg;
     }
     if (signals_init() == -1 || apply_nofile_limit(cfg) == -1 ||
-        inherit_sockets(&m.ls) == -1)
+        inherit_sockets(&m.ls) == -1 || ticketkeys_open() == -1 ||
+        ticketkeys_configure(cfg->tls_ticket_key_rotation_ms,
+                             cfg->tls_ticket_key_file, cfg->dir) == -1)
         goto fail_cfg;
     pool_init(&m.pool, m.sb, &m.ls, m.pidfd);
     upgrade_init(&m.up, m.exe, m.conf_path, &m.pidfile, m.sb, &m.ls,

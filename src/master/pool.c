@@ -31,6 +31,7 @@
 #include "pool.h"
 #include "scoreboard.h"
 #include "service.h"
+#include "ticketkeys.h"
 #include "worker.h"
 
 /* A worker that dies sooner than this after its start counts as failing. */
@@ -137,6 +138,7 @@ __attribute__((noreturn)) static void become_worker(const struct pool       *p,
     lsock_close_others(p->ls, s, slot);
     if (p->pidfd != -1)
         close(p->pidfd);
+    ticketkeys_worker();
     for (i = 0; i < s->nls && n < sizeof(fds) / sizeof(fds[0]); i++)
         fds[n++] = lsock_fd(s->ls[i], slot);
     worker_main(s, g->cfg, &p->sb->slots[slot], maxreq, fds, n,

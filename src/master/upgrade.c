@@ -20,6 +20,7 @@
 #include "log.h"
 #include "scoreboard.h"
 #include "sdnotify.h"
+#include "ticketkeys.h"
 #include "upgrade.h"
 
 /* How long a new master waits for its first workers before giving up. */
@@ -45,7 +46,8 @@ __attribute__((noreturn)) static void exec_new(const struct upgrade *u)
 
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) == -1 ||
-        inherit_export(u->ls, getppid()) == -1 || pass_watchdog() == -1) {
+        inherit_export(u->ls, getppid()) == -1 || ticketkeys_export() == -1 ||
+        pass_watchdog() == -1) {
         log_syserr(NULL, "upgrade: cannot prepare the new master's "
                          "environment");
         _exit(1);
