@@ -302,6 +302,15 @@ static void split_addr(const struct addr *a, const char **where,
         *where = sep != NULL ? sep + 3 : a->text;
 }
 
+/* Does a service of cfg speak TLS? */
+static int uses_tls(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->nsvc; i++)
+        if (cfg->svc[i].tls_certificate != NULL)
+            return 1;
+    return 0;
+}
+
 /* Which protections the service's workers have (notice: an old module
  * running unconfined is news; so is a kernel without Landlock). */
 static void log_sandbox(const struct service_conf *sc)
@@ -494,7 +503,8 @@ static void reload(struct master *m)
     give_log_to_workers(g->cfg);
     apply_nofile_limit(g->cfg);
     (void)ticketkeys_configure(g->cfg->tls_ticket_key_rotation_ms,
-                               g->cfg->tls_ticket_key_file, g->cfg->dir);
+                               g->cfg->tls_ticket_key_file, g->cfg->dir,
+                               uses_tls(g->cfg));
     if ((m->cur->cfg->pidfile == NULL) != (g->cfg->pidfile == NULL) ||
         (g->cfg->pidfile != NULL &&
          strcmp(m->cur->cfg->pidfile, g->cfg->pidfile) != 0))
@@ -781,7 +791,8 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
     if (signals_init() == -1 || apply_nofile_limit(cfg) == -1 ||
         inherit_sockets(&m.ls) == -1 || ticketkeys_open() == -1 ||
         ticketkeys_configure(cfg->tls_ticket_key_rotation_ms,
-                             cfg->tls_ticket_key_file, cfg->dir) == -1)
+                             cfg->tls_ticket_key_file, cfg->dir,
+                             uses_tls(cfg)) == -1)
         goto fail_cfg;
     pool_init(&m.pool, m.sb, &m.ls, m.pidfd);
     upgrade_init(&m.up, m.exe, m.conf_path, &m.pidfile, m.sb, &m.ls,

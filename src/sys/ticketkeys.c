@@ -36,7 +36,8 @@ static struct {
     int              fd; /* the master's memfd; -1 in a worker */
     long long        period_ms;
     int              from_files; /* tls_ticket_key_file: no rotation */
-} tk = {NULL, -1, 0, 0};
+    int              used;       /* a service speaks TLS */
+} tk = {NULL, -1, 0, 0, 0};
 
 /* --- the table: made, or taken from an old master ------------------------- */
 
@@ -239,12 +240,13 @@ static void set_lifetime(long long rotation_ms)
 }
 
 int ticketkeys_configure(long long rotation_ms, const char *files,
-                         const char *dir)
+                         const char *dir, int used)
 {
     int64_t now = mono_ms();
     int     was_files = tk.from_files;
 
-    if (tk.st == NULL)
+    tk.used = used;
+    if (tk.st == NULL || !used)
         return 0;
     tk.period_ms = rotation_ms;
     set_lifetime(rotation_ms);
@@ -270,7 +272,7 @@ void ticketkeys_tick(int64_t now)
 
     if (tk.st == NULL || tk.period_ms <= 0)
         return;
-    if (!tk.from_files && tk_store_due(tk.st, now, tk.period_ms))
+    if (tk.used && !tk.from_files && tk_store_due(tk.st, now, tk.period_ms))
         (void)rotate(now);
     n = tk_store_expire(tk.st, now, tk.period_ms);
     if (n > 0)

@@ -39,9 +39,11 @@ int ticketkeys_open(void);
  * keys come from files (a comma-separated list, relative names from dir)
  * or, files NULL, are made here and rotated every rotation_ms (a key the
  * table has already, from an old master or the running configuration,
- * is kept).  0, or -1 (logged; the keys in use stay). */
+ * is kept).  used: whether a service speaks TLS; while none does, no key
+ * is made and OpenSSL is left untouched, so that a server without TLS
+ * pays nothing for it.  0, or -1 (logged; the keys in use stay). */
 int ticketkeys_configure(long long rotation_ms, const char *files,
-                         const char *dir);
+                         const char *dir, int used);
 
 /* Master, on its tick, while no upgrade it started is under way (the
  * new master writes then): a new key when the current one is due, and

@@ -452,7 +452,7 @@ static void resumes(int version)
 
     gen1 = server_ctx(version); /* made before the table, as at start */
     cr_assert_eq(ticketkeys_open(), 0);
-    cr_assert_eq(ticketkeys_configure(HOUR, NULL, NULL), 0);
+    cr_assert_eq(ticketkeys_configure(HOUR, NULL, NULL, 1), 0);
     gen2 = server_ctx(version); /* a reload's new context */
     s1 = connect_once(gen1, NULL, &reused);
     cr_assert_not(reused);
@@ -493,7 +493,7 @@ static void rotation(int version)
     int64_t       now;
 
     cr_assert_eq(ticketkeys_open(), 0);
-    cr_assert_eq(ticketkeys_configure(HOUR, NULL, NULL), 0);
+    cr_assert_eq(ticketkeys_configure(HOUR, NULL, NULL, 1), 0);
     /* After the first key is made: a period from now it is due. */
     now = mono_ms();
     ctx = server_ctx(version);
@@ -543,10 +543,10 @@ Test(keyfile, file_keys_encrypt_and_are_not_rotated)
     for (i = 0; i < TK_NAME_LEN; i++)
         want[i] = (unsigned char)(9 + i);
     cr_assert_eq(ticketkeys_open(), 0);
-    cr_assert_eq(ticketkeys_configure(HOUR, NULL, NULL), 0);
+    cr_assert_eq(ticketkeys_configure(HOUR, NULL, NULL, 1), 0);
     ctx = server_ctx(TLS1_3_VERSION);
     before = connect_once(ctx, NULL, &reused);
-    cr_assert_eq(ticketkeys_configure(HOUR, "a.key", dir), 0);
+    cr_assert_eq(ticketkeys_configure(HOUR, "a.key", dir, 1), 0);
     after = connect_once(ctx, before, &reused);
     cr_assert(reused, "the generated key is kept for decrypting");
     ticket_name(after, name);
@@ -554,7 +554,7 @@ Test(keyfile, file_keys_encrypt_and_are_not_rotated)
     ticketkeys_tick(mono_ms() + 10 * HOUR);
     s = connect_once(ctx, after, &reused);
     cr_assert(reused, "a file's key does not expire");
-    cr_assert_eq(ticketkeys_configure(HOUR, "missing.key", dir), -1);
+    cr_assert_eq(ticketkeys_configure(HOUR, "missing.key", dir, 1), -1);
     SSL_SESSION_free(s);
     s = connect_once(ctx, after, &reused);
     cr_assert(reused, "a bad file keeps the keys in use");
@@ -578,7 +578,7 @@ Test(handshake, a_new_master_takes_the_table_over)
     pid_t        pid;
 
     cr_assert_eq(ticketkeys_open(), 0);
-    cr_assert_eq(ticketkeys_configure(HOUR, NULL, NULL), 0);
+    cr_assert_eq(ticketkeys_configure(HOUR, NULL, NULL, 1), 0);
     ctx = server_ctx(TLS1_3_VERSION);
     sess = connect_once(ctx, NULL, &reused);
     SSL_CTX_free(ctx);
@@ -595,7 +595,7 @@ Test(handshake, a_new_master_takes_the_table_over)
         ticketkeys_close();
         if (ticketkeys_open() != 0 ||
             getenv("PREFORK_TICKET_KEYS_FD") != NULL ||
-            ticketkeys_configure(HOUR, NULL, NULL) != 0)
+            ticketkeys_configure(HOUR, NULL, NULL, 1) != 0)
             _exit(2);
         ctx = server_ctx(TLS1_3_VERSION);
         s = connect_once(ctx, sess, &reused);
@@ -606,5 +606,32 @@ Test(handshake, a_new_master_takes_the_table_over)
               "the new master did not resume the session (status %d)", status);
     (void)s;
     SSL_SESSION_free(sess);
+    ticketkeys_close();
+}
+
+/* A server whose services have no TLS makes no key (OpenSSL stays
+ * untouched: no random generator, no providers loaded); the first reload
+ * that brings a TLS service makes one. */
+Test(handshake, no_key_until_a_service_speaks_tls)
+{
+    SSL_CTX             *ctx;
+    SSL_SESSION         *s;
+    const unsigned char *tick;
+    size_t               len = 0;
+    int                  reused;
+
+    cr_assert_eq(ticketkeys_open(), 0);
+    cr_assert_eq(ticketkeys_configure(HOUR, NULL, NULL, 0), 0);
+    ctx = server_ctx(TLS1_3_VERSION);
+    s = connect_once(ctx, NULL, &reused);
+    SSL_SESSION_get0_ticket(s, &tick, &len);
+    cr_expect_eq(len, 0, "a ticket with no key made");
+    SSL_SESSION_free(s);
+    cr_assert_eq(ticketkeys_configure(HOUR, NULL, NULL, 1), 0);
+    s = connect_once(ctx, NULL, &reused);
+    SSL_SESSION_get0_ticket(s, &tick, &len);
+    cr_expect_gt(len, 0, "no ticket once a service speaks TLS");
+    SSL_SESSION_free(s);
+    SSL_CTX_free(ctx);
     ticketkeys_close();
 }
