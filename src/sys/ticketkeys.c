@@ -315,7 +315,6 @@ static int ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
     struct tk_key k;
     int           rc;
 
-    (void)ssl;
     if (tk.st == NULL)
         return 0;
     if (enc) {
@@ -330,6 +329,11 @@ static int ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
         rc = tk_store_find(tk.st, name, &k);
         if (rc == 0)
             return 0;
+        /* TLS 1.3: a client uses a ticket once (RFC 8446, C.4), and
+         * OpenSSL sends a new one after a resumption only when asked to
+         * renew: without it, every other connection is a full handshake. */
+        if (SSL_version(ssl) >= TLS1_3_VERSION)
+            rc = 2;
     }
     if (rc > 0 && key_init(&k, iv, ectx, hctx, enc) == -1)
         rc = -1;

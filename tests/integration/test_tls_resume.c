@@ -171,6 +171,30 @@ Test(resume, tls12_on_any_of_four_workers)
 }
 
 /* The service's workers are all of the generation after `before`. */
+/* A client keeps the session each connection ends with, as browsers
+ * do: a resumed connection gives it a new ticket, which resumes in turn
+ * (TLS 1.3 clients use a ticket once; a TLS 1.2 client offers the same
+ * ticket again, as tls12_on_any_of_four_workers does). */
+static void chain(const char *version)
+{
+    char in[8], out[8];
+
+    config(&srv, "", port, 1, "");
+    start(&srv);
+    first_session(port, version, "c0");
+    for (int i = 1; i <= 4; i++) {
+        snprintf(in, sizeof in, "c%d", i - 1);
+        snprintf(out, sizeof out, "c%d", i);
+        cr_assert(s_client(port, version, in, out),
+                  "the session of resumed connection %d did not resume", i);
+    }
+}
+
+Test(resume, tls13_a_resumed_session_resumes_again)
+{
+    chain("-tls1_3");
+}
+
 static int replaced(const pid_t *before, int n)
 {
     pid_t now[16];
