@@ -42,23 +42,6 @@ static const char *const state_label[] = {
 
 /* --- summing a service ------------------------------------------------------ */
 
-static int same_name(const struct sb_snapshot *snap, size_t i, size_t j)
-{
-    return strcmp(snap->svc[i].name, snap->svc[j].name) == 0;
-}
-
-/* The entry, at g or after it, of the same name as g that s works for. */
-static int in_group(const struct sb_snapshot *snap, size_t g,
-                    const struct slot *s)
-{
-    if (s->state == SLOT_FREE)
-        return 0;
-    for (size_t i = g; i < snap->nsvc; i++)
-        if (snap->svc[i].id == s->service && same_name(snap, g, i))
-            return 1;
-    return 0;
-}
-
 static void counters_sum(struct sb_counters *to, const struct sb_counters *from)
 {
     uint64_t       *t = (uint64_t *)(void *)to;
@@ -74,14 +57,14 @@ int metrics_service(const struct sb_snapshot *snap, size_t g,
     size_t i, nworkers = 0;
 
     for (i = 0; i < g; i++)
-        if (same_name(snap, g, i))
+        if (sb_same_name(snap, g, i))
             return 0;
     memset(out, 0, sizeof(*out));
     out->e = &snap->svc[g];
     for (i = 0; i < snap->nslots; i++) {
         const struct slot *s = &snap->slots[i];
 
-        if (!in_group(snap, g, s))
+        if (!sb_in_group(snap, g, s))
             continue;
         nworkers++;
         if (s->state > SLOT_FREE && s->state <= SLOT_EXITING)
@@ -96,7 +79,7 @@ int metrics_service(const struct sb_snapshot *snap, size_t g,
     for (i = g; i < snap->nsvc; i++) {
         const struct sb_service *e = &snap->svc[i];
 
-        if (!same_name(snap, g, i))
+        if (!sb_same_name(snap, g, i))
             continue;
         out->served += e->exited_served;
         counters_sum(&out->ctr, &e->exited);
@@ -403,7 +386,7 @@ static void per_worker_families(const struct out         *o,
         for (size_t k = 0; k < snap->nslots; k++) {
             const struct slot *s = &snap->slots[k];
 
-            if (!in_group(snap, g, s) || s->pid <= 0)
+            if (!sb_in_group(snap, g, s) || s->pid <= 0)
                 continue;
             sample_start(o, name, v[i].e);
             fprintf(o->f, ",worker=\"%d\"} %" PRIu64 "\n", (int)s->pid,

@@ -245,3 +245,18 @@ done:
     close(fd);
     return rc;
 }
+
+int sb_same_name(const struct sb_snapshot *snap, size_t i, size_t j)
+{
+    return strcmp(snap->svc[i].name, snap->svc[j].name) == 0;
+}
+
+int sb_in_group(const struct sb_snapshot *snap, size_t g, const struct slot *s)
+{
+    if (s->state == SLOT_FREE)
+        return 0;
+    for (size_t i = g; i < snap->nsvc; i++)
+        if (snap->svc[i].id == s->service && sb_same_name(snap, g, i))
+            return 1;
+    return 0;
+}

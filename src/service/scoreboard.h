@@ -393,4 +393,10 @@ int  scoreboard_snapshot(const struct scoreboard *sb, struct sb_snapshot *out,
                          char *err, size_t errlen);
 void scoreboard_snapshot_free(struct sb_snapshot *snap);
 
+/* Entries i and j of a snapshot have the same name (one service across
+ * generations); slot s works for entry g or a later one of g's name.
+ * The readers group a service's slots by these (status.c, metrics.c). */
+int sb_same_name(const struct sb_snapshot *snap, size_t i, size_t j);
+int sb_in_group(const struct sb_snapshot *snap, size_t g, const struct slot *s);
+
 #endif

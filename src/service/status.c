@@ -111,23 +111,6 @@ static void listen_array(FILE *out, const char *text)
     putc(']', out);
 }
 
-static int same_name(const struct sb_snapshot *snap, size_t i, size_t j)
-{
-    return strcmp(snap->svc[i].name, snap->svc[j].name) == 0;
-}
-
-/* Does the slot belong to an entry named like entry g? */
-static int in_group(const struct sb_snapshot *snap, size_t g,
-                    const struct slot *s)
-{
-    if (s->state == SLOT_FREE)
-        return 0;
-    for (size_t i = g; i < snap->nsvc; i++)
-        if (snap->svc[i].id == s->service && same_name(snap, g, i))
-            return 1;
-    return 0;
-}
-
 struct totals {
     unsigned workers, idle, busy;
     uint64_t served;
@@ -193,7 +176,7 @@ static void service_json(FILE *out, const struct sb_snapshot *snap, size_t g,
     for (i = 0; i < snap->nslots; i++) {
         const struct slot *s = &snap->slots[i];
 
-        if (!in_group(snap, g, s))
+        if (!sb_in_group(snap, g, s))
             continue;
         worker_json(out, s, now_ms, t.workers == 0);
         t.workers++;
@@ -205,7 +188,7 @@ static void service_json(FILE *out, const struct sb_snapshot *snap, size_t g,
         t.tls_failures += s->tls_failures;
     }
     for (i = g; i < snap->nsvc; i++)
-        if (same_name(snap, g, i))
+        if (sb_same_name(snap, g, i))
             t.served += snap->svc[i].exited_served;
     fprintf(out,
             "],\"totals\":{\"workers\":%u,\"idle\":%u,\"busy\":%u,"
@@ -225,12 +208,12 @@ static void service_json(FILE *out, const struct sb_snapshot *snap, size_t g,
 static int group_shown(const struct sb_snapshot *snap, size_t i)
 {
     for (size_t j = 0; j < i; j++)
-        if (same_name(snap, i, j))
+        if (sb_same_name(snap, i, j))
             return 0;
     if (snap->svc[i].flags & SB_SVC_CURRENT)
         return 1;
     for (size_t k = 0; k < snap->nslots; k++)
-        if (in_group(snap, i, &snap->slots[k]))
+        if (sb_in_group(snap, i, &snap->slots[k]))
             return 1;
     return 0;
 }
