@@ -124,7 +124,10 @@ def http_rows(args, tmp):
                     f'\n[web]\nmodule = python\n'
                     f'listen = 127.0.0.1:{port}\nmode = {mode}\n'
                     f'workers = 2\nhandler = pypeers:FileHandler\n'
-                    f'python_path = {HERE}\n')
+                    f'python_path = {HERE}\n'
+                    # SimpleHTTPRequestHandler serves the working
+                    # directory: the confined workers must read it.
+                    f'sandbox_read = {tmp}\n')
         runs.append((f'prefork python, mode = {mode}, 2 workers',
                      [os.path.abspath(args.prefork), '-f', '-c', conf], port))
     port = free_port()

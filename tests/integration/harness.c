@@ -323,8 +323,11 @@ int h_start(struct h_server *s)
     }
     close(out);
     close(err);
-    /* The pidfile appears once every listener is bound. */
-    if (!H_WAIT(H_START_MS,
+    /* The pidfile appears once every listener is bound.  Under memcheck
+     * the master's short-lived children (the python handler's check, the
+     * seccomp filter's compiler) run on the emulated CPU too: allow it
+     * three times as long. */
+    if (!H_WAIT(getenv("PF_VALGRIND") != NULL ? 3 * H_START_MS : H_START_MS,
                 (stat(s->pidfile, &st) == 0 && st.st_size > 0) || !h_alive(s)))
         return -1;
     return h_alive(s) ? 0 : -1;
