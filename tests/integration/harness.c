@@ -694,3 +694,21 @@ const char *__lsan_default_suppressions(void)
 {
     return "leak:libcriterion.so\n";
 }
+
+int h_sh(struct h_result *r, int ms, const char *fmt, ...)
+{
+    const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
+    char       *cmd;
+    va_list     ap;
+    int         rc;
+
+    va_start(ap, fmt);
+    rc = vasprintf(&cmd, fmt, ap);
+    va_end(ap);
+    if (rc < 0)
+        return -1;
+    argv[2] = cmd;
+    rc = h_run(argv, ms, r);
+    free(cmd);
+    return rc;
+}

@@ -126,8 +126,12 @@ int h_load_done(const struct h_load *l);
 int h_load_wait(struct h_load *l, int *made, int *failed);
 
 /* Run argv (argv[0] a path) to completion, at most ms, capturing output. */
-int  h_run(const char *const argv[], int ms, struct h_result *r);
-void h_result_free(struct h_result *r);
+int h_run(const char *const argv[], int ms, struct h_result *r);
+/* The same for a shell command line (printf-style, run by /bin/sh -c),
+ * bounded by ms.  Returns its exit code, as h_run(). */
+__attribute__((format(printf, 3, 4))) int h_sh(struct h_result *r, int ms,
+                                               const char *fmt, ...);
+void                                      h_result_free(struct h_result *r);
 
 /* --- time ---------------------------------------------------------------- */
 

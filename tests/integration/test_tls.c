@@ -39,25 +39,6 @@ static struct h_server srv;
 static char            certs[128], www[128];
 static int             port;
 
-/* Run a shell command line to completion; its exit code. */
-__attribute__((format(printf, 2, 3))) static int sh(struct h_result *r,
-                                                    const char      *fmt, ...)
-{
-    char       *cmd;
-    va_list     ap;
-    int         rc;
-    const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
-
-    va_start(ap, fmt);
-    rc = vasprintf(&cmd, fmt, ap);
-    va_end(ap);
-    cr_assert(rc > 0);
-    argv[2] = cmd;
-    rc = h_run(argv, CMD_MS, r);
-    free(cmd);
-    return rc;
-}
-
 /* The temporary directory, its CA and server certificates (ECDSA and RSA
  * for localhost), and a document root with a large file. */
 static void setup_dir(void)
@@ -69,8 +50,8 @@ static void setup_dir(void)
     cr_assert_eq(h_init(&srv), 0, "mkdtemp failed");
     snprintf(certs, sizeof certs, "%s/certs", srv.dir);
     snprintf(www, sizeof www, "%s/www", srv.dir);
-    cr_assert_eq(sh(&r, "%s %s", MAKE_CERT, certs), 0, "make-test-cert: %s",
-                 r.err);
+    cr_assert_eq(h_sh(&r, CMD_MS, "%s %s", MAKE_CERT, certs), 0,
+                 "make-test-cert: %s", r.err);
     h_result_free(&r);
     cr_assert_eq(mkdir(www, 0755), 0);
     snprintf(path, sizeof path, "%s/index.html", www);
@@ -91,8 +72,9 @@ static void make_leaf(const char *env, const char *args)
 {
     struct h_result r;
 
-    cr_assert_eq(sh(&r, "%s %s %s leaf %s", env, MAKE_CERT, certs, args), 0,
-                 "make-test-cert leaf %s: %s", args, r.err);
+    cr_assert_eq(
+        h_sh(&r, CMD_MS, "%s %s %s leaf %s", env, MAKE_CERT, certs, args), 0,
+        "make-test-cert leaf %s: %s", args, r.err);
     h_result_free(&r);
 }
 
@@ -133,17 +115,17 @@ static void start_tls_service(const char *module, const char *mode,
 /* tls_client.py CMD with arguments; its stdout in r. */
 static int client(struct h_result *r, const char *cmd, const char *more)
 {
-    return sh(r, "python3 %s %s %d %s/ca.pem %s", CLIENT_PY, cmd, port, certs,
-              more);
+    return h_sh(r, CMD_MS, "python3 %s %s %d %s/ca.pem %s", CLIENT_PY, cmd,
+                port, certs, more);
 }
 
 /* openssl s_client against our port, stdin closed; output in r. */
 static int s_client(struct h_result *r, const char *opts)
 {
-    return sh(r,
-              "openssl s_client -connect 127.0.0.1:%d -CAfile %s/ca.pem %s "
-              "</dev/null 2>&1",
-              port, certs, opts);
+    return h_sh(r, CMD_MS,
+                "openssl s_client -connect 127.0.0.1:%d -CAfile %s/ca.pem %s "
+                "</dev/null 2>&1",
+                port, certs, opts);
 }
 
 /* Is fd closed by the server within ms, whatever it sent first (a TLS
@@ -181,16 +163,19 @@ Test(tls, curl_keepalive_head_range_304_large, .fini = h_teardown,
     snprintf(url, sizeof url, "https://localhost:%d", port);
 
     /* Two requests on one connection: the second makes none. */
-    cr_assert_eq(sh(&r,
-                    "curl -sS --cacert %s/ca.pem -o /dev/null -o /dev/null "
-                    "-w '%%{http_code} %%{num_connects}\\n' %s/ %s/index.html",
-                    certs, url, url),
-                 0, "%s%s", r.err, h_diag(&srv));
+    cr_assert_eq(
+        h_sh(&r, CMD_MS,
+             "curl -sS --cacert %s/ca.pem -o /dev/null -o /dev/null "
+             "-w '%%{http_code} %%{num_connects}\\n' %s/ %s/index.html",
+             certs, url, url),
+        0, "%s%s", r.err, h_diag(&srv));
     cr_expect_str_eq(r.out, "200 1\n200 0\n");
     h_result_free(&r);
 
-    cr_assert_eq(
-        sh(&r, "curl -sS --cacert %s/ca.pem -I %s/index.html", certs, url), 0);
+    cr_assert_eq(h_sh(&r, CMD_MS,
+                      "curl -sS --cacert %s/ca.pem -I %s/index.html", certs,
+                      url),
+                 0);
     cr_expect(strncmp(r.out, "HTTP/1.1 200", 12) == 0, "HEAD: %s", r.out);
     p = strcasestr(r.out, "\netag: ");
     cr_assert(p != NULL, "no ETag: %s", r.out);
@@ -199,26 +184,27 @@ Test(tls, curl_keepalive_head_range_304_large, .fini = h_teardown,
     snprintf(etag, sizeof etag, "%.*s", (int)(q - p), p);
     h_result_free(&r);
 
-    cr_assert_eq(
-        sh(&r, "curl -sS --cacert %s/ca.pem -r 4-8 %s/index.html", certs, url),
-        0);
+    cr_assert_eq(h_sh(&r, CMD_MS,
+                      "curl -sS --cacert %s/ca.pem -r 4-8 %s/index.html", certs,
+                      url),
+                 0);
     cr_expect_str_eq(r.out, "hello");
     h_result_free(&r);
 
-    cr_assert_eq(sh(&r,
-                    "curl -sS --cacert %s/ca.pem -o /dev/null -w "
-                    "'%%{http_code}' -H 'If-None-Match: %s' %s/index.html",
-                    certs, etag, url),
+    cr_assert_eq(h_sh(&r, CMD_MS,
+                      "curl -sS --cacert %s/ca.pem -o /dev/null -w "
+                      "'%%{http_code}' -H 'If-None-Match: %s' %s/index.html",
+                      certs, etag, url),
                  0);
     cr_expect_str_eq(r.out, "304");
     h_result_free(&r);
 
     /* A large file, twice on one connection: byte for byte. */
     snprintf(path, sizeof path, "%s/got.bin", srv.dir);
-    cr_assert_eq(sh(&r,
-                    "curl -sS --cacert %s/ca.pem -o %s -o %s.2 %s/big.bin "
-                    "%s/big.bin && cmp %s %s/big.bin && cmp %s.2 %s/big.bin",
-                    certs, path, path, url, url, path, www, path, www),
+    cr_assert_eq(h_sh(&r, CMD_MS,
+                      "curl -sS --cacert %s/ca.pem -o %s -o %s.2 %s/big.bin "
+                      "%s/big.bin && cmp %s %s/big.bin && cmp %s.2 %s/big.bin",
+                      certs, path, path, url, url, path, www, path, www),
                  0, "large file: %s %s", r.out, r.err);
     h_result_free(&r);
 }
@@ -365,7 +351,7 @@ static void client_certs(void)
     struct h_result r;
 
     make_leaf("CLIENT=1", "alice ecdsa alice DNS:alice");
-    cr_assert_eq(sh(&r, "%s %s ca otherca", MAKE_CERT, certs), 0);
+    cr_assert_eq(h_sh(&r, CMD_MS, "%s %s ca otherca", MAKE_CERT, certs), 0);
     h_result_free(&r);
     make_leaf("CLIENT=1 CA=otherca", "mallory ecdsa mallory DNS:mallory");
 }
@@ -439,12 +425,12 @@ Test(tls, access_log_records_the_client_subject, .fini = h_teardown,
              "access_log = %s\n",
              certs, logfile);
     start_https(more);
-    cr_assert_eq(sh(&r,
-                    "curl -sS --cacert %s/ca.pem --cert %s/alice.pem --key "
-                    "%s/alice.key -o /dev/null https://localhost:%d/ && "
-                    "curl -sS --cacert %s/ca.pem -o /dev/null "
-                    "https://localhost:%d/",
-                    certs, certs, certs, port, certs, port),
+    cr_assert_eq(h_sh(&r, CMD_MS,
+                      "curl -sS --cacert %s/ca.pem --cert %s/alice.pem --key "
+                      "%s/alice.key -o /dev/null https://localhost:%d/ && "
+                      "curl -sS --cacert %s/ca.pem -o /dev/null "
+                      "https://localhost:%d/",
+                      certs, certs, certs, port, certs, port),
                  0, "%s", r.err);
     h_result_free(&r);
     cr_expect(H_WAIT(3000, count_in(logfile, "\n") == 2), "%s",
@@ -737,11 +723,11 @@ Test(tls, status_counts_handshakes_and_resumptions, .fini = h_teardown,
     snprintf(opts, sizeof opts, "-tls1_3 -sess_out %s/sess", srv.dir);
     /* Time for the ticket to come before the client leaves: longer for
      * a worker under valgrind. */
-    cr_expect_eq(sh(&r,
-                    "(sleep %s; echo x) | openssl s_client -connect "
-                    "127.0.0.1:%d -CAfile %s/ca.pem %s 2>&1",
-                    getenv("PF_VALGRIND") != NULL ? "3" : "0.5", port, certs,
-                    opts),
+    cr_expect_eq(h_sh(&r, CMD_MS,
+                      "(sleep %s; echo x) | openssl s_client -connect "
+                      "127.0.0.1:%d -CAfile %s/ca.pem %s 2>&1",
+                      getenv("PF_VALGRIND") != NULL ? "3" : "0.5", port, certs,
+                      opts),
                  0, "%s", r.out);
     h_result_free(&r);
     snprintf(opts, sizeof opts, "-tls1_3 -sess_in %s/sess", srv.dir);
@@ -784,10 +770,10 @@ Test(tls, ktls_auto_falls_back_and_says_so_once, .fini = h_teardown,
     snprintf(url, sizeof url, "https://localhost:%d", port);
     snprintf(path, sizeof path, "%s/got.bin", srv.dir);
     for (int i = 0; i < 2; i++) {
-        cr_assert_eq(sh(&r,
-                        "curl -sS --cacert %s/ca.pem -o %s %s/big.bin && "
-                        "cmp %s %s/big.bin",
-                        certs, path, url, path, www),
+        cr_assert_eq(h_sh(&r, CMD_MS,
+                          "curl -sS --cacert %s/ca.pem -o %s %s/big.bin && "
+                          "cmp %s %s/big.bin",
+                          certs, path, url, path, www),
                      0, "%s %s", r.out, r.err);
         h_result_free(&r);
     }

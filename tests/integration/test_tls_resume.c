@@ -14,7 +14,6 @@
 
 #include <criterion/criterion.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,24 +32,6 @@ static struct h_server srv;
 static char            certs[128], www[128];
 static int             port;
 
-__attribute__((format(printf, 2, 3))) static int sh(struct h_result *r,
-                                                    const char      *fmt, ...)
-{
-    const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
-    char       *cmd;
-    va_list     ap;
-    int         rc;
-
-    va_start(ap, fmt);
-    rc = vasprintf(&cmd, fmt, ap);
-    va_end(ap);
-    cr_assert(rc > 0);
-    argv[2] = cmd;
-    rc = h_run(argv, CMD_MS, r);
-    free(cmd);
-    return rc;
-}
-
 /* The directory, a CA and an ECDSA certificate for localhost, a page. */
 static void setup(void)
 {
@@ -61,8 +42,8 @@ static void setup(void)
     cr_assert_eq(h_init(&srv), 0, "mkdtemp failed");
     snprintf(certs, sizeof certs, "%s/certs", srv.dir);
     snprintf(www, sizeof www, "%s/www", srv.dir);
-    cr_assert_eq(sh(&r, "%s %s", MAKE_CERT, certs), 0, "make-test-cert: %s",
-                 r.err);
+    cr_assert_eq(h_sh(&r, CMD_MS, "%s %s", MAKE_CERT, certs), 0,
+                 "make-test-cert: %s", r.err);
     h_result_free(&r);
     cr_assert_eq(mkdir(www, 0755), 0);
     snprintf(path, sizeof path, "%s/index.html", www);
@@ -106,12 +87,12 @@ static int s_client(int p, const char *version, const char *in, const char *out)
 
     if (in != NULL)
         snprintf(sess_in, sizeof sess_in, "-sess_in %s/%s", srv.dir, in);
-    cr_assert_eq(sh(&r,
-                    "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | openssl s_client "
-                    "-connect 127.0.0.1:%d -servername localhost -CAfile "
-                    "%s/ca.pem -verify_return_error -ign_eof %s %s "
-                    "-sess_out %s/%s",
-                    p, certs, version, sess_in, srv.dir, out),
+    cr_assert_eq(h_sh(&r, CMD_MS,
+                      "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | openssl s_client "
+                      "-connect 127.0.0.1:%d -servername localhost -CAfile "
+                      "%s/ca.pem -verify_return_error -ign_eof %s %s "
+                      "-sess_out %s/%s",
+                      p, certs, version, sess_in, srv.dir, out),
                  0, "s_client: %s%s", r.out, h_diag(&srv));
     cr_assert(strstr(r.out, "resumed</h1>") != NULL, "no page: %s", r.out);
     reused = strstr(r.out, "\nReused, TLSv1.") != NULL;
@@ -291,7 +272,8 @@ Test(resume, a_key_file_shares_sessions_between_hosts)
     char            server[256];
     int             port2, port3;
 
-    cr_assert_eq(sh(&r, "openssl rand 80 > %s/ticket.key", srv.dir), 0);
+    cr_assert_eq(h_sh(&r, CMD_MS, "openssl rand 80 > %s/ticket.key", srv.dir),
+                 0);
     h_result_free(&r);
     snprintf(server, sizeof server, "tls_ticket_key_file = %s/ticket.key\n",
              srv.dir);
@@ -320,7 +302,8 @@ Test(resume, check_names_a_bad_key_file_with_its_line)
 
     snprintf(server, sizeof server, "tls_ticket_key_file = short.key\n");
     config(&srv, server, port, 1, "");
-    cr_assert_eq(sh(&r, "head -c 47 /dev/urandom > %s/short.key", srv.dir), 0);
+    cr_assert_eq(
+        h_sh(&r, CMD_MS, "head -c 47 /dev/urandom > %s/short.key", srv.dir), 0);
     h_result_free(&r);
     cr_assert_eq(h_run(argv, 5000, &r), 1, "-t accepted it: %s", r.out);
     snprintf(want, sizeof want,
