@@ -573,8 +573,11 @@ static void stop_workers(struct master *m, int sig, int64_t grace_ms)
     int     killed = 0;
 
     m->pool.stopping = 1;
-    /* A successor has told systemd it is the main process now. */
-    if (m->up.new_master == 0)
+    /* A successor this master started serves on: systemd is to follow
+     * it, not stop the service. */
+    if (m->up.new_master != 0)
+        upgrade_release(&m->up);
+    else
         notify_stopping();
     pool_signal(&m->pool, sig);
     lsock_set_close(&m->ls);
@@ -640,6 +643,7 @@ static void master_loop(struct master *m)
 {
     int64_t now, next_tick = mono_ms() + tick_ms(m), due;
     char    why[SB_REASON_MAX];
+    int     spawn_failed;
 
     for (;;) {
         if (sig_chld) {
@@ -685,6 +689,8 @@ static void master_loop(struct master *m)
             stop_workers(m, SIGTERM, FAST_STOP_MS);
             return;
         }
+        if (!m->followed && (m->followed = upgrade_followed(&m->up)))
+            fdstore_sync(&m->ls, m->cur);
         if (rollout_trial_failed(&m->pool, m->cur, now, why, sizeof(why)))
             roll_back(m, "rolled back", why);
         rollout_pass(&m->pool, m->cur, now);
@@ -694,8 +700,9 @@ static void master_loop(struct master *m)
             if (m->up.new_master == 0) /* else the new master rotates */
                 ticketkeys_tick(now);
             gauges_publish(&m->pool, m->cur);
-            watchdog_pass(&m->wd, now,
-                          pool_maintain(&m->pool, m->cur, now, 1) == -1);
+            spawn_failed = pool_maintain(&m->pool, m->cur, now, 1) == -1;
+            if (m->followed)
+                watchdog_pass(&m->wd, now, spawn_failed);
             next_tick = now + tick_ms(m);
         } else {
             pool_maintain(&m->pool, m->cur, now, 0);
@@ -804,7 +811,9 @@ int master_run(struct config *cfg, const char *conf_path, int foreground)
     }
     m.cur->number = m.generations = 1;
     /* Before the prune, so that systemd also drops what no service took. */
-    fdstore_sync(&m.ls, m.cur);
+    /* A new master stores once systemd follows it (master_loop). */
+    if ((m.followed = upgrade_followed(&m.up)))
+        fdstore_sync(&m.ls, m.cur);
     lsock_set_prune(&m.ls);
     watchdog_init(&m.wd); /* while WATCHDOG_PID is still this process */
     /* Daemonize after binding, so a bind error still reaches the terminal.

@@ -37,6 +37,7 @@ struct master {
     int64_t             quit_at;     /* shutdown_delay: the graceful stop's
                                     drain begins then (0: no stop yet) */
     struct upgrade      up;          /* the binary upgrade (upgrade.c) */
+    int followed; /* systemd follows this master (upgrade_followed) */
     /* A start or a reload is complete once every service of cur has a
      * worker past worker_init: READY=1 waits until then, for at most
      * start_timeout (await_until, mono ms; 0: no bound). */
