@@ -280,16 +280,19 @@ static void keep_busy(int busy, int64_t t0, int ms)
 static void check_idle(void)
 {
     int     quiet = echo_connect("tcp"), busy = echo_connect("tcp");
-    int64_t t0;
+    int64_t t0, silent;
 
     cr_assert(quiet >= 0 && busy >= 0, "connect: %s", strerror(errno));
     round_trip(quiet, 10, 1, "idle");
     t0 = h_now_ms();
-    keep_busy(busy, t0, IDLE_TIMEOUT_MS * 3 / 4);
-    cr_assert_eq(h_wait_closed(quiet, 0), -1,
-                 "a client was disconnected after %lld ms of silence, "
-                 "before idle_timeout = %d ms",
-                 (long long)(h_now_ms() - t0), IDLE_TIMEOUT_MS);
+    keep_busy(busy, t0, IDLE_TIMEOUT_MS / 2);
+    /* Measured before the look: a slow run (valgrind) may get there past
+     * the timeout, and then a close is no failure. */
+    silent = h_now_ms() - t0;
+    cr_assert(h_wait_closed(quiet, 0) == -1 || silent >= IDLE_TIMEOUT_MS,
+              "a client was disconnected after %lld ms of silence, before "
+              "idle_timeout = %d ms",
+              (long long)silent, IDLE_TIMEOUT_MS);
     keep_busy(busy, t0, IDLE_TIMEOUT_MS * 3 / 2);
     cr_assert_eq(h_wait_closed(quiet, IDLE_TIMEOUT_MS * 2), 0,
                  "a client silent for %d ms was not disconnected",
