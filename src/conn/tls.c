@@ -59,18 +59,14 @@ struct tls_conn {
     char  *subject, *verify, *alpn; /* for the module API, made on demand */
 };
 
-static struct slot *count_slot;
-
-void tls_set_slot(struct slot *slot)
-{
-    count_slot = slot;
-}
-
 enum counter { HANDSHAKES, RESUMED, FAILURES };
 
+/* In the slot the host's tls_set_slot() named: the pointer stays in the
+ * host, so that a worker writes no page of the layer's own. */
 static void count(enum counter which)
 {
-    uint64_t *field;
+    struct slot *count_slot = *tls_host->count_slot;
+    uint64_t    *field;
 
     if (count_slot == NULL)
         return;

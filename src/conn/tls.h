@@ -41,7 +41,8 @@ int tls_handshake(struct conn *c, short *events);
 void tls_handshake_abandoned(struct conn *c);
 
 /* The slot this process counts handshakes in (worker and acceptor; a
- * forked child or a thread counts in its acceptor's). */
+ * forked child or a thread counts in its acceptor's).  The host keeps it
+ * (tlsload.c) and the layer reads it there. */
 void tls_set_slot(struct slot *slot);
 
 /* The module API of ABI 1.4 (module.h): what the handshake established. */

@@ -63,7 +63,6 @@ const struct tls_layer prefork_tls_layer = {
     .ctx_log = tlsctx_log,
     .handshake = tls_handshake,
     .handshake_abandoned = tls_handshake_abandoned,
-    .set_slot = tls_set_slot,
     .api_subject = tls_api_subject,
     .api_verify = tls_api_verify,
     .api_alpn = tls_api_alpn,

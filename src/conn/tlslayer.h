@@ -53,6 +53,8 @@ struct tls_host {
     void (*diag_vwarn)(struct diag *d, const char *file, int line,
                        const char *fmt, va_list ap);
     const struct conn_io *io_plain;
+    /* The slot this process counts handshakes in (tls_set_slot). */
+    struct slot *const *count_slot;
     /* The ticket key table (ticketkeys.h): -1 or 0 when there is none. */
     int (*ticket_current)(struct tk_key *out);
     int (*ticket_find)(const unsigned char *name, struct tk_key *out);
@@ -70,7 +72,6 @@ struct tls_layer {
     void (*ctx_log)(const struct tls_ctx *t, const char *where);
     int (*handshake)(struct conn *c, short *events);
     void (*handshake_abandoned)(struct conn *c);
-    void (*set_slot)(struct slot *slot);
     const char *(*api_subject)(pf_conn *pc);
     const char *(*api_verify)(pf_conn *pc);
     const char *(*api_alpn)(pf_conn *pc);

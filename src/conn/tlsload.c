@@ -33,6 +33,7 @@
 
 static const struct tls_layer *layer;
 static const char             *path_set;
+static struct slot            *count_slot; /* the layer reads it */
 
 static void diag_vwarn(struct diag *d, const char *file, int line,
                        const char *fmt, va_list ap)
@@ -48,6 +49,7 @@ static const struct tls_host host = {
     .diag_vadd = diag_vadd,
     .diag_vwarn = diag_vwarn,
     .io_plain = &conn_io_plain,
+    .count_slot = &count_slot,
     .ticket_current = ticketkeys_current,
     .ticket_find = ticketkeys_find,
     .ticket_lifetime_s = ticketkeys_lifetime_s,
@@ -168,8 +170,7 @@ void tls_handshake_abandoned(struct conn *c)
 
 void tls_set_slot(struct slot *slot)
 {
-    if (layer != NULL)
-        layer->set_slot(slot);
+    count_slot = slot;
 }
 
 const char *tls_api_subject(pf_conn *pc)
