@@ -5,8 +5,13 @@
  * the binary it was started from (the file now at that path: the new
  * version) with every listening descriptor.  The new master builds its
  * services on them, writes PIDFILE, starts its workers, and once every
- * service has a worker up it tells systemd it is the main process now and
- * sends QUIT to the old master, which drains and exits.  Connections queue
+ * service has a worker up it sends QUIT to the old master, which tells
+ * systemd that the new master is the main process now (MAINPID=: the
+ * main process may say so under NotifyAccess=main), then drains and
+ * exits.  Until the old master has said it, over a pipe whose other end
+ * the new master holds, the new master sends systemd nothing: under
+ * NotifyAccess=main a message from a process that is not the main one
+ * is refused.  Connections queue
  * on the same sockets throughout, so none is refused.  If the new binary
  * exits before that, the old master takes its pidfile back and serves on.
  */
@@ -33,6 +38,9 @@ struct upgrade {
     pid_t   old_master;       /* new master: the one it is replacing */
     int64_t handoff_deadline; /* new master: give up after this (mono ms) */
     int     give_up;          /* new master: the take-over failed */
+    /* The hand-over pipe: the old master holds the write end, the new
+     * master the read end (PREFORK_HANDOVER_FD); -1 when none. */
+    int handover_fd;
 };
 
 /* Master, at start-up: no upgrade under way; old_master is the master
@@ -54,5 +62,15 @@ int upgrade_reaped(struct upgrade *u, pid_t pid, int status, int stopping);
  * process.  Returns 1 when the take-over is over (done, or given up: then
  * u->give_up is set), 0 while it is pending. */
 int upgrade_handoff(struct upgrade *u, int64_t now, int up);
+
+/* Old master, stopping while the new master it started runs: tell
+ * systemd that the new master is the main process, then tell the new
+ * master so. */
+void upgrade_release(struct upgrade *u);
+
+/* New master: does systemd follow this process yet (always, when it
+ * was not started by an upgrade)?  Until then it pings no watchdog and
+ * stores no descriptor.  1 or 0. */
+int upgrade_followed(struct upgrade *u);
 
 #endif

@@ -11,9 +11,11 @@
  * script that runs `prefork` knows whether the server came up.
  *
  * drop_privileges() runs in each worker after fork, once the master has
- * bound every socket as root.  It sets supplementary groups, then the gid,
- * then the uid (in that order: after setuid the others are no longer
- * allowed), and checks the result instead of trusting the return codes.
+ * bound every socket as root (or as a user with capabilities, caps.h).
+ * It sets supplementary groups, then the gid, then the uid (in that order:
+ * after setuid the others are no longer allowed), gives up what
+ * capabilities a master that is not root passed on, and checks the result
+ * instead of trusting the return codes.
  */
 #define _GNU_SOURCE
 
@@ -28,6 +30,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "daemon.h"
 #include "diag.h"
 #include "log.h"
@@ -249,14 +252,15 @@ int drop_privileges(const char *user, const char *group)
         log_error(NULL, "cannot drop privileges: %s", err);
         return -1;
     }
-    /* Not root: already being that user and group is all we can do. */
-    if (geteuid() != 0) {
+    /* Neither root nor CAP_SETUID and CAP_SETGID: already being that
+     * user and group is all we can do. */
+    if (!caps_can_switch_user()) {
         if (getuid() == uid && geteuid() == uid && getgid() == gid &&
             getegid() == gid)
             return 0;
         log_error(NULL,
                   "cannot switch to user %s group %s: not running as "
-                  "root",
+                  "root nor with CAP_SETUID and CAP_SETGID",
                   user != NULL ? user : "(unchanged)",
                   group != NULL ? group : "(default)");
         return -1;
@@ -271,6 +275,10 @@ int drop_privileges(const char *user, const char *group)
         log_syserr(NULL, "setuid(%ld)", (long)uid);
         return -1;
     }
+    /* From root, setuid() cleared the capabilities; from another user
+     * it kept them, CAP_SETUID included. */
+    if (uid != 0 && caps_held() && caps_drop_all() == -1)
+        return -1;
     /* Trust but verify: a partial switch is worse than none. */
     if (getuid() != uid || geteuid() != uid || getgid() != gid ||
         getegid() != gid || (uid != 0 && setuid(0) != -1)) {

@@ -9,10 +9,9 @@
  * supervision loop (watchdog.c decides when); FDSTORE=1 and
  * FDSTOREREMOVE=1 to keep the listening sockets in the unit's file
  * descriptor store (fdstore.c decides which).  A master started by a
- * binary upgrade also sends MAINPID=, so that systemd follows the new
- * master (the unit needs NotifyAccess=all for that message to be accepted
- * from it).  NOTIFY_SOCKET stays in the environment for that new master's
- * sake.
+ * binary upgrade is named to systemd with MAINPID= by the old master,
+ * the main process, as it stops (upgrade.c).  NOTIFY_SOCKET stays in the
+ * environment for that new master's sake.
  *
  * The library is opened with dlopen() rather than linked: linked, it and
  * its dependencies (libgcrypt, liblzma, libzstd, liblz4, libcap) are
@@ -143,6 +142,14 @@ void notify_ready(int new_mainpid)
     } else {
         send_state("READY", "READY=1");
     }
+}
+
+void notify_mainpid(pid_t pid)
+{
+    char state[32];
+
+    snprintf(state, sizeof(state), "MAINPID=%ld", (long)pid);
+    send_state("MAINPID", state);
 }
 
 void notify_reloading(void)
@@ -283,6 +290,11 @@ void notify_reloading(void)
 void notify_reloaded(int ok)
 {
     (void)ok;
+}
+
+void notify_mainpid(pid_t pid)
+{
+    (void)pid;
 }
 
 void notify_stopping(void)

@@ -40,6 +40,9 @@ void notify_reloading(void);
 /* ... and READY=1 at its end; a failed reload also says so in STATUS=,
  * which the next successful one clears. */
 void notify_reloaded(int ok);
+/* MAINPID=pid: a process of the unit (a binary upgrade's new master) is
+ * the main one now. */
+void notify_mainpid(pid_t pid);
 /* STOPPING=1 when a shutdown begins. */
 void notify_stopping(void);
 

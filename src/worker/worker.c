@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "acceptor.h"
+#include "caps.h"
 #include "config.h"
 #include "conn.h"
 #include "conn_proxy.h"
@@ -614,6 +615,19 @@ static int serve_probe(struct wctx *w)
     return 0;
 }
 
+/* Switch to `user`/`group` where this process may (root, or a master
+ * with CAP_SETUID and CAP_SETGID), and, not root, give up whatever
+ * capabilities the master holds: a worker needs none. */
+static int become_user(const struct config *cfg)
+{
+    if ((cfg->user != NULL || cfg->group != NULL) && caps_can_switch_user() &&
+        drop_privileges(cfg->user, cfg->group) == -1)
+        return -1;
+    if (geteuid() != 0 && caps_held() && caps_drop_all() == -1)
+        return -1;
+    return 0;
+}
+
 void worker_main(struct service *svc, const struct config *cfg,
                  struct slot *slot, long long max_requests, const int *fds,
                  size_t nfds, int on_trial)
@@ -635,8 +649,7 @@ void worker_main(struct service *svc, const struct config *cfg,
     /* If the master dies, finish what is in flight and go. */
     if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1)
         log_syswarn(svc->sc->name, "prctl(PR_SET_PDEATHSIG)");
-    if ((cfg->user != NULL || cfg->group != NULL) && geteuid() == 0 &&
-        drop_privileges(cfg->user, cfg->group) == -1)
+    if (become_user(cfg) == -1)
         _exit(WORKER_EXIT_INIT);
     if (wctx_init(&w, fds, nfds) == -1)
         _exit(WORKER_EXIT_INIT);

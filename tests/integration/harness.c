@@ -80,6 +80,26 @@ char *h_read_file(const char *path)
     return buf;
 }
 
+int h_proc_field(pid_t pid, const char *field, char *out, size_t len)
+{
+    char   path[64], *all, *p;
+    size_t n;
+
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    if ((all = h_read_file(path)) == NULL)
+        return -1;
+    if ((p = strstr(all, field)) == NULL) {
+        free(all);
+        return -1;
+    }
+    p += strlen(field);
+    p += strspn(p, " \t");
+    n = strcspn(p, "\n");
+    snprintf(out, len, "%.*s", (int)n, p);
+    free(all);
+    return 0;
+}
+
 static int write_filev(const char *path, const char *head, const char *fmt,
                        va_list ap)
 {

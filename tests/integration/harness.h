@@ -187,6 +187,10 @@ int h_echo_once(const char *host, int port, int ms);
 char *h_read_file(const char *path);
 int   h_write_file(const char *path, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The value of a field of /proc/PID/status ("Uid:", "CapEff:"...) into
+ * out, without the name and the blanks after it: 0, or -1 when there is
+ * no such process or field. */
+int h_proc_field(pid_t pid, const char *field, char *out, size_t len);
 /* Does the file exist and contain needle? */
 int h_file_contains(const char *path, const char *needle);
 /* 1-based number of the first line of path containing needle, or -1. */

@@ -173,9 +173,9 @@ serves() {
 # --- the installation directories, as configure set them --------------------
 # (A marker, as make may print "Entering directory" whatever it is told.)
 # shellcheck disable=SC2016 # make expands these
-vars=$($MAKE -s --no-print-directory -C "$PF_BUILDDIR" --eval '_pf_dirs: ; @echo "PFDIRS|$(prefix)|$(sbindir)|$(libdir)|$(pkglibdir)|$(includedir)|$(sysconfdir)|$(pkgdatadir)|$(mandir)|$(runstatedir)|$(localstatedir)|$(systemdsystemunitdir)"' _pf_dirs 2>"$tmp/vars.log" | sed -n 's/^PFDIRS|//p')
+vars=$($MAKE -s --no-print-directory -C "$PF_BUILDDIR" --eval '_pf_dirs: ; @echo "PFDIRS|$(prefix)|$(sbindir)|$(libdir)|$(pkglibdir)|$(includedir)|$(sysconfdir)|$(pkgdatadir)|$(mandir)|$(runstatedir)|$(localstatedir)|$(systemdsystemunitdir)|$(sysusersdir)"' _pf_dirs 2>"$tmp/vars.log" | sed -n 's/^PFDIRS|//p')
 IFS='|' read -r prefix sbindir libdir pkglibdir includedir sysconfdir \
-    pkgdatadir mandir runstatedir localstatedir unitdir <<<"$vars"
+    pkgdatadir mandir runstatedir localstatedir unitdir sysusersdir <<<"$vars"
 if [ -z "${unitdir:-}" ]; then
     fail "read the installation directories from $PF_BUILDDIR/Makefile"
     show "$tmp/vars.log"
@@ -221,8 +221,8 @@ fi
 check "server.ini in \$(sysconfdir)/prefork" test -f "$conf"
 check "server.ini sets no module_path" sh -c "! grep -q '^module_path' '$conf'"
 check "server.ini daemonizes" grep -qx 'daemonize = yes' "$conf"
-check "server.ini: pidfile in \$(runstatedir)" \
-    grep -qx "pidfile = $runstatedir/prefork.pid" "$conf"
+check "server.ini: pidfile in \$(runstatedir)/prefork" \
+    grep -qx "pidfile = $runstatedir/prefork/prefork.pid" "$conf"
 check "server.ini: error_log in \$(localstatedir)/log/prefork" \
     grep -qx "error_log = $localstatedir/log/prefork/error.log" "$conf"
 check "server.ini: access_log in \$(localstatedir)/log/prefork" \
@@ -232,7 +232,8 @@ check "the log directory \$(localstatedir)/log/prefork" \
     test -d "$D$localstatedir/log/prefork"
 case $runstatedir in
 /run | /var/run) ;; # a system's own, not installed
-*) check "the pidfile's directory \$(runstatedir)" test -d "$D$runstatedir" ;;
+*) check "the pidfile's directory \$(runstatedir)/prefork" \
+    test -d "$D$runstatedir/prefork" ;;
 esac
 
 check "the init script: \$(sysconfdir)/init.d/prefork, executable" test -x "$initd"
@@ -246,7 +247,10 @@ logrotate=$D$sysconfdir/logrotate.d/prefork
 check "the systemd units in $unitdir" test -f "$service" -a -f "$socket"
 check "prefork.service runs prefork -f as Type=notify" sh -c "
     grep -qx 'ExecStart=$sbindir/prefork -f -c $sysconfdir/prefork/server.ini' '$service' &&
-    grep -qx 'Type=notify' '$service' && grep -qx 'NotifyAccess=all' '$service'"
+    grep -qx 'Type=notify' '$service' && grep -qx 'NotifyAccess=main' '$service'"
+check "the unit's user: \$(sysusersdir)/prefork.conf makes prefork" sh -c "
+    grep -qx 'User=prefork' '$service' &&
+    grep -q '^u prefork ' '$D$sysusersdir/prefork.conf'"
 check "logrotate file: \$(sysconfdir)/logrotate.d/prefork" \
     grep -q "^$localstatedir/log/prefork/\*.log {" "$logrotate"
 left=$(grep -l '@[a-z_]*@' "$initd" "$service" "$socket" "$logrotate" "$conf")

@@ -46,22 +46,8 @@ static pid_t read_pid(const char *path)
 /* A field of /proc/PID/status ("Uid:", "Groups:"...), its value only. */
 static void proc_status(pid_t pid, const char *field, char *out, size_t len)
 {
-    char  path[64], *all, *p, *nl;
-    char *s;
-
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    all = h_read_file(path);
-    cr_assert(all != NULL, "no %s", path);
-    p = strstr(all, field);
-    cr_assert(p != NULL, "no %s in %s", field, path);
-    p += strlen(field);
-    p += strspn(p, " \t");
-    nl = strchr(p, '\n');
-    if (nl != NULL)
-        *nl = '\0';
-    s = p;
-    snprintf(out, len, "%s", s);
-    free(all);
+    cr_assert_eq(h_proc_field(pid, field, out, len), 0, "no %s of %d", field,
+                 (int)pid);
 }
 
 /* Run `prefork -c CONF` as an init script would; returns its exit code. */

@@ -634,15 +634,16 @@ Test(systemd, upgrade_hands_watchdog_and_store_over, .fini = h_teardown,
     expect_stored(fd, names, &stored, 1);
     close(stored);
 
-    /* The new master finds its sockets stored already. */
+    /* The new master finds its sockets stored already.  The old master,
+     * the main process, names it (NotifyAccess=main takes nothing else). */
     cr_assert_eq(h_signal(&srv, SIGUSR2), 0);
     expect_note(fd, "MAINPID=", "FDSTORE", &n);
     v = strstr(n.text, "MAINPID=");
     pid = (pid_t)atol(v + strlen("MAINPID="));
-    cr_assert(pid > 0 && pid != srv.pid && n.pid == pid, "'%s' from %d", n.text,
-              (int)n.pid);
+    cr_assert(pid > 0 && pid != srv.pid && n.pid == srv.pid, "'%s' from %d",
+              n.text, (int)n.pid);
     /* The old master quits; systemd watches the new one now (its
-     * WATCHDOG_PID is its own).  Both keep talking meanwhile, and a
+     * WATCHDOG_PID is its own), and it alone talks from now on; a
      * datagram socket holds few messages: keep reading. */
     for (end = h_now_ms() + 15000; h_now_ms() < end;) {
         int gone = !h_alive(&srv);
@@ -651,6 +652,9 @@ Test(systemd, upgrade_hands_watchdog_and_store_over, .fini = h_teardown,
         note_close(&n);
         cr_assert(strstr(n.text, "FDSTORE") == NULL, "'%s' from %d", n.text,
                   (int)n.pid);
+        /* From the main process only: NotifyAccess=main refuses others. */
+        cr_assert_eq(n.pid, pid, "'%s' from %d once %d is the main process",
+                     n.text, (int)n.pid, (int)pid);
         if (gone && has_line(n.text, "WATCHDOG=1") && n.pid == pid)
             break;
     }
