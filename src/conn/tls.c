@@ -11,6 +11,10 @@
  * Memory: the contexts set SSL_MODE_RELEASE_BUFFERS, so a connection
  * idle between requests holds no record buffers; files sent without kTLS
  * go through a 16 KiB buffer that lives only while part of it is unsent.
+ *
+ * Part of the TLS layer (prefork-tls.so, tlslayer.h): the host's plain
+ * transport is reached through tls_host, and the host's tls.h functions
+ * of the same names call these through the layer's table (tlsload.c).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -35,6 +39,7 @@
 #include "scoreboard.h"
 #include "tls.h"
 #include "tlsctx.h"
+#include "tlslayer.h"
 
 /* One TLS record's worth: what a file is read in and a gather-send is
  * joined into. */
@@ -54,18 +59,14 @@ struct tls_conn {
     char  *subject, *verify, *alpn; /* for the module API, made on demand */
 };
 
-static struct slot *count_slot;
-
-void tls_set_slot(struct slot *slot)
-{
-    count_slot = slot;
-}
-
 enum counter { HANDSHAKES, RESUMED, FAILURES };
 
+/* In the slot the host's tls_set_slot() named: the pointer stays in the
+ * host, so that a worker writes no page of the layer's own. */
 static void count(enum counter which)
 {
-    uint64_t *field;
+    struct slot *count_slot = *tls_host->count_slot;
+    uint64_t    *field;
 
     if (count_slot == NULL)
         return;
@@ -263,7 +264,7 @@ static ssize_t tls_sendfile(struct conn *c, int fd, off_t *off, size_t len)
 
 static int tls_nodelay(struct conn *c)
 {
-    return conn_io_plain.nodelay(c);
+    return tls_host->io_plain->nodelay(c);
 }
 
 static size_t tls_pending(struct conn *c)
@@ -320,8 +321,9 @@ static void answer_plain_http(struct conn *c)
     char    sink[4096];
     ssize_t n;
 
-    conn_io_plain.send(c, plain_http_answer, sizeof(plain_http_answer) - 1, 0);
-    while ((n = conn_io_plain.recv(c, sink, sizeof(sink))) > 0)
+    tls_host->io_plain->send(c, plain_http_answer,
+                             sizeof(plain_http_answer) - 1, 0);
+    while ((n = tls_host->io_plain->recv(c, sink, sizeof(sink))) > 0)
         ;
     shutdown(c->pub.fd, SHUT_WR);
 }
@@ -331,7 +333,7 @@ static void answer_plain_http(struct conn *c)
 static int first_byte(struct conn *c)
 {
     unsigned char b;
-    ssize_t       n = conn_io_plain.peek(c, &b, 1);
+    ssize_t       n = tls_host->io_plain->peek(c, &b, 1);
 
     if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return 0;

@@ -6,6 +6,12 @@
  * each readiness by whichever driver holds it, as nginx's
  * ngx_ssl_handshake is; once the handshake is done c->io is conn_io_tls
  * and every module reads and writes through SSL without knowing it.
+ *
+ * tls.c is part of the TLS layer (prefork-tls.so, tlslayer.h); the host's
+ * callers reach these functions through tlsload.c, which defines them
+ * again in the host and passes each call on to the layer's table.  Only
+ * a connection of a TLS service gets here, and the layer is loaded
+ * before any such service's workers are forked.
  */
 #ifndef PF_TLS_H
 #define PF_TLS_H
@@ -17,7 +23,8 @@
 struct conn;
 struct slot;
 
-/* recv, peek, send, sendv, sendfile and nodelay through SSL. */
+/* recv, peek, send, sendv, sendfile and nodelay through SSL (the layer's
+ * own: the host never names it). */
 extern const struct conn_io conn_io_tls;
 
 /*
@@ -34,7 +41,8 @@ int tls_handshake(struct conn *c, short *events);
 void tls_handshake_abandoned(struct conn *c);
 
 /* The slot this process counts handshakes in (worker and acceptor; a
- * forked child or a thread counts in its acceptor's). */
+ * forked child or a thread counts in its acceptor's).  The host keeps it
+ * (tlsload.c) and the layer reads it there. */
 void tls_set_slot(struct slot *slot);
 
 /* The module API of ABI 1.4 (module.h): what the handshake established. */

@@ -7,6 +7,10 @@
  * secure ones (nothing below TLS 1.2, no compression, no renegotiation,
  * the server's cipher order for TLS 1.2), and SSL_MODE_RELEASE_BUFFERS
  * lets an idle connection hold no record buffers, as nginx does.
+ *
+ * Part of the TLS layer (prefork-tls.so, tlslayer.h): the master calls
+ * these through tlsload.c, which loads the layer when a service has TLS
+ * keys.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,7 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "log.h"
-#include "ticketkeys.h"
+#include "ticketcb.h"
 #include "tlsctx.h"
 
 #define EXPIRY_WARN_DAYS 14

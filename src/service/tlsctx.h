@@ -9,6 +9,11 @@
  * that share their names (an ECDSA and an RSA certificate for the same
  * names) go into one context, where OpenSSL picks by the signature
  * algorithms the client offers; the client's SNI name picks the context.
+ *
+ * tlsctx.c is part of the TLS layer (prefork-tls.so, tlslayer.h);
+ * tls_prepare, tlsctx_free and tlsctx_log are called in the host through
+ * tlsload.c, whose tls_prepare loads the layer first when a service has
+ * TLS keys (and reports at its tls_certificate line when it cannot).
  */
 #ifndef PF_TLSCTX_H
 #define PF_TLSCTX_H

@@ -1,13 +1,15 @@
 /*
  * ticketkeys.c -- the keys that encrypt TLS session tickets (ticketkeys.h):
- * the master's shared table, its rotation and hand-over, and the OpenSSL
- * callback every worker's contexts encrypt and decrypt tickets with.
+ * the master's shared table, its rotation and hand-over, and what the TLS
+ * layer's ticket callback (ticketcb.c) reads of it.
  *
  * The table is process-wide state rather than something passed: OpenSSL
  * calls the ticket callback with the SSL and no argument of ours, and
  * ticketkeys_attach() is all a context's maker knows of it.  Each
  * process has one mapping of it, set up once (master) or inherited
- * (worker), as log.c has one error log.
+ * (worker), as log.c has one error log.  Nothing here calls OpenSSL, so
+ * that a server without TLS never maps it: keys come from getrandom(2)
+ * and are wiped with explicit_bzero(3).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,12 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "clock.h"
 #include "log.h"
@@ -172,6 +171,22 @@ static const char *short_name(const struct tk_key *k, char buf[9])
     return buf;
 }
 
+/* len random bytes from the kernel's CSPRNG.  0, or -1 with errno. */
+static int random_fill(unsigned char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = getrandom(buf, len, 0);
+
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 /* A new random key, made current.  Returns 0 or -1 (logged). */
 static int rotate(int64_t now)
 {
@@ -179,12 +194,11 @@ static int rotate(int64_t now)
     char          nm[9];
     int           i;
 
-    if (RAND_bytes(k.name, sizeof(k.name)) != 1 ||
-        RAND_bytes(k.hmac, sizeof(k.hmac)) != 1 ||
-        RAND_bytes(k.aes, sizeof(k.aes)) != 1) {
-        log_error(NULL, "TLS ticket keys: RAND_bytes failed; the current "
-                        "key stays");
-        OPENSSL_cleanse(&k, sizeof(k));
+    if (random_fill(k.name, sizeof(k.name)) == -1 ||
+        random_fill(k.hmac, sizeof(k.hmac)) == -1 ||
+        random_fill(k.aes, sizeof(k.aes)) == -1) {
+        log_syserr(NULL, "TLS ticket keys: getrandom; the current key stays");
+        explicit_bzero(&k, sizeof(k));
         return -1;
     }
     i = tk_store_put(tk.st, &k, 0);
@@ -192,7 +206,7 @@ static int rotate(int64_t now)
         tk_store_publish(tk.st, i, now);
     log_info(NULL, "TLS ticket keys: new key %s, %d kept for decrypting",
              short_name(&k, nm), tk_store_count(tk.st) - 1);
-    OPENSSL_cleanse(&k, sizeof(k));
+    explicit_bzero(&k, sizeof(k));
     return i >= 0 ? 0 : -1;
 }
 
@@ -219,7 +233,7 @@ static int use_files(const char *files, const char *dir, int64_t now)
     }
     if (first >= 0)
         tk_store_publish(tk.st, first, now);
-    OPENSSL_cleanse(keys, sizeof(keys));
+    explicit_bzero(keys, sizeof(keys));
     if (rc == -1)
         log_error(NULL, "tls_ticket_key_file: no room for every key");
     else
@@ -279,96 +293,21 @@ void ticketkeys_tick(int64_t now)
         log_debug(NULL, "TLS ticket keys: %d expired", n);
 }
 
-/* --- OpenSSL's side: every handshake that makes or shows a ticket ---------- */
+/* --- what the TLS layer's ticket callback reads (ticketcb.c) -------------- */
 
-/* Set up ectx and hctx for k; 0 or -1. */
-static int key_init(const struct tk_key *k, unsigned char *iv,
-                    EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc)
+int ticketkeys_current(struct tk_key *out)
 {
-    const EVP_CIPHER *cipher =
-        k->secret_len == 16 ? EVP_aes_128_cbc() : EVP_aes_256_cbc();
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)k->hmac,
-                                          k->secret_len),
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-        OSSL_PARAM_construct_end(),
-    };
-
-    if (EVP_MAC_CTX_set_params(hctx, params) != 1)
-        return -1;
-    if (enc)
-        return EVP_EncryptInit_ex(ectx, cipher, NULL, k->aes, iv) == 1 ? 0 : -1;
-    return EVP_DecryptInit_ex(ectx, cipher, NULL, k->aes, iv) == 1 ? 0 : -1;
+    return tk.st != NULL ? tk_store_current(tk.st, out) : -1;
 }
 
-/*
- * OpenSSL's ticket callback (SSL_CTX_set_tlsext_ticket_key_evp_cb), for
- * TLS 1.2 tickets and TLS 1.3's stateless ones alike.  Encrypting: the
- * current key; 0 (no ticket) when there is none.  Decrypting: the key of
- * that name, 1 when it is current, 2 when it is older (the client gets a
- * new ticket under the current key), 0 when it is gone (a full
- * handshake).  -1 only when OpenSSL itself fails.
- */
-static int ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
-                     EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc)
+int ticketkeys_find(const unsigned char *name, struct tk_key *out)
 {
-    struct tk_key k;
-    int           rc;
+    return tk.st != NULL ? tk_store_find(tk.st, name, out) : 0;
+}
 
+uint32_t ticketkeys_lifetime_s(void)
+{
     if (tk.st == NULL)
         return 0;
-    if (enc) {
-        if (tk_store_current(tk.st, &k) == -1)
-            return 0;
-        rc = 1;
-        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1)
-            rc = -1;
-        else
-            memcpy(name, k.name, TK_NAME_LEN);
-    } else {
-        rc = tk_store_find(tk.st, name, &k);
-        if (rc == 0)
-            return 0;
-        /* TLS 1.3: a client uses a ticket once (RFC 8446, C.4), and
-         * OpenSSL sends a new one after a resumption only when asked to
-         * renew: without it, every other connection is a full handshake. */
-        if (SSL_version(ssl) >= TLS1_3_VERSION)
-            rc = 2;
-    }
-    if (rc > 0 && key_init(&k, iv, ectx, hctx, enc) == -1)
-        rc = -1;
-    OPENSSL_cleanse(&k, sizeof(k));
-    return rc;
-}
-
-/*
- * Called by OpenSSL just before it encodes a session into a new ticket
- * (SSL_CTX_set_session_ticket_cb): the session, so its ticket, lives as
- * long as the table's current lifetime.  Read here rather than given to
- * the context when it is made, because contexts are made as a
- * configuration is read, before the master has the table (at start) or
- * has taken that configuration's lifetime (on reload).
- */
-static int on_new_ticket(SSL *ssl, void *arg)
-{
-    SSL_SESSION *sess = SSL_get_session(ssl);
-    uint32_t     lifetime;
-
-    (void)arg;
-    if (tk.st == NULL || sess == NULL)
-        return 1;
-    lifetime = atomic_load_explicit(&tk.st->lifetime_s, memory_order_relaxed);
-    if (lifetime > 0)
-        (void)SSL_SESSION_set_timeout(sess, (long)lifetime);
-    return 1;
-}
-
-int ticketkeys_attach(SSL_CTX *ctx)
-{
-    if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1 ||
-        SSL_CTX_set_session_ticket_cb(ctx, on_new_ticket, NULL, NULL) != 1) {
-        log_error(NULL, "TLS: cannot set the session ticket callbacks");
-        return -1;
-    }
-    return 0;
+    return atomic_load_explicit(&tk.st->lifetime_s, memory_order_relaxed);
 }

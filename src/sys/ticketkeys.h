@@ -22,13 +22,7 @@
 
 #include <stdint.h>
 
-#include <openssl/ssl.h>
-
-/* Have ctx encrypt new tickets with the current key and decrypt those
- * made with any key still kept, and give each ticket the lifetime the
- * master last configured (read as the ticket is made).  Called on each SSL_CTX a service makes; 0, or -1 when
- * OpenSSL refused (logged). */
-int ticketkeys_attach(SSL_CTX *ctx);
+struct tk_key;
 
 /* Master, at start, before the first fork and the first SSL_CTX: map the
  * keys an old master hands over (binary upgrade), else make an empty
@@ -60,5 +54,16 @@ void ticketkeys_worker(void);
 
 /* Master, at exit. */
 void ticketkeys_close(void);
+
+/*
+ * What the TLS layer's ticket callback (ticketcb.c, which attaches it to
+ * each context) reads, in whichever process does the handshake, without
+ * a lock: the current key (0, or -1 when there is none), the key named
+ * name (1 current, 2 older, 0 gone or none), the lifetime of a ticket
+ * made now in seconds (0: none configured).
+ */
+int      ticketkeys_current(struct tk_key *out);
+int      ticketkeys_find(const unsigned char *name, struct tk_key *out);
+uint32_t ticketkeys_lifetime_s(void);
 
 #endif

@@ -8,7 +8,8 @@
  * slot's index with a release store; each slot also carries a sequence
  * number, odd while it is written, so that a reader who meets a slot
  * being reused (an expired key's) sees that its copy is torn and skips
- * it.  Nothing here maps memory or calls OpenSSL: ticketkeys.c does, and
+ * it.  Nothing here maps memory or calls OpenSSL: ticketkeys.c maps it,
+ * the TLS layer's ticketcb.c calls OpenSSL with what it reads, and
  * the unit tests run these functions on a plain struct.
  */
 #ifndef PF_TICKETSTORE_H

@@ -199,6 +199,11 @@ check "the binary: \$(sbindir)/prefork" test -x "$D$sbindir/prefork"
 for m in http echo udp_echo; do
     check "the module: \$(pkglibdir)/$m.so" test -f "$D$pkglibdir/$m.so"
 done
+check "the TLS layer: \$(pkglibdir)/prefork-tls.so" \
+    test -f "$D$pkglibdir/prefork-tls.so"
+# OpenSSL is the layer's: the binary maps it only once it loads the layer.
+check "the binary does not link OpenSSL" \
+    sh -c "! ldd '$D$sbindir/prefork' | grep -q -e libssl -e libcrypto"
 check "the header: \$(includedir)/prefork/module.h" \
     test -f "$D$includedir/prefork/module.h"
 check "prefork.pc in \$(libdir)/pkgconfig" test -f "$D$libdir/pkgconfig/prefork.pc"

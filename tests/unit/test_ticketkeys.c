@@ -28,6 +28,7 @@
 #include "ticketfile.h"
 #include "ticketkeys.h"
 #include "ticketstore.h"
+#include "tlsload.h"
 
 #define HOUR (3600LL * 1000)
 
@@ -363,6 +364,19 @@ Test(config, rotation_defaults_to_an_hour_and_has_bounds)
 
 /* --- real handshakes, in memory ------------------------------------------ */
 
+/* The ticket callbacks are the TLS layer's: loaded from the build tree, as
+ * the master loads it, with the host's table (tlsload.c). */
+static int attach(SSL_CTX *ctx)
+{
+    const struct tls_layer *l;
+    char                    err[512];
+
+    tls_layer_path(PF_BUILDDIR "/src/.libs/" TLS_LAYER_FILE);
+    l = tls_layer_load(err, sizeof(err));
+    cr_assert_not_null(l, "%s", err);
+    return l->ticketkeys_attach(ctx);
+}
+
 /* A server context with a throw-away self-signed P-256 certificate. */
 static SSL_CTX *server_ctx(int version)
 {
@@ -385,7 +399,7 @@ static SSL_CTX *server_ctx(int version)
     SSL_CTX_set_max_proto_version(ctx, version);
     /* Only tickets may resume: no session cache on the server's side. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    cr_assert_eq(ticketkeys_attach(ctx), 0);
+    cr_assert_eq(attach(ctx), 0);
     X509_free(x);
     EVP_PKEY_free(pkey);
     return ctx;
