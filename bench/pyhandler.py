@@ -14,7 +14,12 @@ new connection for every echo (echoload -r), socketserver's usual use of
 one request per connection.  N connections, not more: a stream handler
 holds its worker for the whole connection (PF_BLOCKING), so prefork with N
 workers serves N clients at once, where the socketserver servers would
-fork or start a thread for each.
+fork or start a thread for each.  As in bench/run.py (whose pinning and
+CPU accounting this uses), the servers run on one CPU and echoload on the
+other, the three servers take turns within each of R rounds (--rounds),
+and the report gives the median rate, the median of the per-round ratios
+(a state of the machine that lasts a round weighs on both sides) and each
+server's CPU time per round trip, the steadiest of the figures.
 
 Then, when wrk is installed, an HTTP handler with keep-alive
 (pypeers.FileHandler: SimpleHTTPRequestHandler, HTTP/1.1, a 1 KiB file):
@@ -30,10 +35,13 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+import run as harness  # bench/run.py: pinning, CPU time of a process tree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = '/usr/bin/python3'
@@ -84,7 +92,8 @@ def stop(proc):
 
 
 def load(echoload, port, conns, seconds, reconnect):
-    out = subprocess.run([echoload, '-p', str(port), '-c', str(conns),
+    out = subprocess.run(harness.pin_prefix(harness.LOAD_CPU) +
+                         [echoload, '-p', str(port), '-c', str(conns),
                           '-d', str(seconds)] + (['-r'] if reconnect else []),
                          capture_output=True,
                          text=True, check=False).stdout
@@ -96,8 +105,48 @@ def load(echoload, port, conns, seconds, reconnect):
         m.group(4))
 
 
+def measure(echoload, proc, port, args, reconnect):
+    """One load on one server: (rate, p99 us, errors, server CPU us per
+    round trip)."""
+    before = harness.tree_cpu_seconds(proc.pid)
+    rate, p99, errors = load(echoload, port, args.workers, args.seconds,
+                             reconnect)
+    cpu = harness.tree_cpu_seconds(proc.pid) - before
+    return rate, p99, errors, cpu * 1e6 / max(1.0, rate * args.seconds)
+
+
+def spread(values, fmt='{:.0f}'):
+    """median (min-max)"""
+    return (fmt.format(statistics.median(values)) + ' (' +
+            fmt.format(min(values)) + '-' + fmt.format(max(values)) + ')')
+
+
+def echo_table(rows, args):
+    """rows: [(name, [(kept, fresh) per round])], prefork's first."""
+    print(f'| server ({args.workers} clients, 64-byte echo, '
+          f'{args.rounds} rounds of {args.seconds} s) '
+          f'| round trips/s, one connection each | prefork / this, per round '
+          f'| CPU us per round trip '
+          f'| connections/s, one echo each | prefork / this, per round '
+          f'| CPU us per connection | p99 us (held / new) | errors |')
+    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    base = rows[0][1]
+    for name, runs in rows:
+        cells = [name]
+        for i in (0, 1):
+            cells.append(spread([r[i][0] for r in runs]))
+            cells.append(spread([b[i][0] / r[i][0]
+                                 for b, r in zip(base, runs)], '{:.2f}'))
+            cells.append(spread([r[i][3] for r in runs], '{:.1f}'))
+        cells.append(f'{statistics.median(r[0][1] for r in runs):.0f} / '
+                     f'{statistics.median(r[1][1] for r in runs):.0f}')
+        cells.append(str(sum(r[0][2] + r[1][2] for r in runs)))
+        print('| ' + ' | '.join(cells) + ' |')
+
+
 def wrk(port, seconds, conns=20):
-    out = subprocess.run(['wrk', '-t2', f'-c{conns}', f'-d{seconds}s',
+    out = subprocess.run(harness.pin_prefix(harness.LOAD_CPU) +
+                         ['wrk', '-t2', f'-c{conns}', f'-d{seconds}s',
                           f'http://127.0.0.1:{port}/1k.txt'],
                          capture_output=True, text=True, check=False).stdout
     m = re.search(r'Requests/sec:\s+([0-9.]+)', out)
@@ -136,7 +185,8 @@ def http_rows(args, tmp):
     rows = []
     for name, cmd, p in runs:
         # The handler serves its working directory, tmp, as the peer does.
-        proc = subprocess.Popen(cmd, start_new_session=True, cwd=tmp,
+        proc = subprocess.Popen(harness.pin_prefix(harness.SERVER_CPU) + cmd,
+                                start_new_session=True, cwd=tmp,
                                 stderr=subprocess.DEVNULL)
         try:
             wait_listening(p, proc)
@@ -153,7 +203,9 @@ def main():
     ap.add_argument('--module-path', required=True)
     ap.add_argument('--workers', type=int, default=4)
     ap.add_argument('--seconds', type=int, default=3)
+    ap.add_argument('--rounds', type=int, default=5)
     args = ap.parse_args()
+    harness.PINNED = harness.plan_cpus()
     tmp = tempfile.mkdtemp(prefix='pf-pybench-')
     try:
         echoload = os.path.join(tmp, 'echoload')
@@ -175,29 +227,28 @@ def main():
             p = free_port()
             runs.append((name, [PYTHON, os.path.join(HERE, 'pypeers.py'),
                                 kind, str(p)], p))
-        rows = []
-        for name, cmd, p in runs:
-            # A socketserver peer prints a traceback for each connection
-            # echoload leaves mid-message at the end of a run: not errors.
-            proc = subprocess.Popen(cmd, start_new_session=True, cwd=tmp,
-                                    stderr=subprocess.DEVNULL)
-            try:
+        procs = []
+        try:
+            for name, cmd, p in runs:
+                # A socketserver peer prints a traceback for each connection
+                # echoload leaves mid-message at the end of a run: not
+                # errors.
+                proc = subprocess.Popen(
+                    harness.pin_prefix(harness.SERVER_CPU) + cmd,
+                    start_new_session=True, cwd=tmp,
+                    stderr=subprocess.DEVNULL)
+                procs.append(proc)
                 wait_listening(p, proc)
                 wait_serving(p, b'ping', b'ping')
-                kept = load(echoload, p, args.workers, args.seconds, False)
-                fresh = load(echoload, p, args.workers, args.seconds, True)
-                rows.append((name, kept, fresh))
-            finally:
+            rows = [(name, []) for name, _, _ in runs]
+            for _ in range(args.rounds):
+                for (name, _, p), proc, row in zip(runs, procs, rows):
+                    row[1].append((measure(echoload, proc, p, args, False),
+                                   measure(echoload, proc, p, args, True)))
+        finally:
+            for proc in procs:
                 stop(proc)
-        print(f'| server ({args.workers} clients, 64-byte echo, '
-              f'{args.seconds} s each) | round trips/s on one connection '
-              f'| prefork / this | connections/s, one echo each '
-              f'| prefork / this | p99 us (one conn / new conns) | errors |')
-        print('| --- | --- | --- | --- | --- | --- | --- |')
-        for name, kept, fresh in rows:
-            print(f'| {name} | {kept[0]:.0f} | {rows[0][1][0] / kept[0]:.2f} '
-                  f'| {fresh[0]:.0f} | {rows[0][2][0] / fresh[0]:.2f} '
-                  f'| {kept[1]} / {fresh[1]} | {kept[2] + fresh[2]} |')
+        echo_table(rows, args)
         if shutil.which('wrk') is None:
             print('\n(wrk is not installed: no HTTP keep-alive table)')
             return 0

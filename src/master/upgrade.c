@@ -102,13 +102,13 @@ static void take_handover(struct upgrade *u)
     if (env == NULL)
         return;
     fd = strtol(env, &end, 10);
-    unsetenv(HANDOVER_ENV);
     if (*end != '\0' || fd < 3 || fcntl((int)fd, F_SETFD, FD_CLOEXEC) == -1 ||
-        fcntl((int)fd, F_SETFL, O_NONBLOCK) == -1) {
+        fcntl((int)fd, F_SETFL, O_NONBLOCK) == -1)
         log_warn(NULL, "upgrade: %s=%s ignored", HANDOVER_ENV, env);
-        return;
-    }
-    u->handover_fd = (int)fd;
+    else
+        u->handover_fd = (int)fd;
+    /* Not for a master this one starts in turn. */
+    unsetenv(HANDOVER_ENV);
 }
 
 void upgrade_init(struct upgrade *u, const char *exe, const char *conf_path,
