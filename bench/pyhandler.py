@@ -14,12 +14,15 @@ new connection for every echo (echoload -r), socketserver's usual use of
 one request per connection.  N connections, not more: a stream handler
 holds its worker for the whole connection (PF_BLOCKING), so prefork with N
 workers serves N clients at once, where the socketserver servers would
-fork or start a thread for each.  As in bench/run.py (whose pinning and
-CPU accounting this uses), the servers run on one CPU and echoload on the
-other, the three servers take turns within each of R rounds (--rounds),
-and the report gives the median rate, the median of the per-round ratios
-(a state of the machine that lasts a round weighs on both sides) and each
-server's CPU time per round trip, the steadiest of the figures.
+fork or start a thread for each.  The three servers take turns within
+each of R rounds (--rounds), and the report gives the median rate, the
+median of the per-round ratios (a state of the machine that lasts a round
+weighs on both sides) and each server's CPU time per round trip, the
+steadiest of the figures (bench/run.py's accounting).  Nothing is pinned
+by default: prefork's workers may then use both CPUs where a
+socketserver server's threads share one interpreter lock.  With --pin,
+as in bench/run.py, the servers share one CPU and the load has the
+other: what each does per core.
 
 Then, when wrk is installed, an HTTP handler with keep-alive
 (pypeers.FileHandler: SimpleHTTPRequestHandler, HTTP/1.1, a 1 KiB file):
@@ -204,8 +207,10 @@ def main():
     ap.add_argument('--workers', type=int, default=4)
     ap.add_argument('--seconds', type=int, default=3)
     ap.add_argument('--rounds', type=int, default=5)
+    ap.add_argument('--pin', action='store_true',
+                    help='servers on one CPU, the load on the other')
     args = ap.parse_args()
-    harness.PINNED = harness.plan_cpus()
+    harness.PINNED = args.pin and harness.plan_cpus()
     tmp = tempfile.mkdtemp(prefix='pf-pybench-')
     try:
         echoload = os.path.join(tmp, 'echoload')
