@@ -17,14 +17,15 @@
 #include "caps.h"
 #include "log.h"
 
-static int caps_get(struct __user_cap_data_struct data[2])
+/* capget or capset (nr) on this process, with the kernel's structures. */
+static int capcall(long nr, struct __user_cap_data_struct data[2])
 {
     struct __user_cap_header_struct hdr = {
         .version = _LINUX_CAPABILITY_VERSION_3,
         .pid = 0,
     };
 
-    return (int)syscall(SYS_capget, &hdr, data);
+    return (int)syscall(nr, &hdr, data);
 }
 
 static int effective(const struct __user_cap_data_struct data[2], int cap)
@@ -38,7 +39,7 @@ int caps_can_switch_user(void)
 
     if (geteuid() == 0)
         return 1;
-    if (caps_get(data) == -1)
+    if (capcall(SYS_capget, data) == -1)
         return 0;
     return effective(data, CAP_SETUID) && effective(data, CAP_SETGID);
 }
@@ -47,7 +48,7 @@ int caps_held(void)
 {
     struct __user_cap_data_struct data[2];
 
-    if (caps_get(data) == -1)
+    if (capcall(SYS_capget, data) == -1)
         return 1; /* unknown: as if held, so that it is dropped */
     /* The ambient set is always within the permitted one. */
     return data[0].permitted != 0 || data[1].permitted != 0;
@@ -55,10 +56,6 @@ int caps_held(void)
 
 int caps_drop_all(void)
 {
-    struct __user_cap_header_struct hdr = {
-        .version = _LINUX_CAPABILITY_VERSION_3,
-        .pid = 0,
-    };
     struct __user_cap_data_struct none[2] = {{0, 0, 0}, {0, 0, 0}};
 
     /* EINVAL: a kernel before 4.3, which has no ambient set. */
@@ -67,7 +64,7 @@ int caps_drop_all(void)
         log_syserr(NULL, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
         return -1;
     }
-    if (syscall(SYS_capset, &hdr, none) == -1) {
+    if (capcall(SYS_capset, none) == -1) {
         log_syserr(NULL, "capset");
         return -1;
     }

@@ -616,15 +616,15 @@ static int serve_probe(struct wctx *w)
 }
 
 /* Switch to `user`/`group` where this process may (root, or a master
- * with CAP_SETUID and CAP_SETGID), and, not root, give up whatever
- * capabilities the master holds: a worker needs none. */
+ * with CAP_SETUID and CAP_SETGID; drop_privileges then also gives up the
+ * capabilities), or else, not root, give up whatever capabilities the
+ * master holds: a worker needs none. */
 static int become_user(const struct config *cfg)
 {
-    if ((cfg->user != NULL || cfg->group != NULL) && caps_can_switch_user() &&
-        drop_privileges(cfg->user, cfg->group) == -1)
-        return -1;
-    if (geteuid() != 0 && caps_held() && caps_drop_all() == -1)
-        return -1;
+    if ((cfg->user != NULL || cfg->group != NULL) && caps_can_switch_user())
+        return drop_privileges(cfg->user, cfg->group);
+    if (geteuid() != 0 && caps_held())
+        return caps_drop_all();
     return 0;
 }
 

@@ -165,10 +165,16 @@ static void expect_workers(pid_t master, uid_t uid)
               (int)master, (int)uid, h_diag(&srv));
     n = children(master, w, 16);
     for (int i = 0; i < n; i++) {
-        expect_field(w[i], "CapInh:", NO_CAPS);
-        expect_field(w[i], "CapPrm:", NO_CAPS);
-        expect_field(w[i], "CapEff:", NO_CAPS);
-        expect_field(w[i], "CapAmb:", NO_CAPS);
+        static const char *const sets[] = {
+            "CapInh:", "CapPrm:", "CapEff:", "CapAmb:"};
+        char v[64];
+
+        /* A child gone since it was listed (the master's short-lived
+         * seccomp compiler, an old generation's worker) is no worker. */
+        for (size_t j = 0; j < sizeof sets / sizeof sets[0]; j++)
+            if (h_proc_field(w[i], sets[j], v, sizeof v) == 0)
+                cr_assert_str_eq(v, NO_CAPS, "process %d: %s %s", (int)w[i],
+                                 sets[j], v);
     }
 }
 

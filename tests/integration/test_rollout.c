@@ -268,12 +268,14 @@ Test(rollout, reloads_under_load_lose_nothing, .fini = h_teardown,
 
     start_four("echo", port, "", "");
     /* 4 s at most 500 connections a second a client, whatever the
-     * machine's speed; a reload 200 ms after the one before has finished
-     * (a HUP that comes while one runs makes no reload of its own), so
-     * that a slow machine (sanitizers, valgrind) still gets several. */
+     * machine's speed; a reload 200 ms after the one before has its new
+     * workers up (a HUP that comes while one runs makes no reload of its
+     * own, and one that comes before the workers are up supersedes that
+     * reload), so that a slow machine (sanitizers, valgrind) still gets
+     * several. */
     watch_start(&wt, port, 2, 2000, 4000, 2);
     while (watch_step(&wt)) {
-        if (count_in_log("configuration reloaded") < sent) {
+        if (count_in_log("is up: every service has a worker") < sent) {
             next = h_now_ms() + 200;
         } else if (h_now_ms() >= next) {
             cr_assert_eq(h_signal(&srv, SIGHUP), 0);
