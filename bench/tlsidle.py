@@ -9,6 +9,8 @@ smaps_rollup, as bench/hostile.py counts it) is read before the first
 client connects and again a second after the last one went idle; the
 difference over N is what one idle connection costs in user space.  The
 kernel's socket memory is the same for every server and not counted.
+Then bench/tlsmem.c says where OpenSSL's part of it goes: every block
+OpenSSL holds for one idle connection, by the line that allocated it.
 
     make bench-tls-idle      # or: python3 bench/tlsidle.py [--conns N]
 
@@ -73,6 +75,17 @@ def measure(server, n):
         server.stop()
 
 
+def openssl_sites(work, cert, key):
+    """bench/tlsmem.c's table, or why there is none."""
+    exe = os.path.join(work, 'tlsmem')
+    status, out = run.sh(['cc', '-O2', '-o', exe,
+                          os.path.join(run.HERE, 'tlsmem.c'), '-lssl',
+                          '-lcrypto'], timeout=120)
+    if status == 0:
+        status, out = run.sh([exe, cert, key], timeout=60)
+    return out.strip() if status == 0 else f'(tlsmem: {out.strip()[-300:]})'
+
+
 def peer_prefork_plain(ctx):
     """prefork's same service without TLS: what the kernel and the plain
     connection cost, for the difference."""
@@ -104,7 +117,7 @@ def main():
     run.port_answers = lambda kind, port: (
         tls.https_answers(kind, port) if kind == 'https'
         else plain_answers(kind, port))
-    rows = []
+    rows, sites = [], ''
     try:
         cert, key = tls.make_certificate(work)
         ctx = {'work': work, 'root': run.make_docroot(work), 'cert': cert,
@@ -120,6 +133,7 @@ def main():
                 print(f'tlsidle: skipped: {e}', file=sys.stderr)
                 continue
             rows.append((server.name, per, opened))
+        sites = openssl_sites(work, cert, key)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f'| server | private bytes per idle connection ({args.conns:,} '
@@ -127,6 +141,9 @@ def main():
     print('|---|---:|---:|')
     for name, per, opened in rows:
         print(f'| {name} | {per:,.0f} | {opened:.1f} s |')
+    print('\nOpenSSL\'s own blocks for one idle TLS 1.3 connection '
+          '(bench/tlsmem.c):\n')
+    print(sites)
     return 0
 
 

@@ -67,6 +67,9 @@ struct conn {
      * scoreboard's histogram, stages.c). */
     int64_t  req_start_us;
     unsigned responses;
+    /* Reads the module made through a transport that holds bytes back
+     * (TLS): whether a handle() took any of them (stages.c). */
+    unsigned reads;
 };
 
 /* Wrap an accepted descriptor (non-blocking), at CONN_HANDSHAKE: a caller

@@ -37,7 +37,9 @@ struct conn_io {
     /* Send what is held back now and from here on (TCP_NODELAY). */
     int (*nodelay)(struct conn *c);
     /* Bytes the transport has read and holds, which poll() cannot see
-     * (TLS records decrypted but not yet taken); NULL: none ever. */
+     * (TLS records read ahead but not yet taken); NULL: none ever.  It
+     * may open the next record to know; 1 stands for an end or error
+     * that the next recv returns. */
     size_t (*pending)(struct conn *c);
 };
 

@@ -87,8 +87,8 @@ static int handshake_ms(const struct conn *c)
 }
 
 /* Bytes the transport holds that poll() and epoll cannot see: TLS
- * records read and decrypted but not yet taken.  A connection with some
- * must not be parked, or it would wait for bytes it already has. */
+ * records read ahead but not yet taken.  A connection with some must not
+ * be parked, or it would wait for bytes it already has. */
 static size_t held(struct conn *c)
 {
     return c->io->pending != NULL ? c->io->pending(c) : 0;
@@ -207,9 +207,9 @@ struct conn_wait conn_step(struct conn *c, const struct conn_env *env,
             ready = r;
             continue;
         case CONN_SERVING: {
-            int     next;
-            size_t  before = held(c);
-            int64_t now_ms;
+            int      next;
+            unsigned reads = c->reads;
+            int64_t  now_ms;
 
             if (!ready)
                 return serving_wait(c, 0);
@@ -220,9 +220,9 @@ struct conn_wait conn_step(struct conn *c, const struct conn_env *env,
             }
             c->next = next;
             /* Bytes held by the transport are ready now: serve them,
-             * unless handle() took none of them (it does not want them
-             * yet, and would only be called again in a loop). */
-            if (next != PF_WRITE && held(c) > 0 && held(c) != before)
+             * unless handle() read nothing (it does not want them yet,
+             * and would only be called again in a loop). */
+            if (next != PF_WRITE && c->reads != reads && held(c) > 0)
                 continue;
             return serving_wait(c, now_ms);
         }

@@ -152,6 +152,7 @@ static ssize_t tls_recv(struct conn *c, void *buf, size_t len)
 
     ERR_clear_error();
     rc = SSL_read_ex(c->tls->ssl, buf, len, &got);
+    c->reads++;
     return rc == 1 ? (ssize_t)got : io_result(c->tls, rc);
 }
 
@@ -267,9 +268,35 @@ static int tls_nodelay(struct conn *c)
     return tls_host->io_plain->nodelay(c);
 }
 
+/*
+ * What poll() cannot see: bytes of a record already opened, else the
+ * next record read ahead but not opened yet, which a one-byte peek opens
+ * (from what is buffered; a record still incomplete is EAGAIN, and then
+ * the socket will say when the rest comes).  The end of the session or
+ * an error among those bytes counts as one byte: the module's next read
+ * is what finds it.
+ */
 static size_t tls_pending(struct conn *c)
 {
-    return c->tls != NULL ? (size_t)SSL_pending(c->tls->ssl) : 0;
+    SSL          *ssl;
+    unsigned char b;
+    size_t        got;
+    int           rc;
+
+    if (c->tls == NULL)
+        return 0;
+    ssl = c->tls->ssl;
+    if (SSL_pending(ssl) > 0)
+        return (size_t)SSL_pending(ssl);
+    if (!SSL_has_pending(ssl))
+        return 0;
+    ERR_clear_error();
+    rc = SSL_peek_ex(ssl, &b, 1, &got);
+    if (rc == 1)
+        return (size_t)SSL_pending(ssl);
+    rc = SSL_get_error(ssl, rc);
+    ERR_clear_error();
+    return rc == SSL_ERROR_WANT_READ || rc == SSL_ERROR_WANT_WRITE ? 0 : 1;
 }
 
 const struct conn_io conn_io_tls = {

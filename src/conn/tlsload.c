@@ -60,10 +60,19 @@ void tls_layer_path(const char *path)
     path_set = path;
 }
 
-/* Where the layer is: a binary run from its build tree (modload.c's
- * module_path hint tells it the same way) has it beside itself in
- * libtool's .libs; an installed one in $(pkglibdir). */
-static void layer_path(char *out, size_t len)
+/* out = dir/TLS_LAYER_FILE; whether that file is there. */
+static int layer_in(char *out, size_t len, const char *dir)
+{
+    return (size_t)snprintf(out, len, "%s/%s", dir, TLS_LAYER_FILE) < len &&
+           access(out, F_OK) == 0;
+}
+
+/* Where the layer is: in module_path (dir) when it is there, as the
+ * modules are (an installed tree moved, or installed under DESTDIR); a
+ * binary run from its build tree (modload.c's module_path hint tells it
+ * the same way) has it beside itself in libtool's .libs; else
+ * $(pkglibdir). */
+static void layer_path(char *out, size_t len, const char *dir)
 {
     char    exe[4096], *slash;
     ssize_t n;
@@ -72,22 +81,23 @@ static void layer_path(char *out, size_t len)
         snprintf(out, len, "%s", path_set);
         return;
     }
+    if (dir != NULL && layer_in(out, len, dir))
+        return;
     n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0 && (size_t)n < sizeof(exe) - 1) {
         exe[n] = '\0';
         slash = strrchr(exe, '/');
         if (slash != NULL) {
-            *slash = '\0';
-            if ((size_t)snprintf(out, len, "%s/.libs/%s", exe, TLS_LAYER_FILE) <
-                    len &&
-                access(out, F_OK) == 0)
+            snprintf(slash, sizeof(exe) - (size_t)(slash - exe), "/.libs");
+            if (layer_in(out, len, exe))
                 return;
         }
     }
     snprintf(out, len, "%s/%s", PF_PKGLIBDIR, TLS_LAYER_FILE);
 }
 
-const struct tls_layer *tls_layer_load(char *err, size_t errlen)
+const struct tls_layer *tls_layer_load(const char *dir, char *err,
+                                       size_t errlen)
 {
     const struct tls_layer *l;
     char                    path[4200];
@@ -95,7 +105,7 @@ const struct tls_layer *tls_layer_load(char *err, size_t errlen)
 
     if (layer != NULL)
         return layer;
-    layer_path(path, sizeof(path));
+    layer_path(path, sizeof(path), dir);
     /* RTLD_LOCAL: OpenSSL's symbols stay the layer's, out of the way of
      * any module's. */
     h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -131,7 +141,7 @@ int tls_prepare(struct config *cfg, struct diag *d)
 
         if (sc->tls_certificate == NULL || sc->tls_key == NULL)
             continue;
-        if (tls_layer_load(err, sizeof(err)) == NULL) {
+        if (tls_layer_load(cfg->module_path, err, sizeof(err)) == NULL) {
             diag_add(d, cfg->file, sc->tls_certificate_line,
                      "[%s] tls_certificate: TLS is not available: %s", sc->name,
                      err);

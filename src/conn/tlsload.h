@@ -14,12 +14,14 @@
 #include "tlslayer.h"
 
 /* Load the layer from path from now on, instead of where the host looks
- * for it (the build tree of the running binary, else the installed one).
- * path is kept, not copied. */
+ * for it (module_path, the build tree of the running binary, else the
+ * installed one).  path is kept, not copied. */
 void tls_layer_path(const char *path);
 
-/* The layer, loaded now if it was not (master, before any fork); NULL
- * with the reason (dlerror's) in err when it cannot be. */
-const struct tls_layer *tls_layer_load(char *err, size_t errlen);
+/* The layer, loaded now if it was not (master, before any fork), from
+ * directory dir (the configuration's module_path; NULL: none) when it is
+ * there; NULL with the reason (dlerror's) in err when it cannot be. */
+const struct tls_layer *tls_layer_load(const char *dir, char *err,
+                                       size_t errlen);
 
 #endif

@@ -123,11 +123,15 @@ free_port() {
 print(s.getsockname()[1])'
 }
 
-# get PORT PATH: the status line of a GET, then the body.
+# get PORT PATH [CAFILE]: the status line of a GET, then the body; over
+# TLS, verified against CAFILE, when one is given.
 get() {
-    python3 - "$1" "$2" <<'EOF' 2>&1
-import socket, sys
+    python3 - "$@" <<'EOF' 2>&1
+import socket, ssl, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+if len(sys.argv) > 3:
+    s = ssl.create_default_context(cafile=sys.argv[3]).wrap_socket(
+        s, server_hostname="localhost")
 s.sendall(b"GET " + sys.argv[2].encode() + b" HTTP/1.0\r\nHost: localhost\r\n\r\n")
 data = b""
 while True:
@@ -154,13 +158,19 @@ while not data.endswith(b"\n"):
 sys.stdout.write(data.decode())
 EOF
 }
-# serves: HTTP returns the document and echo answers.
+# serves: HTTP and HTTPS return the document and echo answers.
 serves() {
     local got
     got=$(get "$p_http" /index.html)
     [ "$got" = "$(printf 'HTTP/1.1 200 OK\n%s' "$page")" ] ||
         [ "$got" = "$(printf 'HTTP/1.0 200 OK\n%s' "$page")" ] || {
         echo "    # GET /index.html gave: $(echo "$got" | head -n 3)"
+        return 1
+    }
+    got=$(get "$p_https" /index.html "$run/certs/ca.pem")
+    [ "$got" = "$(printf 'HTTP/1.1 200 OK\n%s' "$page")" ] ||
+        [ "$got" = "$(printf 'HTTP/1.0 200 OK\n%s' "$page")" ] || {
+        echo "    # GET https://.../index.html gave: $(echo "$got" | head -n 3)"
         return 1
     }
     got=$(echo_line "$p_echo" "ping $$")
@@ -291,6 +301,15 @@ check "prefork -t accepts the installed server.ini (moved into DESTDIR)" \
 p_http=$(free_port)
 p_echo=$(free_port)
 while [ "$p_echo" = "$p_http" ]; do p_echo=$(free_port); done
+p_https=$(free_port)
+while [ "$p_https" = "$p_http" ] || [ "$p_https" = "$p_echo" ]; do
+    p_https=$(free_port)
+done
+# HTTPS too, so that the installed binary loads DESTDIR's TLS layer (it
+# looks in module_path first).
+"$PF_SRCDIR/scripts/make-test-cert" "$run/certs" >"$tmp/certs.log" 2>&1
+check "scripts/make-test-cert makes the HTTPS service's certificate" \
+    test -s "$run/certs/ecdsa.key"
 page="installed prefork $$"
 echo "$page" >"$run/www/index.html"
 page=$(cat "$run/www/index.html")
@@ -313,17 +332,24 @@ access_log = $run/access.log
 [echo]
 module = echo
 listen = tcp://127.0.0.1:$p_echo
+
+[https]
+module = http
+listen = tcp://127.0.0.1:$p_https
+root = $run/www
+tls_certificate = $run/certs/ecdsa.pem
+tls_key = $run/certs/ecdsa.key
 EOF
 cp "$run/server.ini" "$run/good.ini"
 out=$("$D$sbindir/prefork" -t -c "$run/server.ini" 2>&1 | without_sandbox)
-check "the installed prefork -t accepts a config using DESTDIR's modules" \
+check "the installed prefork -t accepts a config using DESTDIR's modules and TLS layer" \
     test "$out" = "configuration OK"
 [ "$out" = "configuration OK" ] || echo "$out" | sed 's/^/    # /'
 
 # --- 4. the init script ------------------------------------------------------
 export DAEMON=$D$sbindir/prefork CONFFILE=$run/server.ini PIDFILE=$pidfile
 init() { "$initd" "$@" >"$tmp/init.out" 2>&1; }
-workers=4 # two services, two workers each
+workers=6 # three services, two workers each
 
 init start
 rc=$?

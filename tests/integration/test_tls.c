@@ -331,6 +331,33 @@ Test(tls, bytes_held_by_openssl_are_served, .fini = h_teardown, .timeout = 60)
     h_result_free(&r);
 }
 
+/* Records OpenSSL read ahead (two in one read) are not seen by poll()
+ * either: the second is served at once, by a blocking module and by the
+ * event-driven http module alike. */
+Test(tls, records_read_ahead_are_served, .fini = h_teardown, .timeout = 60)
+{
+    struct h_result r;
+
+    setup_dir();
+    start_tls_service(BLOCKMOD, "prefork", "");
+    cr_assert_eq(client(&r, "records", "blockmod"), 0, "%s %s%s", r.out, r.err,
+                 h_diag(&srv));
+    cr_expect_str_eq(r.out, "hello blockmod|line 4 1|line 5 1\n");
+    h_result_free(&r);
+}
+
+Test(tls, pipelined_requests_in_two_records, .fini = h_teardown, .timeout = 60)
+{
+    struct h_result r;
+
+    setup_dir();
+    start_https("");
+    cr_assert_eq(client(&r, "records", "http"), 0, "%s %s%s", r.out, r.err,
+                 h_diag(&srv));
+    cr_expect_str_eq(r.out, "responses 2\n");
+    h_result_free(&r);
+}
+
 Test(tls, blocking_module_forking, .fini = h_teardown, .timeout = 60)
 {
     struct h_result r;

@@ -13,6 +13,8 @@ exchange went as the command expects, 1 otherwise):
     pipelined     two lines to blockmod in one TLS record: its answers
                   joined by "|", the second read from what OpenSSL holds
     slowhello     the ClientHello one byte at a time, then an echo: "ok N"
+    records KIND  two requests in two records in one write (blockmod or
+                  http): the answers, read ahead by the server
     loop SECS MS  a new TLS echo connection every MS ms for SECS seconds:
                   "made N failed M"
 """
@@ -85,9 +87,11 @@ def pipelined(args):
     return True
 
 
-def slowhello(args):
-    """The ClientHello one byte at a time, 2 ms apart, through a memory BIO
-    so that the test, not the ssl module, decides how the bytes go."""
+def bio_handshake(args, bytewise=False):
+    """A TLS connection through memory BIOs, so that the test, not the ssl
+    module, decides how the bytes go: (tls, raw, incoming, outgoing) once
+    the handshake is done, or None.  bytewise: the ClientHello one byte at
+    a time, 2 ms apart."""
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = context(args).wrap_bio(incoming, outgoing, server_hostname=args.sni)
     raw = socket.create_connection((HOST, args.port), timeout=5.0)
@@ -99,35 +103,81 @@ def slowhello(args):
         except ssl.SSLWantReadError:
             done = False
         out = outgoing.read()
-        if first:
+        if first and bytewise:
             for i in range(len(out)):
                 raw.sendall(out[i:i + 1])
                 time.sleep(0.002)
-            first = False
         elif out:
             raw.sendall(out)
+        first = False
         if done:
-            break
+            return tls, raw, incoming, outgoing
         data = raw.recv(65536)
         if not data:
             print("closed during the handshake")
-            return False
+            raw.close()
+            return None
         incoming.write(data)
-    msg = b"one byte at a time\n"
-    tls.write(msg)
-    raw.sendall(outgoing.read())
+
+
+def bio_read(tls, raw, incoming, until):
+    """What the server sends until until(bytes so far) or it closes."""
     got = b""
-    while len(got) < len(msg):
+    while not until(got):
         try:
-            got += tls.read(len(msg) - len(got))
+            got += tls.read(65536)
         except ssl.SSLWantReadError:
             data = raw.recv(65536)
             if not data:
                 break
             incoming.write(data)
+        except ssl.SSLZeroReturnError:
+            break
+    return got
+
+
+def slowhello(args):
+    conn = bio_handshake(args, bytewise=True)
+    if conn is None:
+        return False
+    tls, raw, incoming, outgoing = conn
+    msg = b"one byte at a time\n"
+    tls.write(msg)
+    raw.sendall(outgoing.read())
+    got = bio_read(tls, raw, incoming, lambda b: len(b) >= len(msg))
     raw.close()
     print("ok %d" % len(got) if got == msg else "mismatch %r" % got)
     return got == msg
+
+
+def records(args, kind):
+    """Two messages in two TLS records, sent in one write, so that the
+    server's one read takes both: the second must be served from what
+    OpenSSL read ahead, without waiting for the socket.  kind: blockmod
+    (two lines after its greeting: its answers joined by "|") or http
+    (two GETs of /index.html: "responses N")."""
+    conn = bio_handshake(args)
+    if conn is None:
+        return False
+    tls, raw, incoming, outgoing = conn
+    raw.settimeout(3.0)
+    greeting = b""
+    if kind == "blockmod":
+        greeting = bio_read(tls, raw, incoming, lambda b: b.endswith(b"\n"))
+        msgs, marker = [b"abc\n", b"xyzw\n"], b"\n"
+    else:
+        msgs = [b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n"] * 2
+        marker = b"hello over TLS"
+    for m in msgs:
+        tls.write(m)
+    raw.sendall(outgoing.read())
+    got = bio_read(tls, raw, incoming, lambda b: b.count(marker) >= 2)
+    raw.close()
+    if kind == "blockmod":
+        print("|".join(x for x in (greeting + got).decode().split("\n") if x))
+    else:
+        print("responses %d" % got.count(marker))
+    return True
 
 
 def loop(args, secs, gap_ms):
@@ -169,6 +219,8 @@ def main():
             ok = pipelined(args)
         elif args.cmd == "slowhello":
             ok = slowhello(args)
+        elif args.cmd == "records":
+            ok = records(args, args.extra[0])
         elif args.cmd == "loop":
             ok = loop(args, float(args.extra[0]), int(args.extra[1]))
         else:

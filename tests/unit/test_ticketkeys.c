@@ -372,7 +372,7 @@ static int attach(SSL_CTX *ctx)
     char                    err[512];
 
     tls_layer_path(PF_BUILDDIR "/src/.libs/" TLS_LAYER_FILE);
-    l = tls_layer_load(err, sizeof(err));
+    l = tls_layer_load(NULL, err, sizeof(err));
     cr_assert_not_null(l, "%s", err);
     return l->ticketkeys_attach(ctx);
 }
