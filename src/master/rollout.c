@@ -112,8 +112,19 @@ static struct service *service_named(const struct generation *g,
     return NULL;
 }
 
+/* A worker of a generation before g, in the service named name, that
+ * has not been told to quit. */
+static int is_old(const struct worker *w, const struct generation *g,
+                  const char *name)
+{
+    return !w->retiring && !w->killed && w->gen != g &&
+           strcmp(w->svc->sc->name, name) == 0;
+}
+
 /* The reloaded-away workers of the service s replaces quit as fast as
- * s's own come up. */
+ * s's own come up.  Only those accepting count and quit: a reload that
+ * superseded one still starting leaves that one's workers starting, and
+ * they serve no one yet (they quit in turn once they are up). */
 static void hand_over(struct pool *p, const struct generation *g,
                       struct service *s)
 {
@@ -123,12 +134,10 @@ static void hand_over(struct pool *p, const struct generation *g,
     for (size_t i = 0; i < p->n; i++) {
         const struct worker *w = &p->w[i];
 
-        if (w->retiring || w->killed)
-            continue;
-        if (w->svc == s)
+        if (w->svc == s && !w->retiring && !w->killed)
             up += pool_accepting(p, w);
-        else if (w->gen != g && strcmp(w->svc->sc->name, name) == 0)
-            old++;
+        else if (is_old(w, g, name))
+            old += pool_accepting(p, w);
     }
     if (old > 0 && up == 0 && s->failures > 0 && !s->held_over) {
         s->held_over = 1;
@@ -140,8 +149,7 @@ static void hand_over(struct pool *p, const struct generation *g,
     for (size_t i = 0; i < p->n && rollout_may_quit(old, up, s->target); i++) {
         struct worker *w = &p->w[i];
 
-        if (w->retiring || w->killed || w->gen == g ||
-            strcmp(w->svc->sc->name, name) != 0)
+        if (!is_old(w, g, name) || !pool_accepting(p, w))
             continue;
         pool_quit(w);
         old--;

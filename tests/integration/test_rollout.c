@@ -286,12 +286,49 @@ Test(rollout, reloads_under_load_lose_nothing, .fini = h_teardown,
     cr_expect_eq(wt.failed, 0, "%d of %d connections failed", wt.failed,
                  wt.made);
     cr_expect_geq(wt.min_accepting, 4,
-                  "only %d workers accepting during a reload",
-                  wt.min_accepting);
+                  "only %d workers accepting during a reload%s",
+                  wt.min_accepting, h_diag(&srv));
     cr_expect_geq(count_in_log("configuration reloaded"), 3, "%s",
                   h_diag(&srv));
     cr_assert(H_WAIT(5000, h_nworkers(&srv) == 4),
               "%d workers after the reloads, not 4", h_nworkers(&srv));
+}
+
+/* A reload that comes while the one before is still starting: the
+ * workers of that one are not up, so they are not what serves, and the
+ * workers that do serve stay until the newest configuration's are up. */
+Test(rollout, a_reload_over_one_still_starting_keeps_the_old_serving,
+     .fini = h_teardown, .timeout = 60)
+{
+    int     port = tcp_port(), fewest = 4, n;
+    int64_t until;
+
+    start_four(H_TESTMOD, port, "", "");
+    h_config(&srv,
+             "[echo]\nmodule = %s\nlisten = %s:%d\nworkers = 4\n"
+             "init_sleep = 3s\n",
+             H_TESTMOD, LO, port);
+    cr_assert_eq(h_signal(&srv, SIGHUP), 0);
+    cr_assert(H_WAIT(5000, h_slots(&srv, "echo", H_STARTING) == 4),
+              "the first reload's workers are not starting%s", h_diag(&srv));
+    h_config(&srv,
+             "[echo]\nmodule = %s\nlisten = %s:%d\nworkers = 4\n"
+             "init_sleep = 1s\n",
+             H_TESTMOD, LO, port);
+    cr_assert_eq(h_signal(&srv, SIGHUP), 0);
+    /* Till the second's are up and the first's have come up and gone. */
+    until = h_now_ms() + 5000;
+    while (h_now_ms() < until) {
+        n = h_slots(&srv, "echo", H_ACCEPTING);
+        if (n >= 0 && n < fewest)
+            fewest = n;
+        h_sleep_ms(10);
+    }
+    cr_expect_geq(fewest, 4, "only %d workers accepting%s", fewest,
+                  h_diag(&srv));
+    cr_expect_eq(h_slots(&srv, "echo", H_ACCEPTING), 4,
+                 "not 4 workers in the end%s", h_diag(&srv));
+    cr_expect_eq(h_echo_once(LO, port, 3000), 0, "it does not serve");
 }
 
 /* A reload whose workers cannot start keeps the old ones serving. */
