@@ -5,24 +5,25 @@ socketserver's own servers.
         --module-path src/modules/.libs [--workers N] [--seconds S]
 
 The handler is pypeers.EchoHandler (a socketserver.BaseRequestHandler that
-sends back every byte until the client closes).  It runs under prefork
-(`module = python`, `mode = prefork`, N workers), then under
-socketserver.ForkingTCPServer and ThreadingTCPServer as pypeers.py
+sends back every byte until the client closes). It runs under prefork
+(`module = python`, `mode = prefork` with N workers, a process per
+connection as in ForkingTCPServer, and `mode = threading` with one worker,
+a thread per connection in one process as in ThreadingTCPServer), then
+under socketserver.ForkingTCPServer and ThreadingTCPServer as pypeers.py
 configures them, each driven by echoload with N clients of 64-byte round
 trips for S seconds twice: once on N connections held open, once with a
 new connection for every echo (echoload -r), socketserver's usual use of
-one request per connection.  N connections, not more: a stream handler
+one request per connection. N connections, not more: a stream handler
 holds its worker for the whole connection (PF_BLOCKING), so prefork with N
 workers serves N clients at once, where the socketserver servers would
-fork or start a thread for each.  The three servers take turns within
-each of R rounds (--rounds), and the report gives the median rate, the
-median of the per-round ratios (a state of the machine that lasts a round
-weighs on both sides) and each server's CPU time per round trip, the
-steadiest of the figures (bench/run.py's accounting).  Nothing is pinned
-by default: prefork's workers may then use both CPUs where a
-socketserver server's threads share one interpreter lock.  With --pin,
-as in bench/run.py, the servers share one CPU and the load has the
-other: what each does per core.
+fork or start a thread for each. The four servers take turns within each
+of R rounds (--rounds), and the report gives the median rate, the median
+of the per-round ratios (a state of the machine that lasts a round weighs
+on both sides) and each server's CPU time per round trip, the steadiest of
+the figures (bench/run.py's accounting). Nothing is pinned by default:
+prefork's workers may then use both CPUs where a socketserver server's
+threads share one interpreter lock. With --pin, as in bench/run.py, the
+servers share one CPU and the load has the other: what each does per core.
 
 Then, when wrk is installed, an HTTP handler with keep-alive
 (pypeers.FileHandler: SimpleHTTPRequestHandler, HTTP/1.1, a 1 KiB file):
@@ -216,17 +217,26 @@ def main():
         echoload = os.path.join(tmp, 'echoload')
         subprocess.run(['cc', '-O2', '-o', echoload,
                         os.path.join(HERE, 'echoload.c')], check=True)
-        port = free_port()
-        with open(os.path.join(tmp, 'server.ini'), 'w') as f:
-            f.write(f'[server]\npidfile = {tmp}/pid\n'
-                    f'error_log = {tmp}/error.log\n'
-                    f'module_path = {os.path.abspath(args.module_path)}\n'
-                    f'\n[echo]\nmodule = python\n'
-                    f'listen = 127.0.0.1:{port}\nmode = prefork\n'
-                    f'workers = {args.workers}\n'
-                    f'handler = pypeers:EchoHandler\npython_path = {HERE}\n')
-        runs = [('prefork python', [os.path.abspath(args.prefork), '-f', '-c',
-                                    os.path.join(tmp, 'server.ini')], port)]
+        runs = []
+        # mode = prefork: a process per held connection, as
+        # ForkingTCPServer; mode = threading with one worker: a thread per
+        # connection in one process, as ThreadingTCPServer.
+        for mode, workers in (('prefork', args.workers), ('threading', 1)):
+            port = free_port()
+            conf = os.path.join(tmp, f'echo-{mode}.ini')
+            with open(conf, 'w') as f:
+                f.write(f'[server]\npidfile = {tmp}/echo-{mode}.pid\n'
+                        f'error_log = {tmp}/echo-{mode}.log\n'
+                        f'module_path = {os.path.abspath(args.module_path)}\n'
+                        f'\n[echo]\nmodule = python\n'
+                        f'listen = 127.0.0.1:{port}\nmode = {mode}\n'
+                        f'workers = {workers}\n'
+                        f'handler = pypeers:EchoHandler\n'
+                        f'python_path = {HERE}\n')
+            runs.append((f'prefork python, mode = {mode}, {workers} '
+                         f'worker{"s" if workers > 1 else ""}',
+                         [os.path.abspath(args.prefork), '-f', '-c', conf],
+                         port))
         for kind, name in (('echo-forking', 'ForkingTCPServer'),
                            ('echo-threading', 'ThreadingTCPServer')):
             p = free_port()
@@ -254,6 +264,14 @@ def main():
             for proc in procs:
                 stop(proc)
         echo_table(rows, args)
+        threads = dict(rows)
+        print('\nprefork python, mode = threading ÷ ThreadingTCPServer, '
+              'per round: held connections ' + spread(
+                  [a[0][0] / b[0][0] for a, b in zip(rows[1][1], threads[
+                      'ThreadingTCPServer'])], '{:.2f}') +
+              ', a connection per echo ' + spread(
+                  [a[1][0] / b[1][0] for a, b in zip(rows[1][1], threads[
+                      'ThreadingTCPServer'])], '{:.2f}'))
         if shutil.which('wrk') is None:
             print('\n(wrk is not installed: no HTTP keep-alive table)')
             return 0

@@ -24,6 +24,7 @@ server's signs per second against `openssl speed ecdsap256` on its core.
 
     make bench-tls            # or: python3 bench/tls.py
     python3 bench/tls.py --rounds 5 --seconds 5
+    python3 bench/tls.py --baseline OLD/src/prefork   # beside another build
 
 It prints a Markdown table and writes results/tls-latest.md and .json.
 """
@@ -81,8 +82,8 @@ def build_tlsload(work):
     return out
 
 
-def peer_prefork(ctx):
-    d = run.subdir(ctx['work'], 'prefork')
+def peer_prefork(ctx, name='prefork'):
+    d = run.subdir(ctx['work'], name.split()[-1].strip('()'))
     port = free_port()
     services = [('https', {
         'module': 'http', 'listen': f'127.0.0.1:{port}',
@@ -97,8 +98,17 @@ def peer_prefork(ctx):
         with open(ini, 'w') as f:
             f.write(text.replace('[server]\n', '[server]\nrlimit_nofile = '
                                  f'{ctx["nofile"]}\n', 1))
-    return Server('prefork', [ctx['prefork'], '-f', '-c', ini],
+    return Server(name, [ctx['prefork'], '-f', '-c', ini],
                   {'https': port}, d, FILES)
+
+
+def peer_baseline(ctx):
+    """--baseline: another prefork build, as "prefork (before)"."""
+    if not ctx.get('baseline'):
+        raise Skip('no --baseline')
+    return peer_prefork(dict(ctx, prefork=ctx['baseline'],
+                             module_path=ctx['baseline_module_path']),
+                        'prefork (before)')
 
 
 def peer_nginx(ctx):
@@ -238,14 +248,19 @@ def report(res, servers, scenarios):
              f'{fmt(res["signs"])} signs/s'] + [
              f'- skipped: {n}' for n in run.SKIPPED] + ['']
     names = [sv.name for sv in servers]
+    before = 'prefork (before)' in names
     head = ['scenario'] + [f'{n} /s' for n in names] + [
         f'{n} CPU µs/req' for n in names] + [
-        'prefork ÷ best peer (rate)', 'prefork ÷ best peer (CPU/req)']
+        'prefork ÷ best peer (rate)', 'prefork ÷ best peer (CPU/req)'] + (
+        ['prefork ÷ before (rate)', 'before ÷ prefork (CPU/req)']
+        if before else [])
     lines += table(head, 'l' + 'r' * (len(head) - 1))
     for sc in scenarios:
         got = {n: summary.get((sc['id'], n), {}) for n in names}
         pf = got.get('prefork', {})
-        peers = [n for n in names if n != 'prefork' and got[n].get('median')]
+        peers = [n for n in names if not n.startswith('prefork') and
+                 got[n].get('median')]
+        old = got.get('prefork (before)', {})
         best = max(peers, key=lambda n: got[n]['median'], default=None)
         cheap = min(peers, key=lambda n: got[n].get('cpu_us_per_req') or 1e9,
                     default=None)
@@ -257,7 +272,10 @@ def report(res, servers, scenarios):
             [fmt(got[n].get('cpu_us_per_req'), 1) for n in names] +
             [ratio(pf.get('median'), got.get(best, {}).get('median')),
              ratio(got.get(cheap, {}).get('cpu_us_per_req'),
-                   pf.get('cpu_us_per_req'))]))
+                   pf.get('cpu_us_per_req'))] +
+            ([ratio(pf.get('median'), old.get('median')),
+              ratio(old.get('cpu_us_per_req'), pf.get('cpu_us_per_req'))]
+             if before else [])))
     lines += ['', 'CPU ratio: the best peer\'s CPU per request over '
               'prefork\'s (above 1: prefork spends less).', '']
     if res['signs']:
@@ -287,6 +305,9 @@ def parse_args():
                                                      'prefork'))
     p.add_argument('--module-path',
                    default=os.path.join(run.TOP, 'src', 'modules', '.libs'))
+    p.add_argument('--baseline', default='',
+                   help='another prefork binary, run as "prefork (before)"')
+    p.add_argument('--baseline-module-path', default='')
     p.add_argument('--scenarios', default='hijk')
     p.add_argument('--out', default=os.path.join(run.HERE, 'results'))
     args = p.parse_args()
@@ -296,6 +317,11 @@ def parse_args():
         args.rounds, args.seconds = 1, 1
     args.prefork = os.path.abspath(args.prefork)
     args.module_path = os.path.abspath(args.module_path)
+    if args.baseline:
+        args.baseline = os.path.abspath(args.baseline)
+        args.baseline_module_path = os.path.abspath(
+            args.baseline_module_path or os.path.join(
+                os.path.dirname(args.baseline), 'modules', '.libs'))
     return args
 
 
@@ -312,7 +338,8 @@ def main():
         tlsload = build_tlsload(work)
         ctx = {'work': work, 'root': run.make_docroot(work), 'cert': cert,
                'key': key, 'prefork': args.prefork,
-               'module_path': args.module_path}
+               'module_path': args.module_path, 'baseline': args.baseline,
+               'baseline_module_path': args.baseline_module_path}
 
         def load(server, scenario, seconds, helpers, conns=None):
             port = server.ports[scenario['port']]
@@ -321,11 +348,12 @@ def main():
             return run_tlsload(port, scenario, seconds, tlsload)
         run.load = load
         run.port_answers = https_answers
-        for make in (peer_prefork, peer_nginx, peer_lighttpd):
+        for make in (peer_prefork, peer_baseline, peer_nginx, peer_lighttpd):
             try:
                 sv = make(ctx)
             except Skip as e:
-                run.skipped(str(e))
+                if make is not peer_baseline:
+                    run.skipped(str(e))
                 continue
             servers.append(sv)
             try:
