@@ -162,6 +162,20 @@ def wrk(port, seconds, conns=20):
         f' ({sock.group(1)})' if sock else '')
 
 
+def python_ini(args, tmp, name, port, mode, workers, handler, more=''):
+    """A configuration of one python service; its path."""
+    conf = os.path.join(tmp, f'{name}.ini')
+    with open(conf, 'w') as f:
+        f.write(f'[server]\npidfile = {tmp}/{name}.pid\n'
+                f'error_log = {tmp}/{name}.log\n'
+                f'module_path = {os.path.abspath(args.module_path)}\n'
+                f'\n[{name}]\nmodule = python\n'
+                f'listen = 127.0.0.1:{port}\nmode = {mode}\n'
+                f'workers = {workers}\nhandler = pypeers:{handler}\n'
+                f'python_path = {HERE}\n{more}')
+    return conf
+
+
 def http_rows(args, tmp):
     """The HTTP keep-alive table's rows: (name, requests/s, errors)."""
     with open(os.path.join(tmp, '1k.txt'), 'wb') as f:
@@ -169,18 +183,10 @@ def http_rows(args, tmp):
     runs = []
     for mode in ('prefork', 'threading'):
         port = free_port()
-        conf = os.path.join(tmp, f'http-{mode}.ini')
-        with open(conf, 'w') as f:
-            f.write(f'[server]\npidfile = {tmp}/http-{mode}.pid\n'
-                    f'error_log = {tmp}/http-{mode}.log\n'
-                    f'module_path = {os.path.abspath(args.module_path)}\n'
-                    f'\n[web]\nmodule = python\n'
-                    f'listen = 127.0.0.1:{port}\nmode = {mode}\n'
-                    f'workers = 2\nhandler = pypeers:FileHandler\n'
-                    f'python_path = {HERE}\n'
-                    # SimpleHTTPRequestHandler serves the working
-                    # directory: the confined workers must read it.
-                    f'sandbox_read = {tmp}\n')
+        # SimpleHTTPRequestHandler serves the working directory: the
+        # confined workers must read it.
+        conf = python_ini(args, tmp, f'http-{mode}', port, mode, 2,
+                          'FileHandler', f'sandbox_read = {tmp}\n')
         runs.append((f'prefork python, mode = {mode}, 2 workers',
                      [os.path.abspath(args.prefork), '-f', '-c', conf], port))
     port = free_port()
@@ -223,16 +229,8 @@ def main():
         # connection in one process, as ThreadingTCPServer.
         for mode, workers in (('prefork', args.workers), ('threading', 1)):
             port = free_port()
-            conf = os.path.join(tmp, f'echo-{mode}.ini')
-            with open(conf, 'w') as f:
-                f.write(f'[server]\npidfile = {tmp}/echo-{mode}.pid\n'
-                        f'error_log = {tmp}/echo-{mode}.log\n'
-                        f'module_path = {os.path.abspath(args.module_path)}\n'
-                        f'\n[echo]\nmodule = python\n'
-                        f'listen = 127.0.0.1:{port}\nmode = {mode}\n'
-                        f'workers = {workers}\n'
-                        f'handler = pypeers:EchoHandler\n'
-                        f'python_path = {HERE}\n')
+            conf = python_ini(args, tmp, f'echo-{mode}', port, mode, workers,
+                              'EchoHandler')
             runs.append((f'prefork python, mode = {mode}, {workers} '
                          f'worker{"s" if workers > 1 else ""}',
                          [os.path.abspath(args.prefork), '-f', '-c', conf],

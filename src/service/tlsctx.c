@@ -231,7 +231,7 @@ static int ctx_settings(struct tls_ctx *t, SSL_CTX *ctx, struct where *w)
                               SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     /* One read(2) takes whatever records are there, not a header and
-     * then a body: a resumed handshake makes 4 reads instead of 9.  What
+     * then a body: a resumed handshake makes 3 reads instead of 9.  What
      * is read ahead is not seen by poll(), so a connection is parked only
      * when tls_pending() says nothing is held (tls.c). */
     SSL_CTX_set_read_ahead(ctx, 1);

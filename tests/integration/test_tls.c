@@ -119,6 +119,17 @@ static int client(struct h_result *r, const char *cmd, const char *more)
                 port, certs, more);
 }
 
+/* tls_client.py CMD MORE exits 0 and prints want. */
+static void expect_client(const char *cmd, const char *more, const char *want)
+{
+    struct h_result r;
+
+    cr_assert_eq(client(&r, cmd, more), 0, "%s %s%s", r.out, r.err,
+                 h_diag(&srv));
+    cr_expect_str_eq(r.out, want);
+    h_result_free(&r);
+}
+
 /* openssl s_client against our port, stdin closed; output in r. */
 static int s_client(struct h_result *r, const char *opts)
 {
@@ -321,14 +332,9 @@ Test(tls, blocking_module, .fini = h_teardown, .timeout = 60)
  * for more from the socket (read_timeout would end it first). */
 Test(tls, bytes_held_by_openssl_are_served, .fini = h_teardown, .timeout = 60)
 {
-    struct h_result r;
-
     setup_dir();
     start_tls_service(BLOCKMOD, "prefork", "");
-    cr_assert_eq(client(&r, "pipelined", ""), 0, "%s %s%s", r.out, r.err,
-                 h_diag(&srv));
-    cr_expect_str_eq(r.out, "hello blockmod|line 4 1|line 5 1\n");
-    h_result_free(&r);
+    expect_client("pipelined", "", "hello blockmod|line 4 1|line 5 1\n");
 }
 
 /* Records OpenSSL read ahead (two in one read) are not seen by poll()
@@ -336,26 +342,16 @@ Test(tls, bytes_held_by_openssl_are_served, .fini = h_teardown, .timeout = 60)
  * event-driven http module alike. */
 Test(tls, records_read_ahead_are_served, .fini = h_teardown, .timeout = 60)
 {
-    struct h_result r;
-
     setup_dir();
     start_tls_service(BLOCKMOD, "prefork", "");
-    cr_assert_eq(client(&r, "records", "blockmod"), 0, "%s %s%s", r.out, r.err,
-                 h_diag(&srv));
-    cr_expect_str_eq(r.out, "hello blockmod|line 4 1|line 5 1\n");
-    h_result_free(&r);
+    expect_client("records", "blockmod", "hello blockmod|line 4 1|line 5 1\n");
 }
 
 Test(tls, pipelined_requests_in_two_records, .fini = h_teardown, .timeout = 60)
 {
-    struct h_result r;
-
     setup_dir();
     start_https("");
-    cr_assert_eq(client(&r, "records", "http"), 0, "%s %s%s", r.out, r.err,
-                 h_diag(&srv));
-    cr_expect_str_eq(r.out, "responses 2\n");
-    h_result_free(&r);
+    expect_client("records", "http", "responses 2\n");
 }
 
 Test(tls, blocking_module_forking, .fini = h_teardown, .timeout = 60)
