@@ -319,3 +319,54 @@ Test(upgrade, systemd_follows_the_new_master, .fini = h_teardown, .timeout = 60)
     stop_new_master(pid);
 #endif
 }
+
+/* The old master killed before it could hand over (its workers were not
+ * up yet): the new master's hand-over pipe closes without a word, and it
+ * names itself to systemd (READY=1 with its MAINPID, which a unit with
+ * NotifyAccess=all takes) and serves on. */
+Test(upgrade, new_master_names_itself_when_the_old_dies_first,
+     .fini = h_teardown, .timeout = 60)
+{
+#ifndef PF_HAVE_SYSTEMD
+    cr_skip_test("prefork was built without libsystemd");
+#else
+    char        want[64];
+    int         fd, port;
+    pid_t       old, pid = 0;
+    struct note n;
+
+    subreaper();
+    cr_assert_eq(h_init(&srv), 0);
+    fd = sd_listen(&srv, 0);
+    port = h_free_port(LO, SOCK_STREAM);
+    /* A second in worker_init: the window between the new master's start
+     * and its hand-over. */
+    cr_assert_eq(h_config(&srv,
+                          "[t]\nmodule = %s\nlisten = %s:%d\nworkers = 1\n"
+                          "init_sleep = 1s\n",
+                          H_TESTMOD, LO, port),
+                 0);
+    cr_assert_eq(h_start(&srv), 0, "prefork did not start%s", h_diag(&srv));
+    expect_note(fd, "READY=1", NULL, NULL);
+    old = srv.pid;
+    cr_assert_eq(h_signal(&srv, SIGUSR2), 0);
+    cr_assert(H_WAIT(10000, (pid = read_pid(srv.pidfile)) > 0 && pid != old),
+              "no new master in the pidfile%s", h_diag(&srv));
+    cr_assert(!h_file_contains(srv.log, "took over"),
+              "the new master was up before the old one could be killed");
+    cr_assert_eq(kill(old, SIGKILL), 0);
+    h_wait_exit(&srv, 5000);
+    snprintf(want, sizeof want, "MAINPID=%d", (int)pid);
+    expect_note(fd, want, NULL, &n);
+    cr_expect_eq(n.pid, pid, "%s came from %d, not the new master %d", want,
+                 (int)n.pid, (int)pid);
+    cr_expect(has_line(n.text, "READY=1"), "no READY=1 with it: '%s'", n.text);
+    note_close(&n);
+    cr_expect(h_file_contains(srv.log, "this master names itself"), "%s",
+              h_diag(&srv));
+    cr_expect(H_WAIT(10000, h_echo_once(LO, port, 1000) == 0),
+              "the new master does not serve%s", h_diag(&srv));
+    close(fd);
+    stop_new_master(pid);
+#endif
+}
