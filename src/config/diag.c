@@ -73,6 +73,12 @@ void diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
     va_end(ap);
 }
 
+void diag_vwarn(struct diag *d, const char *file, int line, const char *fmt,
+                va_list ap)
+{
+    vadd(d, 1, file, line, fmt, ap);
+}
+
 void diag_warn(struct diag *d, const char *file, int line, const char *fmt, ...)
 {
     va_list ap;

@@ -34,6 +34,8 @@ void diag_vadd(struct diag *d, const char *file, int line, const char *fmt,
 /* As diag_add, for a warning: "file:line: warning: message". */
 void diag_warn(struct diag *d, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+void diag_vwarn(struct diag *d, const char *file, int line, const char *fmt,
+                va_list ap) __attribute__((format(printf, 4, 0)));
 /* Move every message of from to the end of d, leaving from empty. */
 void diag_move(struct diag *d, struct diag *from);
 /* Is message i a warning? */

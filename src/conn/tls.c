@@ -286,10 +286,8 @@ static size_t tls_pending(struct conn *c)
     if (c->tls == NULL)
         return 0;
     ssl = c->tls->ssl;
-    if (SSL_pending(ssl) > 0)
-        return (size_t)SSL_pending(ssl);
-    if (!SSL_has_pending(ssl))
-        return 0;
+    if ((rc = SSL_pending(ssl)) > 0 || !SSL_has_pending(ssl))
+        return (size_t)rc;
     ERR_clear_error();
     rc = SSL_peek_ex(ssl, &b, 1, &got);
     if (rc == 1)

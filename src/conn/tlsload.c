@@ -12,7 +12,6 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,15 +33,6 @@
 static const struct tls_layer *layer;
 static const char             *path_set;
 static struct slot            *count_slot; /* the layer reads it */
-
-static void diag_vwarn(struct diag *d, const char *file, int line,
-                       const char *fmt, va_list ap)
-{
-    char msg[1024];
-
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    diag_warn(d, file, line, "%s", msg);
-}
 
 static const struct tls_host host = {
     .log_vat = log_vat,

@@ -59,6 +59,16 @@ static int config(int tls)
                     port, WORKERS, certs, certs);
 }
 
+/* The certificates, then the echo service (over TLS when tls), started
+ * with all its workers. */
+static void start(int tls)
+{
+    setup_dir();
+    cr_assert_eq(config(tls), 0);
+    cr_assert_eq(h_start(&srv), 0, "%s", h_diag(&srv));
+    cr_assert(H_WAIT(5000, h_nworkers(&srv) == WORKERS), "%s", h_diag(&srv));
+}
+
 /* Does pid map a file whose path has name in it?  1, 0, -1 when its
  * maps cannot be read. */
 static int maps(pid_t pid, const char *name)
@@ -103,10 +113,7 @@ Test(tlsload, no_tls_service_maps_no_openssl, .fini = h_teardown, .timeout = 60)
 {
     int n = 0;
 
-    setup_dir();
-    cr_assert_eq(config(0), 0);
-    cr_assert_eq(h_start(&srv), 0, "%s", h_diag(&srv));
-    cr_assert(H_WAIT(5000, h_nworkers(&srv) == WORKERS), "%s", h_diag(&srv));
+    start(0);
     cr_assert_eq(h_echo_once("127.0.0.1", port, 2000), 0);
     cr_expect_eq(mapping_openssl(&n), 0, "of %d processes", n);
     cr_expect_eq(n, WORKERS + 1);
@@ -119,10 +126,7 @@ Test(tlsload, a_tls_service_maps_it_everywhere_and_serves, .fini = h_teardown,
     struct h_result r;
     int             n = 0;
 
-    setup_dir();
-    cr_assert_eq(config(1), 0);
-    cr_assert_eq(h_start(&srv), 0, "%s", h_diag(&srv));
-    cr_assert(H_WAIT(5000, h_nworkers(&srv) == WORKERS), "%s", h_diag(&srv));
+    start(1);
     cr_assert_eq(tls_echo(&r), 0, "%s %s%s", r.out, r.err, h_diag(&srv));
     h_result_free(&r);
     cr_expect_eq(mapping_openssl(&n), WORKERS + 1, "of %d processes", n);
@@ -135,10 +139,7 @@ Test(tlsload, a_reload_to_tls_loads_it_in_the_master, .fini = h_teardown,
     struct h_result r;
     int             n = 0;
 
-    setup_dir();
-    cr_assert_eq(config(0), 0);
-    cr_assert_eq(h_start(&srv), 0, "%s", h_diag(&srv));
-    cr_assert(H_WAIT(5000, h_nworkers(&srv) == WORKERS), "%s", h_diag(&srv));
+    start(0);
     cr_assert_eq(maps(srv.pid, "/libcrypto.so"), 0);
     cr_assert_eq(config(1), 0);
     cr_assert_eq(h_signal(&srv, SIGHUP), 0);
